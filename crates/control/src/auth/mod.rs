@@ -1,0 +1,73 @@
+//! Who is calling: a session JWT or a management API key, resolved once per
+//! request into the account every handler then scopes its queries by.
+
+pub mod jwt;
+pub mod password;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use toolgate_store::api_keys;
+use toolgate_store::ids::{AccountId, ApiKeyId, UserId};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone, Copy)]
+pub enum Principal {
+    User(UserId),
+    ApiKey(ApiKeyId),
+}
+
+/// An authenticated caller and the account it acts for.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth {
+    pub account_id: AccountId,
+    pub principal: Principal,
+}
+
+impl Auth {
+    pub fn user_id(&self) -> Option<UserId> {
+        match self.principal {
+            Principal::User(id) => Some(id),
+            Principal::ApiKey(_) => None,
+        }
+    }
+}
+
+const MISSING: &str = "missing credentials: send Authorization: Bearer <token or API key>";
+const INVALID: &str = "invalid or expired credentials";
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized(MISSING))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized(MISSING))?;
+
+        if token.starts_with(api_keys::KEY_KIND) && token.as_bytes().get(3) == Some(&b'_') {
+            let (account_id, key_id) = api_keys::authenticate(&state.pool, token)
+                .await?
+                .ok_or(ApiError::Unauthorized(INVALID))?;
+            return Ok(Auth {
+                account_id,
+                principal: Principal::ApiKey(key_id),
+            });
+        }
+        let claims = state.jwt.verify(token).ok_or(ApiError::Unauthorized(INVALID))?;
+        Ok(Auth {
+            account_id: claims.acc,
+            principal: Principal::User(claims.sub),
+        })
+    }
+}

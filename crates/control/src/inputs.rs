@@ -1,0 +1,170 @@
+//! Parsing of user-supplied values: each returns the clean value or a message
+//! a person can act on.
+
+use axum::http::{HeaderName, HeaderValue};
+
+pub const MIN_PASSWORD_LEN: usize = 10;
+pub const MAX_PASSWORD_LEN: usize = 1024;
+pub const MAX_NAME_LEN: usize = 100;
+pub const MAX_HEADERS: usize = 32;
+pub const MAX_HEADER_VALUE_LEN: usize = 8 * 1024;
+
+/// A lower-cased email address of plausible shape.
+pub fn email(raw: &str) -> Result<String, String> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && local.len() <= 64
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+            }
+            None => false,
+        };
+    if valid {
+        Ok(email)
+    } else {
+        Err("must be an email address such as ada@example.com".to_owned())
+    }
+}
+
+pub fn password(raw: &str) -> Result<(), String> {
+    let len = raw.chars().count();
+    if len < MIN_PASSWORD_LEN {
+        Err(format!("must be at least {MIN_PASSWORD_LEN} characters"))
+    } else if len > MAX_PASSWORD_LEN {
+        Err(format!("must be at most {MAX_PASSWORD_LEN} characters"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A display name: trimmed, non-empty, bounded, printable.
+pub fn display_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        Err("must not be empty".to_owned())
+    } else if name.chars().count() > MAX_NAME_LEN {
+        Err(format!("must be at most {MAX_NAME_LEN} characters"))
+    } else if name.chars().any(char::is_control) {
+        Err("must not contain control characters".to_owned())
+    } else {
+        Ok(name.to_owned())
+    }
+}
+
+/// A URL-safe slug derived from a display name ("Acme Corp." → "acme-corp").
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.len() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        "account".to_owned()
+    } else {
+        slug.to_owned()
+    }
+}
+
+/// A server name, which is its slug in the gateway URL.
+pub fn server_name(raw: &str) -> Result<String, String> {
+    let ok = (1..=63).contains(&raw.len())
+        && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !raw.starts_with('-')
+        && !raw.ends_with('-');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen (it is the server's slug in its gateway URL)".to_owned())
+    }
+}
+
+/// Headers the gateway itself controls, which an upstream config must not set.
+const RESERVED_HEADERS: &[&str] = &[
+    "host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive",
+    "upgrade", "te", "trailer", "proxy-authorization", "proxy-connection", "accept",
+    "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id",
+];
+
+/// Checks one upstream header; returns its canonical (lower-case) name.
+pub fn upstream_header(name: &str, value: &str) -> Result<String, String> {
+    let parsed = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| "is not a valid HTTP header name".to_owned())?;
+    if RESERVED_HEADERS.contains(&parsed.as_str()) {
+        return Err(format!("{name} is set by the gateway and cannot be configured"));
+    }
+    if value.len() > MAX_HEADER_VALUE_LEN {
+        return Err(format!("value must be at most {MAX_HEADER_VALUE_LEN} bytes"));
+    }
+    HeaderValue::from_str(value).map_err(|_| "value must be visible ASCII characters, spaces or tabs".to_owned())?;
+    Ok(parsed.as_str().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(email("  Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@@example.com", "ada@example..com"] {
+            assert!(email(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(password("short").is_err());
+        assert!(password("long enough password").is_ok());
+        assert!(password(&"x".repeat(2000)).is_err());
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Acme Corp."), "acme-corp");
+        assert_eq!(slugify("  --Über Team 2--"), "ber-team-2");
+        assert_eq!(slugify("東京"), "account");
+    }
+
+    #[test]
+    fn server_names() {
+        assert!(server_name("github").is_ok());
+        assert!(server_name("my-server-2").is_ok());
+        for bad in ["", "GitHub", "-x", "x-", "a b", "a/b", &"a".repeat(64)] {
+            assert!(server_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn upstream_headers() {
+        assert_eq!(upstream_header("Authorization", "Bearer x").unwrap(), "authorization");
+        assert!(upstream_header("Host", "evil").is_err());
+        assert!(upstream_header("Mcp-Session-Id", "x").is_err());
+        assert!(upstream_header("bad header", "x").is_err());
+        assert!(upstream_header("X-Key", "line\nbreak").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn slugs_are_always_url_safe(name in ".{0,80}") {
+            let slug = slugify(&name);
+            prop_assert!(!slug.is_empty() && slug.len() <= 40);
+            prop_assert!(slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+            prop_assert!(!slug.starts_with('-') && !slug.ends_with('-'));
+        }
+    }
+}

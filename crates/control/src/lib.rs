@@ -1,0 +1,61 @@
+//! The Toolgate control plane: the REST API through which an account manages
+//! its upstream servers, agent grants and policies.
+//!
+//! [`app`] builds the router so tests can drive it without a socket.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod inputs;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod upstream_url;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, Uri};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::ApiError;
+pub use state::{AppState, Settings};
+
+/// The `/v1` resources.
+pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(routes::auth::router())
+        .merge(routes::account::router())
+        .merge(routes::api_keys::router())
+        .merge(routes::servers::router())
+        .merge(routes::grants::router())
+        .merge(routes::policies::router())
+}
+
+/// The control plane's router, with its state applied.
+pub fn app(state: AppState) -> Router {
+    let (router, _) = openapi::api_router().split_for_parts();
+    router
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(|_| {
+            axum::response::IntoResponse::into_response(ApiError::Internal("handler panicked".into()))
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::NoRoute(format!("{method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

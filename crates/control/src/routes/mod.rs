@@ -1,0 +1,47 @@
+//! One module per resource, each with its own `router()`.
+
+pub mod account;
+pub mod api_keys;
+pub mod auth;
+pub mod grants;
+pub mod health;
+pub mod policies;
+pub mod servers;
+
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+pub const TAG_AUTH: &str = "auth";
+pub const TAG_ACCOUNT: &str = "account";
+pub const TAG_API_KEYS: &str = "api-keys";
+pub const TAG_SERVERS: &str = "servers";
+pub const TAG_GRANTS: &str = "grants";
+pub const TAG_POLICIES: &str = "policies";
+pub const TAG_OPS: &str = "operations";
+
+/// Cursor pagination parameters shared by every list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+impl ListParams {
+    /// The cursor as the id of the last item of the previous page.
+    pub fn cursor_id<T: FromStr>(&self) -> Result<Option<T>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| {
+                c.parse().map_err(|_| {
+                    ApiError::BadRequest("invalid cursor: pass the next_cursor of a previous page".to_owned())
+                })
+            })
+            .transpose()
+    }
+}

@@ -1,0 +1,43 @@
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use toolgate_store::secrets::SecretKey;
+
+use crate::auth::jwt::JwtKeys;
+
+/// Deployment settings the API needs at request time.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base of gateway URLs, without a trailing slash.
+    pub public_url: String,
+    /// Whether upstream URLs may point at private, loopback or link-local
+    /// addresses (off by default: an SSRF guard).
+    pub allow_private_upstreams: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub secret_key: Arc<SecretKey>,
+    pub jwt: Arc<JwtKeys>,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, secret_key: SecretKey, jwt: JwtKeys, settings: Settings) -> Self {
+        Self {
+            pool,
+            secret_key: Arc::new(secret_key),
+            jwt: Arc::new(jwt),
+            settings: Arc::new(Settings {
+                public_url: settings.public_url.trim_end_matches('/').to_owned(),
+                ..settings
+            }),
+        }
+    }
+
+    /// The URL agents use to reach `server` of account `account_slug`.
+    pub fn gateway_url(&self, account_slug: &str, server: &str) -> String {
+        format!("{}/mcp/{account_slug}/{server}", self.settings.public_url)
+    }
+}

@@ -1,0 +1,137 @@
+//! A control-plane router over a fresh, migrated database per test, driven
+//! in-process.
+
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use toolgate_control::auth::jwt::JwtKeys;
+use toolgate_control::{app, AppState, Settings};
+use toolgate_store::secrets::SecretKey;
+use tower::ServiceExt;
+
+pub const JWT_SECRET: &[u8] = b"test-jwt-secret-test-jwt-secret-0123";
+pub const PUBLIC_URL: &str = "https://gw.example.test";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub router: Router,
+    pub pool: PgPool,
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Response {
+    /// Asserts a problem+json error with this status, and returns its body.
+    pub fn problem(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.raw);
+        assert_eq!(
+            self.headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap()),
+            Some("application/problem+json"),
+            "body: {}",
+            self.raw
+        );
+        assert_eq!(self.body["status"], status.as_u16());
+        assert!(self.body["type"].is_string() && self.body["title"].is_string() && self.body["detail"].is_string());
+        &self.body
+    }
+
+    /// The JSON pointers of a 422's `errors`.
+    pub fn error_paths(&self) -> Vec<String> {
+        self.problem(StatusCode::UNPROCESSABLE_ENTITY)["errors"]
+            .as_array()
+            .expect("errors array")
+            .iter()
+            .map(|e| e["path"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl TestApp {
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_settings(pool, false)
+    }
+
+    pub fn with_settings(pool: PgPool, allow_private_upstreams: bool) -> Self {
+        let state = AppState::new(
+            pool.clone(),
+            SecretKey::generate(),
+            JwtKeys::new(JWT_SECRET, 3600),
+            Settings {
+                public_url: PUBLIC_URL.to_owned(),
+                allow_private_upstreams,
+            },
+        );
+        Self { router: app(state), pool }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Response {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Response { status, headers, body, raw }
+    }
+
+    /// A JSON request; `token` goes in `Authorization: Bearer`.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/json");
+                Body::from(serde_json::to_vec(&body).unwrap())
+            }
+            None => Body::empty(),
+        };
+        self.send(builder.body(body).unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Response {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Signs up a new account; returns its session token and the response body.
+    pub async fn signup(&self, email: &str, account: &str) -> (String, Value) {
+        let r = self
+            .call(Method::POST, "/v1/signup", None, Some(json!({"email": email, "password": PASSWORD, "account": account})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
+        (r.body["token"].as_str().unwrap().to_owned(), r.body)
+    }
+
+    /// Registers a server on a public address; returns its JSON.
+    pub async fn create_server(&self, token: &str, name: &str) -> Value {
+        let r = self
+            .post(
+                "/v1/servers",
+                token,
+                json!({"name": name, "url": "https://93.184.216.34/mcp", "headers": {"Authorization": "Bearer upstream-secret-value"}}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
+        r.body
+    }
+}
+
+/// A minimal valid policy document.
+pub fn policy(default: &str) -> Value {
+    json!({"version": "1", "default": default, "tools": {"echo": {}}})
+}

@@ -1,0 +1,84 @@
+//! The OpenAPI document and the router agree: every documented operation is
+//! served, every other method on a documented path is 405, and the document
+//! holds exactly the contract's routes.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use sqlx::PgPool;
+
+const CONTRACT: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/v1/openapi.json"),
+    ("POST", "/v1/signup"),
+    ("POST", "/v1/login"),
+    ("GET", "/v1/account"),
+    ("PATCH", "/v1/account"),
+    ("POST", "/v1/api-keys"),
+    ("GET", "/v1/api-keys"),
+    ("DELETE", "/v1/api-keys/{id}"),
+    ("POST", "/v1/servers"),
+    ("GET", "/v1/servers"),
+    ("GET", "/v1/servers/{id}"),
+    ("PATCH", "/v1/servers/{id}"),
+    ("DELETE", "/v1/servers/{id}"),
+    ("PUT", "/v1/servers/{id}/policy"),
+    ("GET", "/v1/servers/{id}/policy"),
+    ("GET", "/v1/servers/{id}/policy/versions"),
+    ("POST", "/v1/grants"),
+    ("GET", "/v1/grants"),
+    ("GET", "/v1/grants/{id}"),
+    ("DELETE", "/v1/grants/{id}"),
+];
+
+const METHODS: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_document_and_the_router_list_the_same_routes(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let doc = app.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys().filter(|k| k.as_str() != "parameters") {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let contract: BTreeSet<(String, String)> = CONTRACT.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, contract);
+
+    let paths: BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
+    for path in paths {
+        let concrete = path.replace("{id}", "xyz_0");
+        for method in METHODS {
+            let r = app.call(method.clone(), &concrete, None, None).await;
+            let is_documented = documented.contains(&(method.to_string(), path.clone()));
+            if is_documented {
+                assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} documented but not routed");
+                assert_ne!(r.body["type"], "/problems/no-route", "{method} {path} documented but not routed");
+            } else {
+                assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is routed but undocumented");
+            }
+        }
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn health_and_readiness(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let health = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    let ready = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.body["postgres"], "up");
+    app.pool.close().await;
+    let down = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(down.body["postgres"], "down");
+}

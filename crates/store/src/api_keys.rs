@@ -1,0 +1,82 @@
+//! Management API keys: long-lived credentials for scripts and CI.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::error::StoreError;
+use crate::ids::{AccountId, ApiKeyId};
+use crate::page::{Page, PageRequest};
+use crate::secrets::{credential_hash, mint_credential};
+
+pub const KEY_KIND: &str = "tgk";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Creates a key; the returned secret is the only time it exists in clear.
+pub async fn create(
+    pool: &PgPool,
+    account_id: AccountId,
+    name: &str,
+) -> Result<(ApiKey, String), StoreError> {
+    let credential = mint_credential(KEY_KIND);
+    let key = sqlx::query_as::<_, ApiKey>(
+        "INSERT INTO api_keys (id, account_id, name, prefix, secret_hash) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id, name, prefix, created_at, last_used_at",
+    )
+    .bind(ApiKeyId::new())
+    .bind(account_id)
+    .bind(name)
+    .bind(&credential.prefix)
+    .bind(&credential.hash)
+    .fetch_one(pool)
+    .await?;
+    Ok((key, credential.token))
+}
+
+pub async fn list(
+    pool: &PgPool,
+    account_id: AccountId,
+    page: PageRequest<ApiKeyId>,
+) -> Result<Page<ApiKey>, StoreError> {
+    let rows = sqlx::query_as::<_, ApiKey>(
+        "SELECT id, name, prefix, created_at, last_used_at FROM api_keys
+         WHERE account_id = $1 AND ($2::uuid IS NULL OR id > $2)
+         ORDER BY id LIMIT $3",
+    )
+    .bind(account_id)
+    .bind(page.after)
+    .bind(page.fetch_limit())
+    .fetch_all(pool)
+    .await?;
+    Ok(Page::from_rows(rows, page.limit, |k| k.id.to_string()))
+}
+
+pub async fn delete(pool: &PgPool, account_id: AccountId, id: ApiKeyId) -> Result<(), StoreError> {
+    let deleted = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(account_id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The account a presented key belongs to, recording its use.
+pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<(AccountId, ApiKeyId)>, StoreError> {
+    Ok(sqlx::query_as::<_, (AccountId, ApiKeyId)>(
+        "UPDATE api_keys SET last_used_at = now() WHERE secret_hash = $1 RETURNING account_id, id",
+    )
+    .bind(credential_hash(token))
+    .fetch_optional(pool)
+    .await?)
+}

@@ -1,0 +1,24 @@
+//! Postgres persistence for Toolgate.
+//!
+//! Plain async functions, one module per table or aggregate. Every function on
+//! tenant data takes the account id first and filters on it, so a row of
+//! another account is indistinguishable from a missing one.
+
+#![forbid(unsafe_code)]
+
+pub mod accounts;
+pub mod api_keys;
+pub mod db;
+pub mod dev_secrets;
+pub mod error;
+pub mod grants;
+pub mod ids;
+pub mod page;
+pub mod policies;
+pub mod secrets;
+pub mod servers;
+pub mod users;
+
+pub use error::StoreError;
+pub use page::{Page, PageRequest};
+pub use sqlx::PgPool;

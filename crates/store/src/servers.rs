@@ -1,0 +1,178 @@
+//! Registered upstream MCP servers, with their credentials sealed at rest.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::error::{conflict_as, StoreError};
+use crate::ids::{AccountId, ServerId};
+use crate::page::{Page, PageRequest};
+use crate::secrets::SecretKey;
+
+pub const DEFAULT_TIMEOUT_MS: i32 = 30_000;
+
+/// A server as the API shows it: header names only, never their values.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Server {
+    pub id: ServerId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub url: String,
+    pub header_names: Vec<String>,
+    pub timeout_ms: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Upstream headers, name to value. Values are secrets.
+pub type Headers = BTreeMap<String, String>;
+
+pub struct NewServer<'a> {
+    pub name: &'a str,
+    pub url: &'a str,
+    pub headers: &'a Headers,
+    pub timeout_ms: Option<i32>,
+}
+
+#[derive(Default)]
+pub struct ServerPatch<'a> {
+    pub name: Option<&'a str>,
+    pub url: Option<&'a str>,
+    /// Replaces every header when given.
+    pub headers: Option<&'a Headers>,
+    pub timeout_ms: Option<i32>,
+}
+
+const COLUMNS: &str = "id, account_id, name, url, header_names, timeout_ms, created_at, updated_at";
+
+fn seal_headers(key: &SecretKey, headers: &Headers) -> Result<(Vec<String>, Option<Vec<u8>>), StoreError> {
+    if headers.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let json = serde_json::to_vec(headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok((headers.keys().cloned().collect(), Some(key.seal(&json)?)))
+}
+
+pub async fn create(
+    pool: &PgPool,
+    key: &SecretKey,
+    account_id: AccountId,
+    new: NewServer<'_>,
+) -> Result<Server, StoreError> {
+    let (names, sealed) = seal_headers(key, new.headers)?;
+    sqlx::query_as::<_, Server>(&format!(
+        "INSERT INTO servers (id, account_id, name, url, header_names, headers_enc, timeout_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+    ))
+    .bind(ServerId::new())
+    .bind(account_id)
+    .bind(new.name)
+    .bind(new.url)
+    .bind(names)
+    .bind(sealed)
+    .bind(new.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
+    .fetch_one(pool)
+    .await
+    .map_err(conflict_as("a server with this name"))
+}
+
+pub async fn get(pool: &PgPool, account_id: AccountId, id: ServerId) -> Result<Server, StoreError> {
+    sqlx::query_as::<_, Server>(&format!(
+        "SELECT {COLUMNS} FROM servers WHERE id = $1 AND account_id = $2"
+    ))
+    .bind(id)
+    .bind(account_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+pub async fn list(
+    pool: &PgPool,
+    account_id: AccountId,
+    page: PageRequest<ServerId>,
+) -> Result<Page<Server>, StoreError> {
+    let rows = sqlx::query_as::<_, Server>(&format!(
+        "SELECT {COLUMNS} FROM servers
+         WHERE account_id = $1 AND ($2::uuid IS NULL OR id > $2)
+         ORDER BY id LIMIT $3"
+    ))
+    .bind(account_id)
+    .bind(page.after)
+    .bind(page.fetch_limit())
+    .fetch_all(pool)
+    .await?;
+    Ok(Page::from_rows(rows, page.limit, |s| s.id.to_string()))
+}
+
+pub async fn update(
+    pool: &PgPool,
+    key: &SecretKey,
+    account_id: AccountId,
+    id: ServerId,
+    patch: ServerPatch<'_>,
+) -> Result<Server, StoreError> {
+    let (set_headers, names, sealed) = match patch.headers {
+        Some(headers) => {
+            let (names, sealed) = seal_headers(key, headers)?;
+            (true, names, sealed)
+        }
+        None => (false, Vec::new(), None),
+    };
+    sqlx::query_as::<_, Server>(&format!(
+        "UPDATE servers SET
+             name = COALESCE($3, name),
+             url = COALESCE($4, url),
+             timeout_ms = COALESCE($5, timeout_ms),
+             header_names = CASE WHEN $6 THEN $7 ELSE header_names END,
+             headers_enc = CASE WHEN $6 THEN $8 ELSE headers_enc END,
+             updated_at = now()
+         WHERE id = $1 AND account_id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(account_id)
+    .bind(patch.name)
+    .bind(patch.url)
+    .bind(patch.timeout_ms)
+    .bind(set_headers)
+    .bind(names)
+    .bind(sealed)
+    .fetch_optional(pool)
+    .await
+    .map_err(conflict_as("a server with this name"))?
+    .ok_or(StoreError::NotFound)
+}
+
+pub async fn delete(pool: &PgPool, account_id: AccountId, id: ServerId) -> Result<(), StoreError> {
+    let deleted = sqlx::query("DELETE FROM servers WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(account_id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The decrypted upstream headers of a server, for the gateway alone.
+pub async fn upstream_headers(
+    pool: &PgPool,
+    key: &SecretKey,
+    account_id: AccountId,
+    id: ServerId,
+) -> Result<Headers, StoreError> {
+    let sealed: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT headers_enc FROM servers WHERE id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(pool)
+            .await?;
+    match sealed.ok_or(StoreError::NotFound)? {
+        None => Ok(Headers::new()),
+        Some(sealed) => serde_json::from_slice(&key.open(&sealed)?)
+            .map_err(|e| StoreError::Corrupt(format!("server headers: {e}"))),
+    }
+}

@@ -1,0 +1,89 @@
+//! Configuration: one typed struct from flags and environment, checked at
+//! start with errors that name the variable.
+
+use std::net::SocketAddr;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Postgres URL; the database is created if missing and migrated on start.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/toolgate")]
+    pub database_url: String,
+
+    /// Largest number of pooled Postgres connections.
+    #[arg(long, env = "TOOLGATE_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+}
+
+/// Settings of a serving process.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TOOLGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Base URL of gateway URLs as agents reach them (default: http://LISTEN).
+    #[arg(long, env = "TOOLGATE_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// Key that signs session tokens (at least 32 characters). Unset: a
+    /// generated development key kept in the database.
+    #[arg(long, env = "TOOLGATE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Lifetime of session tokens, in seconds.
+    #[arg(long, env = "TOOLGATE_JWT_TTL", default_value_t = 12 * 3600)]
+    pub jwt_ttl: u32,
+
+    /// Key that encrypts upstream credentials at rest: 32 bytes as 64 hex
+    /// digits or base64. Unset: a generated development key kept in the database.
+    #[arg(long, env = "TOOLGATE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Allow upstream URLs on private, loopback and link-local addresses.
+    #[arg(long, env = "TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_upstreams: bool,
+
+    /// Log format.
+    #[arg(long, env = "TOOLGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Checks what clap's types cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(secret) = &self.jwt_secret {
+            anyhow::ensure!(secret.len() >= 32, "TOOLGATE_JWT_SECRET must be at least 32 characters");
+        }
+        if let Some(key) = &self.secret_key {
+            toolgate_store::secrets::SecretKey::parse(key)
+                .map_err(|e| anyhow::anyhow!("TOOLGATE_SECRET_KEY {e}"))?;
+        }
+        anyhow::ensure!(self.jwt_ttl >= 60, "TOOLGATE_JWT_TTL must be at least 60 seconds");
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https"),
+                "TOOLGATE_PUBLIC_URL must be an http(s) URL"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! `toolgate`: the gateway's command line.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod policy_cmd;
+mod serve;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DatabaseArgs, LogFormat, ServeArgs};
+
+#[derive(Parser)]
+#[command(name = "toolgate", version, about = "A multi-tenant policy gateway for MCP servers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything on one port: the control plane API and dashboard.
+    Serve(ServeArgs),
+    /// Run the control plane alone.
+    Control(ServeArgs),
+    /// Create the database if missing and apply pending migrations, then exit.
+    Migrate(DatabaseArgs),
+    /// Work with policy documents offline.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file: exit 0 if valid, else list every error and exit 1.
+    Check { file: PathBuf },
+    /// Print the decision a policy makes for one tool call, as JSON.
+    Eval {
+        file: PathBuf,
+        /// The tool's name.
+        #[arg(long)]
+        tool: String,
+        /// The call's arguments, as a JSON object.
+        #[arg(long)]
+        args: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) | Command::Control(args) => {
+            telemetry::init(args.log_format);
+            runtime()?.block_on(serve::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate(args) => {
+            telemetry::init(LogFormat::Text);
+            runtime()?.block_on(async {
+                serve::prepare_database(&args).await?;
+                tracing::info!("database is migrated");
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy(PolicyCommand::Check { file }) => policy_cmd::check(&file),
+        Command::Policy(PolicyCommand::Eval { file, tool, args }) => {
+            policy_cmd::eval(&file, &tool, args.as_deref())
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
