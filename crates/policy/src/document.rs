@@ -1,0 +1,239 @@
+//! The shapes of a validated policy document, and the named values it uses.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::describe;
+use crate::suggest;
+use crate::window::Window;
+
+/// Largest `max` of a `sliding` limit: a sliding window remembers every unit
+/// it counts, so it is meant for small budgets. Use `fixed` above this.
+pub const MAX_SLIDING_MAX: u64 = 10_000;
+/// Largest `max` of any limit (2^53 - 1): counters must stay exact in stores
+/// that hold numbers as IEEE doubles (Redis scripts do).
+pub const MAX_LIMIT_MAX: u64 = (1 << 53) - 1;
+/// `approval_timeout` when a `require_approval` rule gives none, in seconds.
+pub const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 300;
+/// Longest `approval_timeout`: the gateway holds the call open while waiting.
+pub const MAX_APPROVAL_TIMEOUT_SECS: u64 = 3_600;
+/// Longest counter name, in bytes.
+pub const MAX_COUNTER_NAME_LEN: usize = 128;
+/// Longest deny `reason`, in characters.
+pub const MAX_REASON_LEN: usize = 500;
+
+/// What happens to a tool that no key of `tools` matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultAction {
+    Allow,
+    Deny,
+}
+
+/// Whose calls a counter counts together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One counter per agent credential.
+    Grant,
+    /// One counter per MCP session (legacy sessions; the stateless era has none).
+    Session,
+    /// One counter for the whole account, across its servers.
+    Account,
+    /// One counter per registered server.
+    Server,
+}
+
+/// How a counter's window moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Calendar-aligned windows (see [`Window`]): cheap, allows a burst of up
+    /// to twice `max` across a window boundary.
+    #[default]
+    Fixed,
+    /// An exact rolling window; `max` is bounded by [`MAX_SLIDING_MAX`].
+    Sliding,
+}
+
+/// What to do when the counter store cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBackendError {
+    /// Refuse the call.
+    #[default]
+    Closed,
+    /// Let the call through uncounted.
+    Open,
+}
+
+/// What a matched rule does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    Allow,
+    Deny { reason: Option<String> },
+    RequireApproval { timeout_secs: u64 },
+}
+
+/// The keyword of an action as written in a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ActionName {
+    Allow,
+    Deny,
+    RequireApproval,
+}
+
+/// One entry of a rule's `limits`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Limit {
+    pub pointer: String,
+    pub counter: String,
+    pub window: Window,
+    pub max: u64,
+    pub scope: Scope,
+    /// JSON pointer into the arguments; `None` costs one unit per call.
+    pub cost: Option<String>,
+    pub algorithm: Algorithm,
+    pub on_backend_error: OnBackendError,
+}
+
+/// A rule's compiled `arguments` schema.
+#[derive(Debug)]
+pub(crate) struct ArgumentSchema {
+    pub pointer: String,
+    pub schema: Value,
+    pub validator: jsonschema::Validator,
+}
+
+/// One entry of `tools`.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub key: String,
+    pub pointer: String,
+    pub action: Action,
+    pub arguments: Option<ArgumentSchema>,
+    pub limits: Vec<Limit>,
+}
+
+/// A document that passed validation.
+#[derive(Debug)]
+pub(crate) struct Document {
+    pub default: DefaultAction,
+    /// `(pattern, pointer)` for each entry of `hide`.
+    pub hide: Vec<(String, String)>,
+    /// Every key of `tools` except `"*"`.
+    pub rules: Vec<Rule>,
+    /// The `"*"` rule's limits, applied after every allowed call's own.
+    pub every_call: Vec<Limit>,
+}
+
+/// A keyword a document may use for a value, and what it means.
+pub(crate) trait Named: Copy + 'static {
+    const NAMES: &'static [(&'static str, Self)];
+
+    /// Reads the keyword; the error is a message that names the field.
+    fn parse(value: &Value, field: &str) -> Result<Self, String> {
+        let names: Vec<&str> = Self::NAMES.iter().map(|(name, _)| *name).collect();
+        match value {
+            Value::String(s) => Self::NAMES
+                .iter()
+                .find(|(name, _)| name == s)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| format!("unknown {field} {s:?}{}", suggest::hint(s, &names))),
+            other => Err(format!(
+                "{field} must be one of {}, not {}",
+                suggest::list(&names),
+                describe(other)
+            )),
+        }
+    }
+}
+
+impl Named for DefaultAction {
+    const NAMES: &'static [(&'static str, Self)] = &[("allow", Self::Allow), ("deny", Self::Deny)];
+}
+
+impl Named for Scope {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("grant", Self::Grant),
+        ("session", Self::Session),
+        ("account", Self::Account),
+        ("server", Self::Server),
+    ];
+}
+
+impl Named for Algorithm {
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("fixed", Self::Fixed), ("sliding", Self::Sliding)];
+}
+
+impl Named for OnBackendError {
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("closed", Self::Closed), ("open", Self::Open)];
+}
+
+impl Named for ActionName {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("allow", Self::Allow),
+        ("deny", Self::Deny),
+        ("require_approval", Self::RequireApproval),
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn named_values_parse_and_suggest() {
+        assert_eq!(Scope::parse(&json!("grant"), "scope"), Ok(Scope::Grant));
+        assert_eq!(Scope::parse(&json!("server"), "scope"), Ok(Scope::Server));
+        assert_eq!(
+            Scope::parse(&json!("acount"), "scope"),
+            Err("unknown scope \"acount\"; did you mean `account`?".to_owned())
+        );
+        assert_eq!(
+            Algorithm::parse(&json!(true), "algorithm"),
+            Err("algorithm must be one of `fixed` or `sliding`, not the boolean true".to_owned())
+        );
+        assert_eq!(
+            ActionName::parse(&json!("require-approval"), "action"),
+            Err("unknown action \"require-approval\"; did you mean `require_approval`?".to_owned())
+        );
+        assert_eq!(
+            OnBackendError::parse(&json!("open"), "on_backend_error"),
+            Ok(OnBackendError::Open)
+        );
+        assert_eq!(
+            DefaultAction::parse(&json!("deny"), "default"),
+            Ok(DefaultAction::Deny)
+        );
+    }
+
+    #[test]
+    fn defaults_are_the_safe_ones() {
+        assert_eq!(Algorithm::default(), Algorithm::Fixed);
+        assert_eq!(OnBackendError::default(), OnBackendError::Closed);
+    }
+
+    #[test]
+    fn named_values_serialise_in_snake_case() {
+        assert_eq!(
+            serde_json::to_value(Scope::Account).unwrap(),
+            json!("account")
+        );
+        assert_eq!(
+            serde_json::to_value(Algorithm::Sliding).unwrap(),
+            json!("sliding")
+        );
+        assert_eq!(
+            serde_json::to_value(OnBackendError::Open).unwrap(),
+            json!("open")
+        );
+        assert_eq!(
+            serde_json::to_value(DefaultAction::Allow).unwrap(),
+            json!("allow")
+        );
+    }
+}

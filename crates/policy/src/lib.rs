@@ -1,0 +1,62 @@
+//! Toolgate policy documents: parse, validate, compile and decide.
+//!
+//! A policy (format version "1", see `docs/policy.md`) says which tools of an
+//! MCP server an agent may see and call, with which arguments, how often, and
+//! which calls need a person's approval. This crate does no I/O: the control
+//! plane validates documents with [`parse`], the gateway keeps the
+//! [`CompiledPolicy`] and asks it [`CompiledPolicy::visible`] for `tools/list`
+//! and [`CompiledPolicy::decide`] for every `tools/call`.
+//!
+//! ```
+//! let policy = toolgate_policy::parse_str(r#"{
+//!     "version": "1",
+//!     "default": "deny",
+//!     "tools": {"get_*": {}, "delete_repo": {"action": "deny", "reason": "no"}}
+//! }"#).unwrap();
+//! assert!(policy.visible("get_issue"));
+//! assert!(!policy.visible("delete_repo"));
+//! assert!(policy.decide("get_issue", &serde_json::json!({})).is_allow());
+//! ```
+#![forbid(unsafe_code)]
+
+mod compile;
+mod decide;
+mod document;
+mod error;
+mod glob;
+mod glob_set;
+mod limit;
+mod rule;
+mod suggest;
+mod validate;
+mod window;
+
+pub use compile::{CompiledPolicy, CounterSpec};
+pub use decide::{Decision, LimitAcquire, RefusalKind};
+pub use document::{
+    Algorithm, DefaultAction, OnBackendError, Scope, DEFAULT_APPROVAL_TIMEOUT_SECS,
+    MAX_APPROVAL_TIMEOUT_SECS, MAX_COUNTER_NAME_LEN, MAX_LIMIT_MAX, MAX_REASON_LEN,
+    MAX_SLIDING_MAX,
+};
+pub use error::PolicyError;
+pub use window::{Window, MAX_WINDOW_SECS};
+
+/// Validates and compiles a policy document, reporting every error at once.
+pub fn parse(doc: &serde_json::Value) -> Result<CompiledPolicy, Vec<PolicyError>> {
+    validate::validate(doc).map(compile::compile)
+}
+
+/// Like [`parse`], from JSON text. Malformed JSON is one error at pointer `""`.
+pub fn parse_str(s: &str) -> Result<CompiledPolicy, Vec<PolicyError>> {
+    let doc: serde_json::Value = serde_json::from_str(s).map_err(|error| {
+        vec![PolicyError::new(
+            "",
+            format!(
+                "not valid JSON: {error} (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+        )]
+    })?;
+    parse(&doc)
+}

@@ -1,0 +1,276 @@
+//! Reads one entry of `tools`: a rule for an exact name or a glob, or the
+//! `"*"` rule whose limits apply to every allowed call.
+
+use serde_json::{Map, Value};
+
+use crate::document::{
+    Action, ActionName, ArgumentSchema, Limit, Named, Rule, DEFAULT_APPROVAL_TIMEOUT_SECS,
+    MAX_APPROVAL_TIMEOUT_SECS, MAX_REASON_LEN,
+};
+use crate::error::{child, describe, index};
+use crate::limit;
+use crate::validate::{unknown_fields, Errors};
+
+const RULE_FIELDS: &[&str] = &[
+    "action",
+    "reason",
+    "arguments",
+    "limits",
+    "approval_timeout",
+];
+
+fn rule_misplaced(key: &str) -> Option<&'static str> {
+    match key {
+        "counter" | "window" | "max" | "scope" | "cost" | "algorithm" | "on_backend_error" => Some(
+            "it belongs inside an entry of `limits`, e.g. \"limits\": [{\"counter\": \"calls\", \
+             \"window\": \"minute\", \"max\": 10, \"scope\": \"grant\"}]",
+        ),
+        "hide" | "hidden" => Some("to hide a tool, list it in the top-level `hide` array"),
+        "schema" | "input_schema" | "inputSchema" | "params" => {
+            Some("the argument schema goes in `arguments`")
+        }
+        "timeout" => Some("did you mean `approval_timeout`?"),
+        _ => None,
+    }
+}
+
+/// Reads a rule for an exact name or glob. `None` when it is not an object.
+pub(crate) fn read_rule(
+    errors: &mut Errors,
+    key: &str,
+    body: &Value,
+    pointer: String,
+) -> Option<Rule> {
+    let Some(fields) = body.as_object() else {
+        let example = match body.as_str() {
+            Some(action @ ("allow" | "deny" | "require_approval")) => {
+                format!("{{\"action\": \"{action}\"}}")
+            }
+            _ => "{\"action\": \"deny\", \"reason\": \"...\"}".to_owned(),
+        };
+        errors.push(
+            pointer,
+            format!(
+                "a tool rule must be an object such as {example}, not {}",
+                describe(body)
+            ),
+        );
+        return None;
+    };
+    unknown_fields(errors, fields, &pointer, RULE_FIELDS, rule_misplaced);
+
+    let action_name = match fields.get("action") {
+        None => Some(ActionName::Allow),
+        Some(value) => ActionName::parse(value, "action")
+            .map_err(|message| errors.push(child(&pointer, "action"), message))
+            .ok(),
+    };
+    let reason = read_reason(errors, fields, &pointer, action_name);
+    let timeout_secs = read_approval_timeout(errors, fields, &pointer, action_name);
+    let arguments = fields
+        .get("arguments")
+        .and_then(|schema| read_arguments(errors, schema, child(&pointer, "arguments")));
+    let limits = read_limits(errors, fields.get("limits"), &pointer);
+
+    if action_name == Some(ActionName::Deny) {
+        // A deny rule refuses every call, so anything that shapes a call is dead.
+        for field in ["arguments", "limits"] {
+            if fields.contains_key(field) {
+                errors.push(
+                    child(&pointer, field),
+                    format!(
+                        "`{field}` has no effect on a deny rule, which refuses every call; \
+                         remove it or change the action"
+                    ),
+                );
+            }
+        }
+    }
+
+    let action = match action_name? {
+        ActionName::Allow => Action::Allow,
+        ActionName::Deny => Action::Deny { reason },
+        ActionName::RequireApproval => Action::RequireApproval { timeout_secs },
+    };
+    Some(Rule {
+        key: key.to_owned(),
+        pointer,
+        action,
+        arguments,
+        limits,
+    })
+}
+
+/// Reads the `"*"` rule, which may only carry limits.
+pub(crate) fn read_every_call(errors: &mut Errors, body: &Value, pointer: &str) -> Vec<Limit> {
+    let Some(fields) = body.as_object() else {
+        errors.push(
+            pointer,
+            format!(
+                "the \"*\" rule must be an object such as {{\"limits\": [...]}}, not {}",
+                describe(body)
+            ),
+        );
+        return Vec::new();
+    };
+    for key in fields.keys().filter(|k| k.as_str() != "limits") {
+        let why = match key.as_str() {
+            "action" | "reason" | "approval_timeout" => {
+                "the \"*\" rule only carries limits that apply to every allowed call; what \
+                 happens to tools no other key matches is set by the top-level `default`"
+                    .to_owned()
+            }
+            "arguments" => "the \"*\" rule only carries limits; put argument schemas on the \
+                            tools' own rules"
+                .to_owned(),
+            other => match crate::suggest::closest(other, &["limits"]) {
+                Some(near) => format!("unknown field `{other}`; did you mean `{near}`?"),
+                None => format!(
+                    "unknown field `{other}`; the \"*\" rule only carries `limits`, which apply \
+                     to every allowed call"
+                ),
+            },
+        };
+        errors.push(child(pointer, key), why);
+    }
+    read_limits(errors, fields.get("limits"), pointer)
+}
+
+fn read_reason(
+    errors: &mut Errors,
+    fields: &Map<String, Value>,
+    pointer: &str,
+    action: Option<ActionName>,
+) -> Option<String> {
+    let value = fields.get("reason")?;
+    let pointer = child(pointer, "reason");
+    if action.is_some_and(|a| a != ActionName::Deny) {
+        errors.push(
+            pointer,
+            "`reason` only applies to rules with \"action\": \"deny\"; remove it or make the \
+             rule a deny rule",
+        );
+        return None;
+    }
+    match value {
+        Value::String(s) if s.trim().is_empty() => {
+            errors.push(
+                pointer,
+                "reason cannot be empty; say why the tool is denied",
+            );
+            None
+        }
+        Value::String(s) if s.chars().count() > MAX_REASON_LEN => {
+            errors.push(
+                pointer,
+                format!("reason is longer than {MAX_REASON_LEN} characters; shorten it"),
+            );
+            None
+        }
+        Value::String(s) => Some(s.clone()),
+        other => {
+            errors.push(
+                pointer,
+                format!("reason must be a string, not {}", describe(other)),
+            );
+            None
+        }
+    }
+}
+
+fn read_approval_timeout(
+    errors: &mut Errors,
+    fields: &Map<String, Value>,
+    pointer: &str,
+    action: Option<ActionName>,
+) -> u64 {
+    let Some(value) = fields.get("approval_timeout") else {
+        return DEFAULT_APPROVAL_TIMEOUT_SECS;
+    };
+    let pointer = child(pointer, "approval_timeout");
+    if action.is_some_and(|a| a != ActionName::RequireApproval) {
+        errors.push(
+            pointer,
+            "`approval_timeout` only applies to rules with \"action\": \"require_approval\"; \
+             remove it or change the action",
+        );
+        return DEFAULT_APPROVAL_TIMEOUT_SECS;
+    }
+    match limit::whole_number(value, "approval_timeout", "seconds") {
+        Ok(secs) if (1..=MAX_APPROVAL_TIMEOUT_SECS).contains(&secs) => secs,
+        Ok(secs) => {
+            errors.push(
+                pointer,
+                format!(
+                    "approval_timeout must be between 1 and {MAX_APPROVAL_TIMEOUT_SECS} seconds, \
+                     not {secs}"
+                ),
+            );
+            DEFAULT_APPROVAL_TIMEOUT_SECS
+        }
+        Err(message) => {
+            errors.push(pointer, message);
+            DEFAULT_APPROVAL_TIMEOUT_SECS
+        }
+    }
+}
+
+fn read_arguments(errors: &mut Errors, schema: &Value, pointer: String) -> Option<ArgumentSchema> {
+    if !(schema.is_object() || schema.is_boolean()) {
+        errors.push(
+            pointer,
+            format!(
+                "arguments must be a JSON Schema (an object such as {{\"type\": \"object\"}}), \
+                 not {}",
+                describe(schema)
+            ),
+        );
+        return None;
+    }
+    // Draft 2020-12 regardless of `$schema`; remote `$ref`s cannot be fetched
+    // (the crate is built without resolvers), so a schema must be self-contained.
+    match jsonschema::draft202012::options().build(schema) {
+        Ok(validator) => Some(ArgumentSchema {
+            pointer,
+            schema: schema.clone(),
+            validator,
+        }),
+        Err(error) => {
+            // For a schema that breaks the meta-schema, the instance path is
+            // the location inside the schema itself.
+            let at = error.instance_path.to_string();
+            errors.push(
+                format!("{pointer}{at}"),
+                format!("invalid JSON Schema (draft 2020-12): {error}"),
+            );
+            None
+        }
+    }
+}
+
+fn read_limits(errors: &mut Errors, limits: Option<&Value>, pointer: &str) -> Vec<Limit> {
+    let Some(value) = limits else {
+        return Vec::new();
+    };
+    let pointer = child(pointer, "limits");
+    let Some(entries) = value.as_array() else {
+        let example = if value.is_object() {
+            "; wrap the limit in brackets: \"limits\": [{...}]"
+        } else {
+            ""
+        };
+        errors.push(
+            pointer,
+            format!(
+                "limits must be an array of limits, not {}{example}",
+                describe(value)
+            ),
+        );
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, entry)| limit::read_limit(errors, entry, index(&pointer, i)))
+        .collect()
+}

@@ -1,0 +1,615 @@
+//! Every validation error: its pointer and the gist of its message.
+
+use serde_json::{json, Value};
+use toolgate_policy::{parse, parse_str, PolicyError, MAX_LIMIT_MAX, MAX_WINDOW_SECS};
+
+fn errors(doc: Value) -> Vec<PolicyError> {
+    match parse(&doc) {
+        Ok(_) => panic!("expected errors for {doc}"),
+        Err(errors) => errors,
+    }
+}
+
+/// Asserts the document has exactly one error, at `pointer`, whose message
+/// contains `needle`.
+#[track_caller]
+fn one(doc: Value, pointer: &str, needle: &str) {
+    let errors = errors(doc);
+    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
+    assert_eq!(errors[0].pointer, pointer, "{errors:#?}");
+    assert!(
+        errors[0].message.contains(needle),
+        "message {:?} lacks {needle:?}",
+        errors[0].message
+    );
+}
+
+fn with_tools(tools: Value) -> Value {
+    json!({"version": "1", "default": "deny", "tools": tools})
+}
+
+fn with_limit(limit: Value) -> Value {
+    with_tools(json!({"t": {"limits": [limit]}}))
+}
+
+fn limit(extra: Value) -> Value {
+    let mut base = json!({"counter": "c", "window": "minute", "max": 10, "scope": "grant"});
+    let fields = base.as_object_mut().expect("a limit is an object");
+    for (k, v) in extra.as_object().expect("extra fields are an object") {
+        if v.is_null() {
+            fields.remove(k);
+        } else {
+            fields.insert(k.clone(), v.clone());
+        }
+    }
+    base
+}
+
+#[test]
+fn json_syntax_error_is_one_error_at_the_root() {
+    let errors = parse_str("{\"version\": \"1\",").err().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].pointer, "");
+    assert!(errors[0].message.contains("not valid JSON"));
+    assert!(errors[0].message.contains("line 1"));
+}
+
+#[test]
+fn root_must_be_an_object() {
+    one(json!([1]), "", "must be a JSON object");
+    one(json!("deny"), "", "not the string \"deny\"");
+}
+
+#[test]
+fn unknown_top_level_fields() {
+    let mut doc = with_tools(json!({}));
+    doc["tool"] = json!({});
+    one(doc, "/tool", "did you mean `tools`?");
+    let mut doc = with_tools(json!({}));
+    doc["limits"] = json!([]);
+    one(doc, "/limits", "belongs in a rule under `tools`");
+    let mut doc = with_tools(json!({}));
+    doc["owner"] = json!("me");
+    one(
+        doc,
+        "/owner",
+        "allowed fields are `version`, `default`, `hide` or `tools`",
+    );
+}
+
+#[test]
+fn version() {
+    one(
+        json!({"default": "deny"}),
+        "/version",
+        "missing required field `version`",
+    );
+    one(json!({"version": 1}), "/version", "not the number 1");
+    one(
+        json!({"version": "2"}),
+        "/version",
+        "unsupported version the string \"2\"",
+    );
+    one(
+        json!({"version": null}),
+        "/version",
+        "unsupported version null",
+    );
+}
+
+#[test]
+fn default() {
+    one(
+        json!({"version": "1", "default": "Deny"}),
+        "/default",
+        "did you mean `deny`?",
+    );
+    one(
+        json!({"version": "1", "default": "block"}),
+        "/default",
+        "expected one of `allow` or `deny`",
+    );
+    one(
+        json!({"version": "1", "default": false}),
+        "/default",
+        "not the boolean false",
+    );
+    assert!(parse(&json!({"version": "1", "default": "allow"})).is_ok());
+}
+
+#[test]
+fn hide() {
+    one(
+        json!({"version": "1", "hide": "debug_*"}),
+        "/hide",
+        "must be an array",
+    );
+    one(
+        json!({"version": "1", "hide": ["ok", ""]}),
+        "/hide/1",
+        "cannot be empty",
+    );
+    one(
+        json!({"version": "1", "hide": ["ok", 3]}),
+        "/hide/1",
+        "not the number 3",
+    );
+}
+
+#[test]
+fn tools_shape() {
+    one(
+        json!({"version": "1", "tools": []}),
+        "/tools",
+        "must be an object",
+    );
+    one(with_tools(json!({"": {}})), "/tools/", "cannot be empty");
+    one(
+        with_tools(json!({"delete_*": "deny"})),
+        "/tools/delete_*",
+        "{\"action\": \"deny\"}",
+    );
+    one(
+        with_tools(json!({"a/b": 1})),
+        "/tools/a~1b",
+        "must be an object",
+    );
+}
+
+#[test]
+fn unknown_rule_fields() {
+    one(
+        with_tools(json!({"t": {"limit": []}})),
+        "/tools/t/limit",
+        "did you mean `limits`?",
+    );
+    one(
+        with_tools(json!({"t": {"actoin": "deny"}})),
+        "/tools/t/actoin",
+        "did you mean `action`?",
+    );
+    one(
+        with_tools(json!({"t": {"max": 10}})),
+        "/tools/t/max",
+        "inside an entry of `limits`",
+    );
+    one(
+        with_tools(json!({"t": {"schema": {}}})),
+        "/tools/t/schema",
+        "goes in `arguments`",
+    );
+    one(
+        with_tools(json!({"t": {"hidden": true}})),
+        "/tools/t/hidden",
+        "top-level `hide`",
+    );
+    one(
+        with_tools(json!({"t": {"zzz": 1}})),
+        "/tools/t/zzz",
+        "allowed fields are",
+    );
+}
+
+#[test]
+fn action() {
+    one(
+        with_tools(json!({"t": {"action": "block"}})),
+        "/tools/t/action",
+        "expected one of `allow`, `deny` or `require_approval`",
+    );
+    one(
+        with_tools(json!({"t": {"action": "require-approval"}})),
+        "/tools/t/action",
+        "did you mean `require_approval`?",
+    );
+    one(
+        with_tools(json!({"t": {"action": 1}})),
+        "/tools/t/action",
+        "not the number 1",
+    );
+}
+
+#[test]
+fn reason() {
+    one(
+        with_tools(json!({"t": {"reason": "x"}})),
+        "/tools/t/reason",
+        "only applies to rules with \"action\": \"deny\"",
+    );
+    one(
+        with_tools(json!({"t": {"action": "require_approval", "reason": "x"}})),
+        "/tools/t/reason",
+        "only applies",
+    );
+    one(
+        with_tools(json!({"t": {"action": "deny", "reason": " "}})),
+        "/tools/t/reason",
+        "cannot be empty",
+    );
+    one(
+        with_tools(json!({"t": {"action": "deny", "reason": 5}})),
+        "/tools/t/reason",
+        "must be a string",
+    );
+    let long = "x".repeat(501);
+    one(
+        with_tools(json!({"t": {"action": "deny", "reason": long}})),
+        "/tools/t/reason",
+        "longer than 500",
+    );
+}
+
+#[test]
+fn approval_timeout() {
+    one(
+        with_tools(json!({"t": {"approval_timeout": 60}})),
+        "/tools/t/approval_timeout",
+        "only applies to rules with \"action\": \"require_approval\"",
+    );
+    let rule =
+        |v: Value| with_tools(json!({"t": {"action": "require_approval", "approval_timeout": v}}));
+    one(
+        rule(json!(0)),
+        "/tools/t/approval_timeout",
+        "between 1 and 3600",
+    );
+    one(
+        rule(json!(3601)),
+        "/tools/t/approval_timeout",
+        "between 1 and 3600",
+    );
+    one(
+        rule(json!(-1)),
+        "/tools/t/approval_timeout",
+        "cannot be negative",
+    );
+    one(
+        rule(json!(1.5)),
+        "/tools/t/approval_timeout",
+        "whole number of seconds",
+    );
+    one(
+        rule(json!("60")),
+        "/tools/t/approval_timeout",
+        "without quotes",
+    );
+}
+
+#[test]
+fn arguments() {
+    one(
+        with_tools(json!({"t": {"arguments": "object"}})),
+        "/tools/t/arguments",
+        "must be a JSON Schema",
+    );
+    let errors = errors(with_tools(json!({"t": {"arguments": {"type": "strin"}}})));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].pointer, "/tools/t/arguments/type");
+    assert!(errors[0].message.starts_with("invalid JSON Schema"));
+    let errors = errors_of_schema(json!({"properties": {"n": {"minimum": "5"}}}));
+    assert_eq!(errors[0].pointer, "/tools/t/arguments/properties/n/minimum");
+    // Remote references are never fetched.
+    let errors = errors_of_schema(json!({"$ref": "https://example.com/schema.json"}));
+    assert_eq!(errors[0].pointer, "/tools/t/arguments");
+    assert!(errors[0].message.starts_with("invalid JSON Schema"));
+    // Boolean schemas are schemas.
+    assert!(parse(&with_tools(json!({"t": {"arguments": true}}))).is_ok());
+}
+
+fn errors_of_schema(schema: Value) -> Vec<PolicyError> {
+    let errors = errors(with_tools(json!({"t": {"arguments": schema}})));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    errors
+}
+
+#[test]
+fn deny_rules_carry_no_limits_or_arguments() {
+    one(
+        with_tools(json!({"t": {"action": "deny", "arguments": {}}})),
+        "/tools/t/arguments",
+        "no effect on a deny rule",
+    );
+    let limits = json!([limit(json!({}))]);
+    one(
+        with_tools(json!({"t": {"action": "deny", "limits": limits}})),
+        "/tools/t/limits",
+        "no effect on a deny rule",
+    );
+}
+
+#[test]
+fn star_rule_only_carries_limits() {
+    one(
+        with_tools(json!({"*": {"action": "allow"}})),
+        "/tools/*/action",
+        "top-level `default`",
+    );
+    one(
+        with_tools(json!({"*": {"arguments": {}}})),
+        "/tools/*/arguments",
+        "tools' own rules",
+    );
+    one(
+        with_tools(json!({"*": {"limts": []}})),
+        "/tools/*/limts",
+        "did you mean `limits`?",
+    );
+    one(
+        with_tools(json!({"*": {"zzz": []}})),
+        "/tools/*/zzz",
+        "only carries `limits`",
+    );
+    one(
+        with_tools(json!({"*": []})),
+        "/tools/*",
+        "must be an object",
+    );
+}
+
+#[test]
+fn limits_shape() {
+    one(
+        with_tools(json!({"t": {"limits": limit(json!({}))}})),
+        "/tools/t/limits",
+        "wrap the limit in brackets",
+    );
+    one(
+        with_tools(json!({"t": {"limits": ["c"]}})),
+        "/tools/t/limits/0",
+        "a limit must be an object",
+    );
+}
+
+#[test]
+fn unknown_limit_fields() {
+    one(
+        with_limit(limit(json!({"scopes": "grant"}))),
+        "/tools/t/limits/0/scopes",
+        "did you mean `scope`?",
+    );
+    one(
+        with_limit(limit(json!({"period": 60}))),
+        "/tools/t/limits/0/period",
+        "did you mean `window`?",
+    );
+    one(
+        with_limit(limit(json!({"action": "deny"}))),
+        "/tools/t/limits/0/action",
+        "belongs on the rule",
+    );
+}
+
+#[test]
+fn missing_limit_fields() {
+    for field in ["counter", "window", "max", "scope"] {
+        let pointer = format!("/tools/t/limits/0/{field}");
+        one(
+            with_limit(limit(json!({field: null}))),
+            &pointer,
+            "missing required field",
+        );
+    }
+}
+
+#[test]
+fn counter() {
+    let p = "/tools/t/limits/0/counter";
+    one(
+        with_limit(limit(json!({"counter": ""}))),
+        p,
+        "cannot be empty",
+    );
+    one(
+        with_limit(limit(json!({"counter": "a b"}))),
+        p,
+        "contains ' '",
+    );
+    one(with_limit(limit(json!({"counter": 7}))), p, "name string");
+    one(
+        with_limit(limit(json!({"counter": "x".repeat(200)}))),
+        p,
+        "longer than 128",
+    );
+}
+
+#[test]
+fn window() {
+    let p = "/tools/t/limits/0/window";
+    one(
+        with_limit(limit(json!({"window": "minutes"}))),
+        p,
+        "did you mean `minute`?",
+    );
+    one(
+        with_limit(limit(json!({"window": "1m"}))),
+        p,
+        "whole seconds",
+    );
+    one(
+        with_limit(limit(json!({"window": 0}))),
+        p,
+        "at least 1 second",
+    );
+    one(with_limit(limit(json!({"window": -60}))), p, "positive");
+    one(
+        with_limit(limit(json!({"window": 1.5}))),
+        p,
+        "whole seconds",
+    );
+    one(
+        with_limit(limit(json!({"window": "60"}))),
+        p,
+        "as a number: 60",
+    );
+    one(
+        with_limit(limit(json!({"window": MAX_WINDOW_SECS + 1}))),
+        p,
+        "maximum",
+    );
+}
+
+#[test]
+fn max() {
+    let p = "/tools/t/limits/0/max";
+    one(with_limit(limit(json!({"max": 0}))), p, "at least 1");
+    one(
+        with_limit(limit(json!({"max": -1}))),
+        p,
+        "cannot be negative",
+    );
+    one(with_limit(limit(json!({"max": 2.5}))), p, "whole number");
+    one(with_limit(limit(json!({"max": "10"}))), p, "without quotes");
+    one(
+        with_limit(limit(json!({"max": MAX_LIMIT_MAX + 1}))),
+        p,
+        "cannot exceed",
+    );
+}
+
+#[test]
+fn scope_algorithm_and_backend_error() {
+    one(
+        with_limit(limit(json!({"scope": "user"}))),
+        "/tools/t/limits/0/scope",
+        "expected one of `grant`, `session`, `account` or `server`",
+    );
+    one(
+        with_limit(limit(json!({"algorithm": "slide"}))),
+        "/tools/t/limits/0/algorithm",
+        "did you mean `sliding`?",
+    );
+    one(
+        with_limit(limit(json!({"on_backend_error": "fail_open"}))),
+        "/tools/t/limits/0/on_backend_error",
+        "`closed` or `open`",
+    );
+}
+
+#[test]
+fn cost() {
+    let p = "/tools/t/limits/0/cost";
+    one(
+        with_limit(limit(json!({"cost": "amount"}))),
+        p,
+        "did you mean \"/amount\"?",
+    );
+    one(
+        with_limit(limit(json!({"cost": ""}))),
+        p,
+        "not the whole arguments",
+    );
+    one(
+        with_limit(limit(json!({"cost": "/a~x"}))),
+        p,
+        "not an escape",
+    );
+    one(
+        with_limit(limit(json!({"cost": 1}))),
+        p,
+        "JSON pointer string",
+    );
+}
+
+#[test]
+fn sliding_window_max_is_bounded() {
+    let ok = limit(json!({"algorithm": "sliding", "max": 10_000}));
+    assert!(parse(&with_limit(ok)).is_ok());
+    let big = limit(json!({"algorithm": "sliding", "max": 10_001}));
+    one(with_limit(big), "/tools/t/limits/0/max", "at most 10000");
+}
+
+#[test]
+fn shared_counters_must_agree() {
+    let doc = with_tools(json!({
+        "a": {"limits": [limit(json!({}))]},
+        "b": {"limits": [limit(json!({"window": "hour", "scope": "account", "algorithm": "sliding"}))]},
+        "c": {"limits": [limit(json!({"window": 60, "max": 99}))]},
+    }));
+    let errors = errors(doc);
+    let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+    assert_eq!(
+        pointers,
+        [
+            "/tools/b/limits/0/window",
+            "/tools/b/limits/0/scope",
+            "/tools/b/limits/0/algorithm"
+        ],
+        "\"minute\" and 60 are the same window and max may differ"
+    );
+    assert!(errors[0].message.contains("also used at /tools/a/limits/0"));
+}
+
+#[test]
+fn a_call_never_counts_twice_on_one_counter() {
+    let twice = with_tools(json!({"t": {"limits": [limit(json!({})), limit(json!({"max": 5}))]}}));
+    one(
+        twice,
+        "/tools/t/limits/1/counter",
+        "already counted for this tool at /tools/t/limits/0",
+    );
+    let with_star = with_tools(
+        json!({"t": {"limits": [limit(json!({}))]}, "*": {"limits": [limit(json!({}))]}}),
+    );
+    one(
+        with_star,
+        "/tools/t/limits/0/counter",
+        "at /tools/*/limits/0",
+    );
+    let star_twice = with_tools(json!({"*": {"limits": [limit(json!({})), limit(json!({}))]}}));
+    one(
+        star_twice,
+        "/tools/*/limits/1/counter",
+        "already counted at /tools/*/limits/0",
+    );
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let doc = json!({
+        "version": "2",
+        "default": "nope",
+        "hide": [1],
+        "tools": {
+            "a": {"action": "allow", "reason": "r", "limits": [{"counter": "", "window": "weeks", "max": 0, "scope": "everyone", "cost": "x"}]},
+            "b": {"action": "deny", "approval_timeout": 5},
+            "c": {"arguments": {"type": 12}},
+        },
+        "extra": true
+    });
+    let errors = errors(doc);
+    let mut pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+    pointers.sort_unstable();
+    assert_eq!(
+        pointers,
+        [
+            "/default",
+            "/extra",
+            "/hide/0",
+            "/tools/a/limits/0/cost",
+            "/tools/a/limits/0/counter",
+            "/tools/a/limits/0/max",
+            "/tools/a/limits/0/scope",
+            "/tools/a/limits/0/window",
+            "/tools/a/reason",
+            "/tools/b/approval_timeout",
+            "/tools/c/arguments/type",
+            "/version",
+        ]
+    );
+    for error in &errors {
+        assert!(!error.message.is_empty());
+        assert_eq!(
+            error.to_string(),
+            format!("{}: {}", error.pointer, error.message)
+        );
+    }
+}
+
+#[test]
+fn errors_serialise_with_pointer_and_message() {
+    let error = &errors(json!({"version": 1}))[0];
+    assert_eq!(
+        serde_json::to_value(error).unwrap(),
+        json!({"pointer": "/version", "message": error.message})
+    );
+}
