@@ -11,6 +11,8 @@
 pub mod error_codes;
 pub mod headers;
 pub mod peek;
+pub mod response;
+pub mod sse;
 
 mod id;
 mod json_text;

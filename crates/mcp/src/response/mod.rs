@@ -1,0 +1,250 @@
+//! JSON-RPC responses the gateway writes itself: errors, its own results, and
+//! the policy refusal of a `tools/call`.
+//!
+//! Every builder writes compact JSON directly; the id is spliced in as the
+//! exact text the client sent.
+
+mod meta_key;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::error_codes;
+use crate::headers::ProtocolError;
+use crate::id::Id;
+use crate::json_text::write_string;
+use crate::peek::PeekError;
+pub use meta_key::{MetaKey, MetaKeyError};
+
+/// The text every refusal starts with.
+pub const REFUSAL_PREFIX: &str = "Denied by policy: ";
+
+/// `{"jsonrpc":"2.0","id":…,"error":{"code":…,"message":…}}`; the id is
+/// `null` when unknown.
+pub fn error_response(id: Option<&Id<'_>>, code: i32, message: &str) -> Bytes {
+    error_message(id, code, message, None)
+}
+
+/// An error response with `error.data`.
+pub fn error_response_with_data(
+    id: Option<&Id<'_>>,
+    code: i32,
+    message: &str,
+    data: &Value,
+) -> Bytes {
+    error_message(id, code, message, Some(data))
+}
+
+/// The error response for a body [`crate::peek()`] refused (`-32700`,
+/// `-32600` or `-32602`), echoing the id when it was readable.
+pub fn peek_error_response(err: &PeekError) -> Bytes {
+    error_response(err.id(), err.code(), &err.to_string())
+}
+
+/// The error response for a header or era violation (send with
+/// [`ProtocolError::http_status`]).
+pub fn protocol_error_response(id: Option<&Id<'_>>, err: &ProtocolError) -> Bytes {
+    error_message(id, err.code(), &err.to_string(), err.data().as_ref())
+}
+
+/// `-32602 "Unknown tool: NAME"`: what a hidden or denied-outright tool gets,
+/// the same answer as a tool that does not exist.
+pub fn unknown_tool_response(id: &Id<'_>, name: &str) -> Bytes {
+    let message = format!("Unknown tool: {name}");
+    error_response(Some(id), error_codes::INVALID_PARAMS, &message)
+}
+
+/// `{"jsonrpc":"2.0","id":…,"result":…}` for a result the gateway produces
+/// itself (e.g. `server/discover`).
+pub fn result_response(id: &Id<'_>, result: &Value) -> Bytes {
+    let mut out = open_message(Some(id), 64);
+    out.extend_from_slice(b",\"result\":");
+    out.extend_from_slice(result.to_string().as_bytes());
+    out.push(b'}');
+    Bytes::from(out)
+}
+
+/// The `tools/call` result of a refused call:
+/// `{"content":[{"type":"text","text":"Denied by policy: REASON"}],"isError":true,"_meta":{…}}`.
+///
+/// `meta` is the machine-readable detail (rule pointer, `retry_after_ms`),
+/// usually a single [`MetaKey::TOOLGATE_REFUSAL`] entry; a repeated key keeps
+/// its last value and `_meta` is omitted when empty. No `structuredContent`:
+/// clients skip output-schema checks on `isError` results only when it is
+/// absent.
+pub fn refusal_response(id: &Id<'_>, reason: &str, meta: &[(MetaKey, Value)]) -> Bytes {
+    let mut out = open_message(Some(id), reason.len() + 128);
+    out.extend_from_slice(b",\"result\":{\"content\":[{\"type\":\"text\",\"text\":");
+    write_string(&mut out, &format!("{REFUSAL_PREFIX}{reason}"));
+    out.extend_from_slice(b"}],\"isError\":true");
+    if !meta.is_empty() {
+        let object: Map<String, Value> = meta
+            .iter()
+            .map(|(key, value)| (key.as_str().to_owned(), value.clone()))
+            .collect();
+        out.extend_from_slice(b",\"_meta\":");
+        out.extend_from_slice(Value::Object(object).to_string().as_bytes());
+    }
+    out.extend_from_slice(b"}}");
+    Bytes::from(out)
+}
+
+fn error_message(id: Option<&Id<'_>>, code: i32, message: &str, data: Option<&Value>) -> Bytes {
+    let mut out = open_message(id, message.len() + 64);
+    out.extend_from_slice(b",\"error\":{\"code\":");
+    out.extend_from_slice(code.to_string().as_bytes());
+    out.extend_from_slice(b",\"message\":");
+    write_string(&mut out, message);
+    if let Some(data) = data {
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(data.to_string().as_bytes());
+    }
+    out.extend_from_slice(b"}}");
+    Bytes::from(out)
+}
+
+/// `{"jsonrpc":"2.0","id":ID` (no closing brace).
+fn open_message(id: Option<&Id<'_>>, extra: usize) -> Vec<u8> {
+    let id = id.map_or("null", Id::as_json);
+    let mut out = Vec::with_capacity(32 + id.len() + extra);
+    out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+    out.extend_from_slice(id.as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::peek::{peek, MessageKind};
+
+    fn parse(bytes: &Bytes) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn error_response_echoes_the_raw_id() {
+        let id = Id::parse("1.50").unwrap();
+        let bytes = error_response(Some(&id), -32601, "Method not found");
+        assert_eq!(
+            &bytes[..],
+            br#"{"jsonrpc":"2.0","id":1.50,"error":{"code":-32601,"message":"Method not found"}}"#
+        );
+        let string_id = Id::parse(r#""a\u0062""#).unwrap();
+        let bytes = error_response(Some(&string_id), -32603, "x");
+        assert!(std::str::from_utf8(&bytes)
+            .unwrap()
+            .contains(r#""id":"a\u0062""#));
+    }
+
+    #[test]
+    fn unknown_id_is_null() {
+        let value = parse(&error_response(None, -32700, "Parse error: \"bad\"\n"));
+        assert_eq!(
+            value,
+            json!({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error: \"bad\"\n"}})
+        );
+    }
+
+    #[test]
+    fn data_is_included() {
+        let value = parse(&error_response_with_data(
+            Some(&Id::number(3)),
+            -32022,
+            "m",
+            &json!({"a":[1]}),
+        ));
+        assert_eq!(value["error"]["data"], json!({"a":[1]}));
+        assert_eq!(value["id"], 3);
+    }
+
+    #[test]
+    fn peek_errors_become_responses() {
+        let err = peek(b"{").unwrap_err();
+        let value = parse(&peek_error_response(&err));
+        assert_eq!(value["error"]["code"], -32700);
+        assert_eq!(value["id"], Value::Null);
+        let err = peek(br#"{"jsonrpc":"1.0","id":"q","method":"x"}"#).unwrap_err();
+        let value = parse(&peek_error_response(&err));
+        assert_eq!(value["error"]["code"], -32600);
+        assert_eq!(value["id"], "q");
+        assert!(value["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid Request: "));
+    }
+
+    #[test]
+    fn protocol_errors_carry_their_data() {
+        let err = ProtocolError::UnsupportedVersion {
+            requested: "2099-01-01".into(),
+        };
+        let value = parse(&protocol_error_response(Some(&Id::number(1)), &err));
+        assert_eq!(value["error"]["code"], -32022);
+        assert_eq!(value["error"]["data"]["requested"], "2099-01-01");
+        let err = ProtocolError::HeaderMismatch { detail: "d".into() };
+        let value = parse(&protocol_error_response(None, &err));
+        assert_eq!(value["error"]["code"], -32020);
+        assert!(value["error"].get("data").is_none());
+    }
+
+    #[test]
+    fn unknown_tool_matches_the_documented_shape() {
+        let value = parse(&unknown_tool_response(&Id::string("r1"), "get-env"));
+        assert_eq!(
+            value,
+            json!({"jsonrpc":"2.0","id":"r1","error":{"code":-32602,"message":"Unknown tool: get-env"}})
+        );
+    }
+
+    #[test]
+    fn result_response_wraps_the_value() {
+        let value = parse(&result_response(
+            &Id::number(9),
+            &json!({"resultType":"complete"}),
+        ));
+        assert_eq!(
+            value,
+            json!({"jsonrpc":"2.0","id":9,"result":{"resultType":"complete"}})
+        );
+    }
+
+    #[test]
+    fn refusal_is_an_is_error_result_with_meta() {
+        let meta = [(
+            MetaKey::TOOLGATE_REFUSAL,
+            json!({"rule":"/tools/create_charge/limits/0","retry_after_ms":1200}),
+        )];
+        let bytes = refusal_response(
+            &Id::number(2),
+            "limit \"spend\" reached; retry in 1.2 s",
+            &meta,
+        );
+        let value = parse(&bytes);
+        assert_eq!(
+            value,
+            json!({"jsonrpc":"2.0","id":2,"result":{
+                "content":[{"type":"text","text":"Denied by policy: limit \"spend\" reached; retry in 1.2 s"}],
+                "isError":true,
+                "_meta":{"dev.toolgate/refusal":{"rule":"/tools/create_charge/limits/0","retry_after_ms":1200}}}})
+        );
+        // The proxy can read its own refusal back as a response.
+        let body = peek(&bytes).unwrap();
+        assert_eq!(body.messages()[0].kind(), MessageKind::Response);
+    }
+
+    #[test]
+    fn refusal_without_meta_omits_it_and_repeated_keys_keep_the_last() {
+        let value = parse(&refusal_response(&Id::number(1), "no", &[]));
+        assert!(value["result"].get("_meta").is_none());
+        assert!(value["result"].get("structuredContent").is_none());
+        let key = MetaKey::parse("com.example/a").unwrap();
+        let value = parse(&refusal_response(
+            &Id::number(1),
+            "no",
+            &[(key.clone(), json!(1)), (key, json!(2))],
+        ));
+        assert_eq!(value["result"]["_meta"], json!({"com.example/a":2}));
+    }
+}
