@@ -27,15 +27,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !is_json(req.headers().get(CONTENT_TYPE)) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection: BytesRejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(BODY_LIMIT)
-                } else {
-                    ApiError::BadRequest(rejection.body_text())
-                }
-            })?;
+        let bytes =
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|rejection: BytesRejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::PayloadTooLarge(BODY_LIMIT)
+                    } else {
+                        ApiError::BadRequest(rejection.body_text())
+                    }
+                })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -44,7 +45,12 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
     let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -99,9 +105,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::NotFound("not found".to_owned()))?;
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::NotFound("not found".to_owned()))?;
         raw.parse()
             .map(PathId)
             .map_err(|_| ApiError::NotFound(format!("{raw} not found")))
@@ -136,9 +143,18 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_malformed_bodies() {
-        assert!(matches!(parse_json::<Body>(b"{\"name\":"), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(parse_json::<Body>(b"{} trailing"), Err(ApiError::MalformedBody(_))));
-        assert!(matches!(parse_json::<Body>(b""), Err(ApiError::MalformedBody(_))));
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\":"),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"{} trailing"),
+            Err(ApiError::MalformedBody(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b""),
+            Err(ApiError::MalformedBody(_))
+        ));
     }
 
     #[test]
@@ -156,7 +172,11 @@ mod tests {
         else {
             panic!("expected a validation error");
         };
-        assert!(errors[0].message.contains("unknown field `extra`"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("unknown field `extra`"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -82,7 +82,9 @@ pub fn slugify(name: &str) -> String {
 /// A server name, which is its slug in the gateway URL.
 pub fn server_name(raw: &str) -> Result<String, String> {
     let ok = (1..=63).contains(&raw.len())
-        && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !raw.starts_with('-')
         && !raw.ends_with('-');
     if ok {
@@ -94,9 +96,23 @@ pub fn server_name(raw: &str) -> Result<String, String> {
 
 /// Headers the gateway itself controls, which an upstream config must not set.
 const RESERVED_HEADERS: &[&str] = &[
-    "host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive",
-    "upgrade", "te", "trailer", "proxy-authorization", "proxy-connection", "accept",
-    "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id",
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-connection",
+    "accept",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
 ];
 
 /// Checks one upstream header; returns its canonical (lower-case) name.
@@ -104,12 +120,17 @@ pub fn upstream_header(name: &str, value: &str) -> Result<String, String> {
     let parsed = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| "is not a valid HTTP header name".to_owned())?;
     if RESERVED_HEADERS.contains(&parsed.as_str()) {
-        return Err(format!("{name} is set by the gateway and cannot be configured"));
+        return Err(format!(
+            "{name} is set by the gateway and cannot be configured"
+        ));
     }
     if value.len() > MAX_HEADER_VALUE_LEN {
-        return Err(format!("value must be at most {MAX_HEADER_VALUE_LEN} bytes"));
+        return Err(format!(
+            "value must be at most {MAX_HEADER_VALUE_LEN} bytes"
+        ));
     }
-    HeaderValue::from_str(value).map_err(|_| "value must be visible ASCII characters, spaces or tabs".to_owned())?;
+    HeaderValue::from_str(value)
+        .map_err(|_| "value must be visible ASCII characters, spaces or tabs".to_owned())?;
     Ok(parsed.as_str().to_owned())
 }
 
@@ -121,7 +142,16 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("  Ada@Example.COM ").unwrap(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@@example.com", "ada@example..com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@example..com",
+        ] {
             assert!(email(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -151,7 +181,10 @@ mod tests {
 
     #[test]
     fn upstream_headers() {
-        assert_eq!(upstream_header("Authorization", "Bearer x").unwrap(), "authorization");
+        assert_eq!(
+            upstream_header("Authorization", "Bearer x").unwrap(),
+            "authorization"
+        );
         assert!(upstream_header("Host", "evil").is_err());
         assert!(upstream_header("Mcp-Session-Id", "x").is_err());
         assert!(upstream_header("bad header", "x").is_err());

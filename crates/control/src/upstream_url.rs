@@ -39,10 +39,11 @@ pub async fn check(raw: &str, allow_private: bool) -> Result<Url, String> {
             let port = url.port_or_known_default().unwrap_or(443);
             // A name that does not resolve yet is accepted; the gateway
             // refuses internal addresses again at connect time.
-            let resolved: Vec<IpAddr> = match tokio::net::lookup_host(format!("{name}:{port}")).await {
-                Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-                Err(_) => Vec::new(),
-            };
+            let resolved: Vec<IpAddr> =
+                match tokio::net::lookup_host(format!("{name}:{port}")).await {
+                    Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+                    Err(_) => Vec::new(),
+                };
             if let Some(&addr) = resolved.iter().find(|ip| is_internal(**ip)) {
                 return Err(refused(addr));
             }
@@ -95,7 +96,9 @@ mod tests {
     #[tokio::test]
     async fn public_urls_pass() {
         assert!(check("https://93.184.216.34/mcp", false).await.is_ok());
-        assert!(check("http://[2606:4700::1111]:8080/mcp", false).await.is_ok());
+        assert!(check("http://[2606:4700::1111]:8080/mcp", false)
+            .await
+            .is_ok());
     }
 
     #[tokio::test]
@@ -116,14 +119,26 @@ mod tests {
             "http://100.64.0.1/",
         ] {
             let err = check(url, false).await.unwrap_err();
-            assert!(err.contains("TOOLGATE_ALLOW_PRIVATE_UPSTREAMS"), "{url}: {err}");
-            assert!(check(url, true).await.is_ok(), "{url} refused even when allowed");
+            assert!(
+                err.contains("TOOLGATE_ALLOW_PRIVATE_UPSTREAMS"),
+                "{url}: {err}"
+            );
+            assert!(
+                check(url, true).await.is_ok(),
+                "{url} refused even when allowed"
+            );
         }
     }
 
     #[tokio::test]
     async fn malformed_urls_are_refused() {
-        for url in ["not a url", "ftp://example.com/", "https://user:pw@example.com/", "https://example.com/#x", "file:///etc/passwd"] {
+        for url in [
+            "not a url",
+            "ftp://example.com/",
+            "https://user:pw@example.com/",
+            "https://example.com/#x",
+            "file:///etc/passwd",
+        ] {
             assert!(check(url, true).await.is_err(), "{url} accepted");
         }
     }

@@ -1,5 +1,7 @@
 //! Sign-up, login, session tokens and API keys.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -17,7 +19,10 @@ async fn signup_creates_an_account_and_a_working_session(pool: PgPool) {
     assert_eq!(body["user"]["email"], "ada@example.com");
     assert_eq!(body["account"]["name"], "Acme Corp");
     assert_eq!(body["account"]["slug"], "acme-corp");
-    assert_eq!(body["account"]["gateway_base_url"], format!("{PUBLIC_URL}/mcp/acme-corp"));
+    assert_eq!(
+        body["account"]["gateway_base_url"],
+        format!("{PUBLIC_URL}/mcp/acme-corp")
+    );
     assert!(body["account"]["id"].as_str().unwrap().starts_with("acc_"));
     assert!(body.get("password").is_none() && body["user"].get("password_hash").is_none());
 
@@ -25,7 +30,10 @@ async fn signup_creates_an_account_and_a_working_session(pool: PgPool) {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["id"], body["account"]["id"]);
 
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&app.pool).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(stored.starts_with("$argon2id$"), "{stored}");
 }
 
@@ -44,25 +52,46 @@ async fn duplicate_email_is_409_whatever_its_case(pool: PgPool) {
     let app = TestApp::new(pool);
     app.signup("ada@example.com", "One").await;
     let r = app
-        .call(Method::POST, "/v1/signup", None, Some(json!({"email": "ADA@example.com", "password": PASSWORD, "account": "Two"})))
+        .call(
+            Method::POST,
+            "/v1/signup",
+            None,
+            Some(json!({"email": "ADA@example.com", "password": PASSWORD, "account": "Two"})),
+        )
         .await;
     r.problem(StatusCode::CONFLICT);
-    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts").fetch_one(&app.pool).await.unwrap();
-    assert_eq!(accounts, 1, "the failed sign-up left no half-created account");
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts, 1,
+        "the failed sign-up left no half-created account"
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn invalid_signup_names_every_bad_field(pool: PgPool) {
     let app = TestApp::new(pool);
     let r = app
-        .call(Method::POST, "/v1/signup", None, Some(json!({"email": "not-an-email", "password": "short", "account": "  "})))
+        .call(
+            Method::POST,
+            "/v1/signup",
+            None,
+            Some(json!({"email": "not-an-email", "password": "short", "account": "  "})),
+        )
         .await;
     assert_eq!(r.error_paths(), vec!["/email", "/password", "/account"]);
     let messages = r.body["errors"].to_string();
     assert!(messages.contains("at least 10 characters"), "{messages}");
 
     let r = app
-        .call(Method::POST, "/v1/signup", None, Some(json!({"email": "ok@example.com", "password": "short", "account": "A"})))
+        .call(
+            Method::POST,
+            "/v1/signup",
+            None,
+            Some(json!({"email": "ok@example.com", "password": "short", "account": "A"})),
+        )
         .await;
     assert_eq!(r.error_paths(), vec!["/password"]);
 }
@@ -72,21 +101,39 @@ async fn login_succeeds_with_the_right_password_only(pool: PgPool) {
     let app = TestApp::new(pool);
     app.signup("ada@example.com", "Acme").await;
     let ok = app
-        .call(Method::POST, "/v1/login", None, Some(json!({"email": "Ada@example.com", "password": PASSWORD})))
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"email": "Ada@example.com", "password": PASSWORD})),
+        )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.raw);
     let token = ok.body["token"].as_str().unwrap();
     assert_eq!(app.get("/v1/account", token).await.status, StatusCode::OK);
 
     let wrong = app
-        .call(Method::POST, "/v1/login", None, Some(json!({"email": "ada@example.com", "password": "wrong password!"})))
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"email": "ada@example.com", "password": "wrong password!"})),
+        )
         .await;
     let unknown = app
-        .call(Method::POST, "/v1/login", None, Some(json!({"email": "nobody@example.com", "password": PASSWORD})))
+        .call(
+            Method::POST,
+            "/v1/login",
+            None,
+            Some(json!({"email": "nobody@example.com", "password": PASSWORD})),
+        )
         .await;
     wrong.problem(StatusCode::UNAUTHORIZED);
     unknown.problem(StatusCode::UNAUTHORIZED);
-    assert_eq!(wrong.body, unknown.body, "an unknown email must be indistinguishable from a wrong password");
+    assert_eq!(
+        wrong.body, unknown.body,
+        "an unknown email must be indistinguishable from a wrong password"
+    );
 }
 
 /// An unknown email must cost a password verification too, or response times
@@ -100,7 +147,12 @@ async fn unknown_user_takes_the_same_time_path_as_a_wrong_password(pool: PgPool)
         for _ in 0..5 {
             let started = Instant::now();
             let r = app
-                .call(Method::POST, "/v1/login", None, Some(json!({"email": email, "password": "wrong password!"})))
+                .call(
+                    Method::POST,
+                    "/v1/login",
+                    None,
+                    Some(json!({"email": email, "password": "wrong password!"})),
+                )
                 .await;
             times.push(started.elapsed());
             assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -113,7 +165,10 @@ async fn unknown_user_takes_the_same_time_path_as_a_wrong_password(pool: PgPool)
     let wrong = median_login(&app, "ada@example.com").await;
     let unknown = median_login(&app, "nobody@example.com").await;
     // Argon2 dominates both; a path without it would be ~100x faster.
-    assert!(unknown * 3 > wrong, "unknown {unknown:?} vs wrong password {wrong:?}");
+    assert!(
+        unknown * 3 > wrong,
+        "unknown {unknown:?} vs wrong password {wrong:?}"
+    );
 }
 
 fn token_with(exp_offset: i64, secret: &[u8], user: &str, account: &str) -> String {
@@ -134,13 +189,24 @@ async fn expired_tampered_and_forged_tokens_are_401(pool: PgPool) {
     let account = body["account"]["id"].as_str().unwrap();
 
     let fresh = token_with(60, JWT_SECRET, user, account);
-    assert_eq!(app.get("/v1/account", &fresh).await.status, StatusCode::OK, "the crafted token is otherwise valid");
+    assert_eq!(
+        app.get("/v1/account", &fresh).await.status,
+        StatusCode::OK,
+        "the crafted token is otherwise valid"
+    );
 
     let expired = token_with(-5, JWT_SECRET, user, account);
     let forged = token_with(60, b"some-other-secret-some-other-secret", user, account);
     let mut tampered = token.clone();
     let sig_start = tampered.rfind('.').unwrap() + 1;
-    tampered.replace_range(sig_start..sig_start + 2, if &token[sig_start..sig_start + 2] == "AA" { "BB" } else { "AA" });
+    tampered.replace_range(
+        sig_start..sig_start + 2,
+        if &token[sig_start..sig_start + 2] == "AA" {
+            "BB"
+        } else {
+            "AA"
+        },
+    );
     let payload = token.split('.').nth(1).unwrap();
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
 
@@ -158,11 +224,15 @@ async fn expired_tampered_and_forged_tokens_are_401(pool: PgPool) {
 async fn api_keys_authenticate_until_deleted_and_are_shown_once(pool: PgPool) {
     let app = TestApp::new(pool);
     let (token, _) = app.signup("ada@example.com", "Acme").await;
-    let created = app.post("/v1/api-keys", &token, json!({"name": "ci"})).await;
+    let created = app
+        .post("/v1/api-keys", &token, json!({"name": "ci"}))
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.raw);
     let secret = created.body["secret"].as_str().unwrap().to_owned();
     let id = created.body["id"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("tgk_") && secret.starts_with(created.body["prefix"].as_str().unwrap()));
+    assert!(
+        secret.starts_with("tgk_") && secret.starts_with(created.body["prefix"].as_str().unwrap())
+    );
 
     let me = app.get("/v1/account", &secret).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.raw);
@@ -174,16 +244,35 @@ async fn api_keys_authenticate_until_deleted_and_are_shown_once(pool: PgPool) {
     assert!(!listed.raw.contains(&secret), "the secret is never listed");
     assert!(listed.body["items"][0]["last_used_at"].is_string());
 
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_hash FROM api_keys").fetch_one(&app.pool).await.unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_hash FROM api_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(stored, toolgate_store::secrets::credential_hash(&secret));
 
-    let deleted = app.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&token), None).await;
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    app.get("/v1/account", &secret).await.problem(StatusCode::UNAUTHORIZED);
-    app.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&token), None)
+    app.get("/v1/account", &secret)
         .await
-        .problem(StatusCode::NOT_FOUND);
-    app.get("/v1/account", "tgk_not-a-real-key").await.problem(StatusCode::UNAUTHORIZED);
+        .problem(StatusCode::UNAUTHORIZED);
+    app.call(
+        Method::DELETE,
+        &format!("/v1/api-keys/{id}"),
+        Some(&token),
+        None,
+    )
+    .await
+    .problem(StatusCode::NOT_FOUND);
+    app.get("/v1/account", "tgk_not-a-real-key")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -191,21 +280,42 @@ async fn account_can_be_renamed_and_get_a_webhook_secret_once(pool: PgPool) {
     let app = TestApp::with_settings(pool, true);
     let (token, _) = app.signup("ada@example.com", "Acme").await;
     let r = app
-        .call(Method::PATCH, "/v1/account", Some(&token), Some(json!({"name": "Acme Two", "approval_webhook_url": "https://hooks.example.com/x"})))
+        .call(
+            Method::PATCH,
+            "/v1/account",
+            Some(&token),
+            Some(
+                json!({"name": "Acme Two", "approval_webhook_url": "https://hooks.example.com/x"}),
+            ),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     assert_eq!(r.body["name"], "Acme Two");
-    assert_eq!(r.body["slug"], "acme", "renaming keeps the slug, so gateway URLs stay stable");
+    assert_eq!(
+        r.body["slug"], "acme",
+        "renaming keeps the slug, so gateway URLs stay stable"
+    );
     let secret = r.body["approval_webhook_secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
     let me = app.get("/v1/account", &token).await;
-    assert_eq!(me.body["approval_webhook_url"], "https://hooks.example.com/x");
+    assert_eq!(
+        me.body["approval_webhook_url"],
+        "https://hooks.example.com/x"
+    );
     assert!(!me.raw.contains(secret));
-    let sealed: Vec<u8> = sqlx::query_scalar("SELECT webhook_secret_enc FROM accounts").fetch_one(&app.pool).await.unwrap();
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT webhook_secret_enc FROM accounts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains(&secret[6..]));
 
     let cleared = app
-        .call(Method::PATCH, "/v1/account", Some(&token), Some(json!({"approval_webhook_url": null})))
+        .call(
+            Method::PATCH,
+            "/v1/account",
+            Some(&token),
+            Some(json!({"approval_webhook_url": null})),
+        )
         .await;
     assert_eq!(cleared.status, StatusCode::OK);
     assert!(cleared.body["approval_webhook_url"].is_null());

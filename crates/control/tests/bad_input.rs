@@ -2,6 +2,8 @@
 //! malformed JSON, wrong types, unknown fields, oversize bodies, no JSON
 //! content type. Never a 500, and nothing is written.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use axum::body::Body;
@@ -18,29 +20,72 @@ struct Route {
 }
 
 fn route(method: Method, path: &str, wrong_types: Value, unknown_field: Value) -> Route {
-    Route { method, path: path.to_owned(), wrong_types, unknown_field }
+    Route {
+        method,
+        path: path.to_owned(),
+        wrong_types,
+        unknown_field,
+    }
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn bad_bodies_are_4xx_problems_everywhere(pool: PgPool) {
     let app = TestApp::new(pool);
     let (token, _) = app.signup("ada@example.com", "Acme").await;
-    let server = app.create_server(&token, "github").await["id"].as_str().unwrap().to_owned();
+    let server = app.create_server(&token, "github").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let routes = [
-        route(Method::POST, "/v1/signup", json!({"email": 1, "password": true, "account": []}),
-            json!({"email": "b@example.com", "password": "long enough pw", "account": "B", "admin": true})),
-        route(Method::POST, "/v1/login", json!({"email": ["x"], "password": 5}),
-            json!({"email": "ada@example.com", "password": "x", "remember": true})),
-        route(Method::PATCH, "/v1/account", json!({"name": 7}), json!({"slug": "hijack"})),
-        route(Method::POST, "/v1/api-keys", json!({"name": {"a": 1}}), json!({"name": "k", "scopes": ["all"]})),
-        route(Method::POST, "/v1/servers", json!({"name": "s", "url": 42, "headers": ["a"]}),
-            json!({"name": "s", "url": "https://93.184.216.34/", "tls": false})),
-        route(Method::PATCH, &format!("/v1/servers/{server}"), json!({"timeout_ms": "fast"}), json!({"owner": "me"})),
-        route(Method::PUT, &format!("/v1/servers/{server}/policy"), json!({"version": 1, "default": true, "tools": []}),
-            json!({"version": "1", "default": "deny", "rules": {}})),
-        route(Method::POST, "/v1/grants", json!({"name": "g", "servers": "all", "expires_at": 12}),
-            json!({"name": "g", "admin": true})),
+        route(
+            Method::POST,
+            "/v1/signup",
+            json!({"email": 1, "password": true, "account": []}),
+            json!({"email": "b@example.com", "password": "long enough pw", "account": "B", "admin": true}),
+        ),
+        route(
+            Method::POST,
+            "/v1/login",
+            json!({"email": ["x"], "password": 5}),
+            json!({"email": "ada@example.com", "password": "x", "remember": true}),
+        ),
+        route(
+            Method::PATCH,
+            "/v1/account",
+            json!({"name": 7}),
+            json!({"slug": "hijack"}),
+        ),
+        route(
+            Method::POST,
+            "/v1/api-keys",
+            json!({"name": {"a": 1}}),
+            json!({"name": "k", "scopes": ["all"]}),
+        ),
+        route(
+            Method::POST,
+            "/v1/servers",
+            json!({"name": "s", "url": 42, "headers": ["a"]}),
+            json!({"name": "s", "url": "https://93.184.216.34/", "tls": false}),
+        ),
+        route(
+            Method::PATCH,
+            &format!("/v1/servers/{server}"),
+            json!({"timeout_ms": "fast"}),
+            json!({"owner": "me"}),
+        ),
+        route(
+            Method::PUT,
+            &format!("/v1/servers/{server}/policy"),
+            json!({"version": 1, "default": true, "tools": []}),
+            json!({"version": "1", "default": "deny", "rules": {}}),
+        ),
+        route(
+            Method::POST,
+            "/v1/grants",
+            json!({"name": "g", "servers": "all", "expires_at": 12}),
+            json!({"name": "g", "admin": true}),
+        ),
     ];
 
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
@@ -51,16 +96,47 @@ async fn bad_bodies_are_4xx_problems_everywhere(pool: PgPool) {
         let trailing = send(&app, r, &token, "application/json", "{} {}").await;
         assert_problem(&trailing, StatusCode::BAD_REQUEST, &what);
 
-        let wrong = app.call(r.method.clone(), &r.path, Some(&token), Some(r.wrong_types.clone())).await;
+        let wrong = app
+            .call(
+                r.method.clone(),
+                &r.path,
+                Some(&token),
+                Some(r.wrong_types.clone()),
+            )
+            .await;
         assert_problem(&wrong, StatusCode::UNPROCESSABLE_ENTITY, &what);
-        assert!(wrong.body["errors"][0]["path"].as_str().is_some_and(|p| p.starts_with('/')), "{what}: {}", wrong.raw);
+        assert!(
+            wrong.body["errors"][0]["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with('/')),
+            "{what}: {}",
+            wrong.raw
+        );
 
-        let not_object = app.call(r.method.clone(), &r.path, Some(&token), Some(json!([1, 2, 3]))).await;
+        let not_object = app
+            .call(
+                r.method.clone(),
+                &r.path,
+                Some(&token),
+                Some(json!([1, 2, 3])),
+            )
+            .await;
         assert_problem(&not_object, StatusCode::UNPROCESSABLE_ENTITY, &what);
 
-        let unknown = app.call(r.method.clone(), &r.path, Some(&token), Some(r.unknown_field.clone())).await;
+        let unknown = app
+            .call(
+                r.method.clone(),
+                &r.path,
+                Some(&token),
+                Some(r.unknown_field.clone()),
+            )
+            .await;
         assert_problem(&unknown, StatusCode::UNPROCESSABLE_ENTITY, &what);
-        assert!(unknown.raw.contains("unknown field"), "{what}: {}", unknown.raw);
+        assert!(
+            unknown.raw.contains("unknown field"),
+            "{what}: {}",
+            unknown.raw
+        );
 
         let oversize = send(&app, r, &token, "application/json", &big).await;
         assert_problem(&oversize, StatusCode::PAYLOAD_TOO_LARGE, &what);
@@ -94,11 +170,23 @@ async fn unknown_routes_and_methods_are_problems(pool: PgPool) {
     assert_problem(&r, StatusCode::METHOD_NOT_ALLOWED, "wrong method");
 }
 
-async fn send(app: &TestApp, r: &Route, token: &str, content_type: &str, body: &str) -> common::Response {
+async fn send(
+    app: &TestApp,
+    r: &Route,
+    token: &str,
+    content_type: &str,
+    body: &str,
+) -> common::Response {
     send_raw(app, r, token, Some(content_type), body).await
 }
 
-async fn send_raw(app: &TestApp, r: &Route, token: &str, content_type: Option<&str>, body: &str) -> common::Response {
+async fn send_raw(
+    app: &TestApp,
+    r: &Route,
+    token: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> common::Response {
     let mut builder = Request::builder()
         .method(r.method.clone())
         .uri(&r.path)
@@ -106,13 +194,16 @@ async fn send_raw(app: &TestApp, r: &Route, token: &str, content_type: Option<&s
     if let Some(content_type) = content_type {
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
-    app.send(builder.body(Body::from(body.to_owned())).unwrap()).await
+    app.send(builder.body(Body::from(body.to_owned())).unwrap())
+        .await
 }
 
 fn assert_problem(r: &common::Response, status: StatusCode, what: &str) {
     assert_eq!(r.status, status, "{what}: {}", r.raw);
     assert_eq!(
-        r.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        r.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
         Some("application/problem+json"),
         "{what}"
     );

@@ -2,6 +2,8 @@
 //! served, every other method on a documented path is 405, and the document
 //! holds exactly the contract's routes.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -35,7 +37,13 @@ const CONTRACT: &[(&str, &str)] = &[
     ("DELETE", "/v1/grants/{id}"),
 ];
 
-const METHODS: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
+const METHODS: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_document_and_the_router_list_the_same_routes(pool: PgPool) {
@@ -46,11 +54,19 @@ async fn the_document_and_the_router_list_the_same_routes(pool: PgPool) {
 
     let mut documented = BTreeSet::new();
     for (path, item) in doc.body["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys().filter(|k| k.as_str() != "parameters") {
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.as_str() != "parameters")
+        {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    let contract: BTreeSet<(String, String)> = CONTRACT.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let contract: BTreeSet<(String, String)> = CONTRACT
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
     assert_eq!(documented, contract);
 
     let paths: BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
@@ -60,10 +76,21 @@ async fn the_document_and_the_router_list_the_same_routes(pool: PgPool) {
             let r = app.call(method.clone(), &concrete, None, None).await;
             let is_documented = documented.contains(&(method.to_string(), path.clone()));
             if is_documented {
-                assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} documented but not routed");
-                assert_ne!(r.body["type"], "/problems/no-route", "{method} {path} documented but not routed");
+                assert_ne!(
+                    r.status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path} documented but not routed"
+                );
+                assert_ne!(
+                    r.body["type"], "/problems/no-route",
+                    "{method} {path} documented but not routed"
+                );
             } else {
-                assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is routed but undocumented");
+                assert_eq!(
+                    r.status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path} is routed but undocumented"
+                );
             }
         }
     }

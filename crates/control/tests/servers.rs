@@ -1,5 +1,7 @@
 //! Upstream servers: CRUD, gateway URLs, encrypted headers, the SSRF guard.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use axum::http::{Method, StatusCode};
@@ -15,7 +17,10 @@ async fn server_crud_with_gateway_urls(pool: PgPool) {
     let created = app.create_server(&token, "github").await;
     let id = created["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with("srv_"));
-    assert_eq!(created["gateway_url"], format!("{PUBLIC_URL}/mcp/acme/github"));
+    assert_eq!(
+        created["gateway_url"],
+        format!("{PUBLIC_URL}/mcp/acme/github")
+    );
     assert_eq!(created["url"], "https://93.184.216.34/mcp");
     assert_eq!(created["header_names"], json!(["authorization"]));
     assert_eq!(created["timeout_ms"], 30000);
@@ -25,24 +30,50 @@ async fn server_crud_with_gateway_urls(pool: PgPool) {
     assert_eq!(fetched.body["gateway_url"], created["gateway_url"]);
 
     let patched = app
-        .call(Method::PATCH, &format!("/v1/servers/{id}"), Some(&token), Some(json!({"name": "gh", "timeout_ms": 5000})))
+        .call(
+            Method::PATCH,
+            &format!("/v1/servers/{id}"),
+            Some(&token),
+            Some(json!({"name": "gh", "timeout_ms": 5000})),
+        )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.raw);
-    assert_eq!(patched.body["gateway_url"], format!("{PUBLIC_URL}/mcp/acme/gh"));
+    assert_eq!(
+        patched.body["gateway_url"],
+        format!("{PUBLIC_URL}/mcp/acme/gh")
+    );
     assert_eq!(patched.body["timeout_ms"], 5000);
-    assert_eq!(patched.body["header_names"], json!(["authorization"]), "headers untouched unless given");
+    assert_eq!(
+        patched.body["header_names"],
+        json!(["authorization"]),
+        "headers untouched unless given"
+    );
 
     let listed = app.get("/v1/servers", &token).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(listed.body["items"][0]["name"], "gh");
     assert!(listed.body["next_cursor"].is_null());
 
-    let deleted = app.call(Method::DELETE, &format!("/v1/servers/{id}"), Some(&token), None).await;
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/servers/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    app.get(&format!("/v1/servers/{id}"), &token).await.problem(StatusCode::NOT_FOUND);
-    app.call(Method::DELETE, &format!("/v1/servers/{id}"), Some(&token), None)
+    app.get(&format!("/v1/servers/{id}"), &token)
         .await
         .problem(StatusCode::NOT_FOUND);
+    app.call(
+        Method::DELETE,
+        &format!("/v1/servers/{id}"),
+        Some(&token),
+        None,
+    )
+    .await
+    .problem(StatusCode::NOT_FOUND);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -51,13 +82,24 @@ async fn names_are_unique_per_account_only(pool: PgPool) {
     let (a, _) = app.signup("a@example.com", "A").await;
     let (b, _) = app.signup("b@example.com", "B").await;
     app.create_server(&a, "github").await;
-    let dup = app.post("/v1/servers", &a, json!({"name": "github", "url": "https://93.184.216.34/"})).await;
+    let dup = app
+        .post(
+            "/v1/servers",
+            &a,
+            json!({"name": "github", "url": "https://93.184.216.34/"}),
+        )
+        .await;
     dup.problem(StatusCode::CONFLICT);
     app.create_server(&b, "github").await;
 
     let other = app.create_server(&a, "other").await;
     let renamed = app
-        .call(Method::PATCH, &format!("/v1/servers/{}", other["id"].as_str().unwrap()), Some(&a), Some(json!({"name": "github"})))
+        .call(
+            Method::PATCH,
+            &format!("/v1/servers/{}", other["id"].as_str().unwrap()),
+            Some(&a),
+            Some(json!({"name": "github"})),
+        )
         .await;
     renamed.problem(StatusCode::CONFLICT);
 }
@@ -70,15 +112,26 @@ async fn header_values_are_encrypted_at_rest_and_never_returned(pool: PgPool) {
     let created = app.create_server(&token, "github").await;
     let id = created["id"].as_str().unwrap();
 
-    let raw: Vec<u8> = sqlx::query_scalar("SELECT headers_enc FROM servers").fetch_one(&app.pool).await.unwrap();
+    let raw: Vec<u8> = sqlx::query_scalar("SELECT headers_enc FROM servers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(raw.len() > 28, "nonce, ciphertext and tag are stored");
     let raw_text = String::from_utf8_lossy(&raw);
     assert!(!raw_text.contains("upstream-secret-value"));
-    let row_text: String = sqlx::query_scalar("SELECT row_to_json(s)::text FROM servers s").fetch_one(&app.pool).await.unwrap();
+    let row_text: String = sqlx::query_scalar("SELECT row_to_json(s)::text FROM servers s")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(!row_text.contains("upstream-secret-value"), "{row_text}");
 
     let patched = app
-        .call(Method::PATCH, &format!("/v1/servers/{id}"), Some(&token), Some(json!({"url": "https://93.184.216.35/mcp"})))
+        .call(
+            Method::PATCH,
+            &format!("/v1/servers/{id}"),
+            Some(&token),
+            Some(json!({"url": "https://93.184.216.35/mcp"})),
+        )
         .await;
     for response in [
         app.get(&format!("/v1/servers/{id}"), &token).await.raw,
@@ -91,14 +144,27 @@ async fn header_values_are_encrypted_at_rest_and_never_returned(pool: PgPool) {
     }
 
     let replaced = app
-        .call(Method::PATCH, &format!("/v1/servers/{id}"), Some(&token), Some(json!({"headers": {"X-Api-Key": "k2"}})))
+        .call(
+            Method::PATCH,
+            &format!("/v1/servers/{id}"),
+            Some(&token),
+            Some(json!({"headers": {"X-Api-Key": "k2"}})),
+        )
         .await;
     assert_eq!(replaced.body["header_names"], json!(["x-api-key"]));
     let cleared = app
-        .call(Method::PATCH, &format!("/v1/servers/{id}"), Some(&token), Some(json!({"headers": {}})))
+        .call(
+            Method::PATCH,
+            &format!("/v1/servers/{id}"),
+            Some(&token),
+            Some(json!({"headers": {}})),
+        )
         .await;
     assert_eq!(cleared.body["header_names"], json!([]));
-    let raw: Option<Vec<u8>> = sqlx::query_scalar("SELECT headers_enc FROM servers").fetch_one(&app.pool).await.unwrap();
+    let raw: Option<Vec<u8>> = sqlx::query_scalar("SELECT headers_enc FROM servers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(raw.is_none());
 }
 
@@ -108,23 +174,43 @@ async fn stored_headers_decrypt_with_the_key_for_the_gateway(pool: PgPool) {
     let key = SecretKey::generate();
     let account = toolgate_store::accounts::create_with_owner(
         &pool,
-        toolgate_store::accounts::NewAccount { name: "A", slug_base: "a", email: "a@example.com", password_hash: "x" },
+        toolgate_store::accounts::NewAccount {
+            name: "A",
+            slug_base: "a",
+            email: "a@example.com",
+            password_hash: "x",
+        },
     )
     .await
     .unwrap()
     .0;
-    let headers = [("authorization".to_owned(), "Bearer s3cret".to_owned())].into_iter().collect();
+    let headers = [("authorization".to_owned(), "Bearer s3cret".to_owned())]
+        .into_iter()
+        .collect();
     let server = toolgate_store::servers::create(
         &pool,
         &key,
         account.id,
-        toolgate_store::servers::NewServer { name: "s", url: "https://93.184.216.34/", headers: &headers, timeout_ms: None },
+        toolgate_store::servers::NewServer {
+            name: "s",
+            url: "https://93.184.216.34/",
+            headers: &headers,
+            timeout_ms: None,
+        },
     )
     .await
     .unwrap();
-    let opened = toolgate_store::servers::upstream_headers(&pool, &key, account.id, server.id).await.unwrap();
+    let opened = toolgate_store::servers::upstream_headers(&pool, &key, account.id, server.id)
+        .await
+        .unwrap();
     assert_eq!(opened, headers);
-    let wrong_key = toolgate_store::servers::upstream_headers(&pool, &SecretKey::generate(), account.id, server.id).await;
+    let wrong_key = toolgate_store::servers::upstream_headers(
+        &pool,
+        &SecretKey::generate(),
+        account.id,
+        server.id,
+    )
+    .await;
     assert!(wrong_key.is_err());
 }
 
@@ -132,15 +218,35 @@ async fn stored_headers_decrypt_with_the_key_for_the_gateway(pool: PgPool) {
 async fn private_upstreams_are_refused_unless_allowed(pool: PgPool) {
     let strict = TestApp::new(pool.clone());
     let (token, _) = strict.signup("ada@example.com", "Acme").await;
-    for url in ["http://127.0.0.1:3000/mcp", "http://localhost/mcp", "http://10.1.2.3/", "http://169.254.169.254/", "http://[::1]/"] {
-        let r = strict.post("/v1/servers", &token, json!({"name": "s", "url": url})).await;
+    for url in [
+        "http://127.0.0.1:3000/mcp",
+        "http://localhost/mcp",
+        "http://10.1.2.3/",
+        "http://169.254.169.254/",
+        "http://[::1]/",
+    ] {
+        let r = strict
+            .post("/v1/servers", &token, json!({"name": "s", "url": url}))
+            .await;
         assert_eq!(r.error_paths(), vec!["/url"], "{url}");
     }
-    let r = strict.post("/v1/servers", &token, json!({"name": "s", "url": "ftp://93.184.216.34/"})).await;
+    let r = strict
+        .post(
+            "/v1/servers",
+            &token,
+            json!({"name": "s", "url": "ftp://93.184.216.34/"}),
+        )
+        .await;
     assert_eq!(r.error_paths(), vec!["/url"]);
 
     let relaxed = TestApp::with_settings(pool, true);
-    let r = relaxed.post("/v1/servers", &token, json!({"name": "local", "url": "http://127.0.0.1:3000/mcp"})).await;
+    let r = relaxed
+        .post(
+            "/v1/servers",
+            &token,
+            json!({"name": "local", "url": "http://127.0.0.1:3000/mcp"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
 }
 
@@ -155,8 +261,14 @@ async fn invalid_servers_report_every_field(pool: PgPool) {
             json!({"name": "Not A Slug", "url": "nope", "headers": {"Host": "x", "X-Ok": "fine"}, "timeout_ms": 5}),
         )
         .await;
-    assert_eq!(r.error_paths(), vec!["/name", "/url", "/headers/Host", "/timeout_ms"]);
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM servers").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(
+        r.error_paths(),
+        vec!["/name", "/url", "/headers/Host", "/timeout_ms"]
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM servers")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 0);
 }
 
@@ -185,6 +297,10 @@ async fn lists_paginate_with_cursors(pool: PgPool) {
         }
     }
     assert_eq!(seen, vec!["s0", "s1", "s2", "s3", "s4"]);
-    app.get("/v1/servers?cursor=bogus", &token).await.problem(StatusCode::BAD_REQUEST);
-    app.get("/v1/servers?limit=abc", &token).await.problem(StatusCode::BAD_REQUEST);
+    app.get("/v1/servers?cursor=bogus", &token)
+        .await
+        .problem(StatusCode::BAD_REQUEST);
+    app.get("/v1/servers?limit=abc", &token)
+        .await
+        .problem(StatusCode::BAD_REQUEST);
 }

@@ -67,10 +67,11 @@ async fn free_slug(
 ) -> Result<String, StoreError> {
     let mut candidate = base.to_owned();
     for _ in 0..8 {
-        let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE slug = $1)")
-            .bind(&candidate)
-            .fetch_one(&mut **tx)
-            .await?;
+        let taken: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE slug = $1)")
+                .bind(&candidate)
+                .fetch_one(&mut **tx)
+                .await?;
         if !taken {
             return Ok(candidate);
         }

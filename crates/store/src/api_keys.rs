@@ -72,7 +72,10 @@ pub async fn delete(pool: &PgPool, account_id: AccountId, id: ApiKeyId) -> Resul
 }
 
 /// The account a presented key belongs to, recording its use.
-pub async fn authenticate(pool: &PgPool, token: &str) -> Result<Option<(AccountId, ApiKeyId)>, StoreError> {
+pub async fn authenticate(
+    pool: &PgPool,
+    token: &str,
+) -> Result<Option<(AccountId, ApiKeyId)>, StoreError> {
     Ok(sqlx::query_as::<_, (AccountId, ApiKeyId)>(
         "UPDATE api_keys SET last_used_at = now() WHERE secret_hash = $1 RETURNING account_id, id",
     )

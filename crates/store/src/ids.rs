@@ -134,9 +134,15 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected() {
-        for bad in ["", "srv_", "srv", "srv_xyz", "srv-0123456789abcdef0123456789abcdef",
-            "srv_0123456789abcdef0123456789abcdeg", "srv_0123456789abcdef0123456789abcdef0"]
-        {
+        for bad in [
+            "",
+            "srv_",
+            "srv",
+            "srv_xyz",
+            "srv-0123456789abcdef0123456789abcdef",
+            "srv_0123456789abcdef0123456789abcdeg",
+            "srv_0123456789abcdef0123456789abcdef0",
+        ] {
             assert!(bad.parse::<ServerId>().is_err(), "{bad} parsed");
         }
     }

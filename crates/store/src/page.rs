@@ -20,7 +20,11 @@ impl<T> Page<T> {
         let limit = usize::try_from(limit).unwrap_or(0);
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let next_cursor = if more { rows.last().map(cursor_of) } else { None };
+        let next_cursor = if more {
+            rows.last().map(cursor_of)
+        } else {
+            None
+        };
         Page {
             items: rows,
             next_cursor,

@@ -46,7 +46,10 @@ pub struct ServerPatch<'a> {
 
 const COLUMNS: &str = "id, account_id, name, url, header_names, timeout_ms, created_at, updated_at";
 
-fn seal_headers(key: &SecretKey, headers: &Headers) -> Result<(Vec<String>, Option<Vec<u8>>), StoreError> {
+fn seal_headers(
+    key: &SecretKey,
+    headers: &Headers,
+) -> Result<(Vec<String>, Option<Vec<u8>>), StoreError> {
     if headers.is_empty() {
         return Ok((Vec::new(), None));
     }

@@ -36,10 +36,16 @@ pub async fn credentials_by_email(
 }
 
 /// Whether the user still exists in the account: a token outlives nothing.
-pub async fn exists(pool: &PgPool, account_id: AccountId, user_id: UserId) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND account_id = $2)")
-        .bind(user_id)
-        .bind(account_id)
-        .fetch_one(pool)
-        .await?)
+pub async fn exists(
+    pool: &PgPool,
+    account_id: AccountId,
+    user_id: UserId,
+) -> Result<bool, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND account_id = $2)")
+            .bind(user_id)
+            .bind(account_id)
+            .fetch_one(pool)
+            .await?,
+    )
 }

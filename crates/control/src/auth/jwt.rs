@@ -32,7 +32,11 @@ impl JwtKeys {
         self.ttl_secs
     }
 
-    pub fn issue(&self, user: UserId, account: AccountId) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        user: UserId,
+        account: AccountId,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user,
@@ -69,7 +73,9 @@ mod tests {
     #[test]
     fn expired_tampered_and_foreign_tokens_fail() {
         let keys = JwtKeys::new(b"secret-secret-secret-secret-0123", -1);
-        assert!(keys.verify(&keys.issue(UserId::new(), AccountId::new()).unwrap()).is_none());
+        assert!(keys
+            .verify(&keys.issue(UserId::new(), AccountId::new()).unwrap())
+            .is_none());
 
         let keys = JwtKeys::new(b"secret-secret-secret-secret-0123", 60);
         let token = keys.issue(UserId::new(), AccountId::new()).unwrap();

@@ -42,7 +42,10 @@ const INVALID: &str = "invalid or expired credentials";
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -50,7 +53,10 @@ impl FromRequestParts<AppState> for Auth {
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized(MISSING))?;
@@ -64,7 +70,10 @@ impl FromRequestParts<AppState> for Auth {
                 principal: Principal::ApiKey(key_id),
             });
         }
-        let claims = state.jwt.verify(token).ok_or(ApiError::Unauthorized(INVALID))?;
+        let claims = state
+            .jwt
+            .verify(token)
+            .ok_or(ApiError::Unauthorized(INVALID))?;
         Ok(Auth {
             account_id: claims.acc,
             principal: Principal::User(claims.sub),

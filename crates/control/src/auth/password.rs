@@ -33,8 +33,11 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
             Some(hash) => (hash.as_str(), true),
             None => (dummy_hash(), false),
         };
-        let parsed = PasswordHash::new(hash).map_err(|e| ApiError::Internal(e.to_string().into()))?;
-        let matches = hasher().verify_password(password.as_bytes(), &parsed).is_ok();
+        let parsed =
+            PasswordHash::new(hash).map_err(|e| ApiError::Internal(e.to_string().into()))?;
+        let matches = hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(known && matches)
     })
     .await
@@ -54,7 +57,9 @@ fn dummy_hash() -> &'static str {
 async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
 }
 
 #[cfg(test)]
@@ -64,13 +69,20 @@ mod tests {
     #[tokio::test]
     async fn hashes_verify_and_use_argon2id() {
         let stored = hash("correct horse battery".into()).await.unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        assert!(verify("correct horse battery".into(), Some(stored.clone())).await.unwrap());
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert!(verify("correct horse battery".into(), Some(stored.clone()))
+            .await
+            .unwrap());
         assert!(!verify("wrong".into(), Some(stored)).await.unwrap());
     }
 
     #[tokio::test]
     async fn unknown_user_never_verifies() {
-        assert!(!verify("toolgate-dummy-password".into(), None).await.unwrap());
+        assert!(!verify("toolgate-dummy-password".into(), None)
+            .await
+            .unwrap());
     }
 }

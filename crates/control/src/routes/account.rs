@@ -50,7 +50,10 @@ impl AccountOut {
 /// The caller's account.
 #[utoipa::path(get, path = "/account", tag = TAG_ACCOUNT,
     responses((status = 200, body = AccountOut), (status = 401, body = crate::error::Problem)))]
-async fn get_account(State(state): State<AppState>, auth: Auth) -> Result<Json<AccountOut>, ApiError> {
+async fn get_account(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> Result<Json<AccountOut>, ApiError> {
     let account = accounts::get(&state.pool, auth.account_id).await?;
     Ok(Json(AccountOut::new(&state, account)))
 }
@@ -66,7 +69,9 @@ pub struct AccountPatchIn {
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -106,7 +111,10 @@ async fn patch_account(
     let secret = webhook_url.as_ref().map(|_| {
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+        format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )
     });
     let approval_webhook = match (&input.approval_webhook_url, &webhook_url, &secret) {
         (None, ..) => None,

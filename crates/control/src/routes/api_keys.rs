@@ -74,7 +74,13 @@ async fn create_key(
     violations.into_result()?;
     let name = name.unwrap_or_default();
     let (key, secret) = api_keys::create(&state.pool, auth.account_id, &name).await?;
-    Ok((StatusCode::CREATED, Json(NewApiKeyOut { key: key.into(), secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(NewApiKeyOut {
+            key: key.into(),
+            secret,
+        }),
+    ))
 }
 
 /// List the account's API keys (never their secrets).

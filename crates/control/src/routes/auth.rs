@@ -17,7 +17,9 @@ use crate::routes::TAG_AUTH;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(signup)).routes(routes!(login))
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -81,12 +83,15 @@ async fn signup(
     )
     .await
     .map_err(|err| match err {
-        toolgate_store::StoreError::Conflict(_) => {
-            ApiError::Conflict("an account with this email already exists; log in instead".to_owned())
-        }
+        toolgate_store::StoreError::Conflict(_) => ApiError::Conflict(
+            "an account with this email already exists; log in instead".to_owned(),
+        ),
         other => other.into(),
     })?;
-    let token = state.jwt.issue(user.id, account.id).map_err(ApiError::internal)?;
+    let token = state
+        .jwt
+        .issue(user.id, account.id)
+        .map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(SignupOut {

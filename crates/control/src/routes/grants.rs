@@ -103,7 +103,10 @@ async fn create_grant(
     let mut violations = Violations::default();
     let name = violations.check("/name", inputs::display_name(&input.name));
     if input.servers.as_ref().is_some_and(Vec::is_empty) {
-        violations.add("/servers", "must list at least one server, or be omitted for all servers");
+        violations.add(
+            "/servers",
+            "must list at least one server, or be omitted for all servers",
+        );
     }
     if input.expires_at.is_some_and(|at| at <= Utc::now()) {
         violations.add("/expires_at", "must be in the future");
@@ -122,7 +125,9 @@ async fn create_grant(
     )
     .await
     .map_err(|err| match err {
-        StoreError::NotFound => ApiError::NotFound("a listed server does not exist in this account".to_owned()),
+        StoreError::NotFound => {
+            ApiError::NotFound("a listed server does not exist in this account".to_owned())
+        }
         other => other.into(),
     })?;
     Ok((
@@ -156,7 +161,9 @@ async fn get_grant(
     auth: Auth,
     PathId(id): PathId<GrantId>,
 ) -> Result<Json<GrantOut>, ApiError> {
-    Ok(Json(grants::get(&state.pool, auth.account_id, id).await?.into()))
+    Ok(Json(
+        grants::get(&state.pool, auth.account_id, id).await?.into(),
+    ))
 }
 
 /// Revoke a grant. Idempotent; the grant stays listed as revoked.

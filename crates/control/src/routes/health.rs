@@ -11,7 +11,9 @@ use crate::routes::TAG_OPS;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -35,11 +37,20 @@ async fn healthz() -> Json<Health> {
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     if toolgate_store::db::ping(&state.pool).await {
-        (StatusCode::OK, Json(Health { status: "ok", postgres: Some("up") }))
+        (
+            StatusCode::OK,
+            Json(Health {
+                status: "ok",
+                postgres: Some("up"),
+            }),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health { status: "unavailable", postgres: Some("down") }),
+            Json(Health {
+                status: "unavailable",
+                postgres: Some("down"),
+            }),
         )
     }
 }

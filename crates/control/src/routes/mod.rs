@@ -39,7 +39,9 @@ impl ListParams {
             .as_deref()
             .map(|c| {
                 c.parse().map_err(|_| {
-                    ApiError::BadRequest("invalid cursor: pass the next_cursor of a previous page".to_owned())
+                    ApiError::BadRequest(
+                        "invalid cursor: pass the next_cursor of a previous page".to_owned(),
+                    )
                 })
             })
             .transpose()

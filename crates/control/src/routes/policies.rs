@@ -73,7 +73,14 @@ async fn put_policy(
                 .collect(),
         ));
     }
-    let version = policies::put(&state.pool, auth.account_id, server_id, &document, auth.user_id()).await?;
+    let version = policies::put(
+        &state.pool,
+        auth.account_id,
+        server_id,
+        &document,
+        auth.user_id(),
+    )
+    .await?;
     Ok(Json(version.into()))
 }
 

@@ -89,7 +89,10 @@ async fn account_slug(state: &AppState, auth: &Auth) -> Result<String, ApiError>
 fn check_headers(violations: &mut Violations, headers: &BTreeMap<String, String>) -> Headers {
     let mut clean = Headers::new();
     if headers.len() > inputs::MAX_HEADERS {
-        violations.add("/headers", format!("at most {} headers", inputs::MAX_HEADERS));
+        violations.add(
+            "/headers",
+            format!("at most {} headers", inputs::MAX_HEADERS),
+        );
     }
     for (name, value) in headers {
         let path = format!("/headers/{}", name.replace('~', "~0").replace('/', "~1"));
@@ -125,7 +128,10 @@ async fn create_server(
 ) -> Result<(StatusCode, Json<ServerOut>), ApiError> {
     let mut violations = Violations::default();
     let name = violations.check("/name", inputs::server_name(&input.name));
-    let url = violations.check("/url", upstream_url::check(&input.url, state.settings.allow_private_upstreams).await);
+    let url = violations.check(
+        "/url",
+        upstream_url::check(&input.url, state.settings.allow_private_upstreams).await,
+    );
     let headers = check_headers(&mut violations, &input.headers);
     check_timeout(&mut violations, input.timeout_ms);
     violations.into_result()?;
@@ -146,7 +152,10 @@ async fn create_server(
     )
     .await?;
     let slug = account_slug(&state, &auth).await?;
-    Ok((StatusCode::CREATED, Json(ServerOut::new(&state, &slug, server))))
+    Ok((
+        StatusCode::CREATED,
+        Json(ServerOut::new(&state, &slug, server)),
+    ))
 }
 
 /// List the account's servers.
@@ -198,10 +207,16 @@ async fn patch_server(
         None => None,
     };
     let url = match &input.url {
-        Some(url) => violations.check("/url", upstream_url::check(url, state.settings.allow_private_upstreams).await),
+        Some(url) => violations.check(
+            "/url",
+            upstream_url::check(url, state.settings.allow_private_upstreams).await,
+        ),
         None => None,
     };
-    let headers = input.headers.as_ref().map(|h| check_headers(&mut violations, h));
+    let headers = input
+        .headers
+        .as_ref()
+        .map(|h| check_headers(&mut violations, h));
     check_timeout(&mut violations, input.timeout_ms);
     violations.into_result()?;
 

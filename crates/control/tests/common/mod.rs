@@ -1,7 +1,7 @@
 //! A control-plane router over a fresh, migrated database per test, driven
 //! in-process.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
@@ -35,13 +35,19 @@ impl Response {
     pub fn problem(&self, status: StatusCode) -> &Value {
         assert_eq!(self.status, status, "body: {}", self.raw);
         assert_eq!(
-            self.headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap()),
+            self.headers
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap()),
             Some("application/problem+json"),
             "body: {}",
             self.raw
         );
         assert_eq!(self.body["status"], status.as_u16());
-        assert!(self.body["type"].is_string() && self.body["title"].is_string() && self.body["detail"].is_string());
+        assert!(
+            self.body["type"].is_string()
+                && self.body["title"].is_string()
+                && self.body["detail"].is_string()
+        );
         &self.body
     }
 
@@ -71,7 +77,10 @@ impl TestApp {
                 allow_private_upstreams,
             },
         );
-        Self { router: app(state), pool }
+        Self {
+            router: app(state),
+            pool,
+        }
     }
 
     pub async fn send(&self, request: Request<Body>) -> Response {
@@ -80,12 +89,27 @@ impl TestApp {
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let raw = String::from_utf8_lossy(&bytes).into_owned();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        Response { status, headers, body, raw }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Response {
+            status,
+            headers,
+            body,
+            raw,
+        }
     }
 
     /// A JSON request; `token` goes in `Authorization: Bearer`.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -111,7 +135,12 @@ impl TestApp {
     /// Signs up a new account; returns its session token and the response body.
     pub async fn signup(&self, email: &str, account: &str) -> (String, Value) {
         let r = self
-            .call(Method::POST, "/v1/signup", None, Some(json!({"email": email, "password": PASSWORD, "account": account})))
+            .call(
+                Method::POST,
+                "/v1/signup",
+                None,
+                Some(json!({"email": email, "password": PASSWORD, "account": account})),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
         (r.body["token"].as_str().unwrap().to_owned(), r.body)

@@ -1,0 +1,167 @@
+//! The real binary against the machine's PostgreSQL: `toolgate serve` creates
+//! its database, migrates it, serves the API, and keeps its generated
+//! development secrets across restarts.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| ADMIN_URL.to_owned())
+}
+
+/// A database URL on the same server as the admin URL, with another name.
+fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin);
+    format!("{base}/{name}")
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(database: &str, port: u16) -> Server {
+    let child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url(database))
+        .env("TOOLGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("TOOLGATE_JWT_SECRET")
+        .env_remove("TOOLGATE_SECRET_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the toolgate binary starts");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok(r) = reqwest::get(format!("{}/readyz", server.base)).await {
+            if r.status().is_success() {
+                return server;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("toolgate serve did not become ready");
+}
+
+async fn drop_database(name: &str) {
+    let pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn serve_creates_its_database_and_keeps_sessions_across_restarts() {
+    let database = format!("toolgate_serve_test_{}", std::process::id());
+    drop_database(&database).await;
+    let port = free_port();
+    let client = reqwest::Client::new();
+
+    let server = start(&database, port).await;
+    let health: Value = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let signup = client
+        .post(format!("{}/v1/signup", server.base))
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery", "account": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), 201);
+    let body: Value = signup.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        body["account"]["gateway_base_url"],
+        format!("http://127.0.0.1:{port}/mcp/acme")
+    );
+    drop(server);
+
+    // A restart generates nothing new: the session token still verifies.
+    let server = start(&database, port).await;
+    let me = client
+        .get(format!("{}/v1/account", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    drop(server);
+    drop_database(&database).await;
+}
+
+#[tokio::test]
+async fn migrate_creates_and_migrates_then_exits() {
+    let database = format!("toolgate_migrate_test_{}", std::process::id());
+    drop_database(&database).await;
+    for _ in 0..2 {
+        let status = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+            .arg("migrate")
+            .env("DATABASE_URL", database_url(&database))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "migrate is idempotent");
+    }
+    let pool = sqlx::PgPool::connect(&database_url(&database))
+        .await
+        .unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('accounts', 'servers', 'grants', 'policy_versions')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tables, 4);
+    pool.close().await;
+    drop_database(&database).await;
+}
+
+#[test]
+fn invalid_configuration_names_the_variable() {
+    let output = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+        .arg("serve")
+        .env("TOOLGATE_SECRET_KEY", "too-short")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TOOLGATE_SECRET_KEY"), "{stderr}");
+}
