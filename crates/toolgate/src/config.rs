@@ -15,7 +15,11 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// Postgres URL; the database is created if missing and migrated on start.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/toolgate")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/toolgate"
+    )]
     pub database_url: String,
 
     /// Largest number of pooled Postgres connections.
@@ -71,13 +75,19 @@ impl ServeArgs {
     /// Checks what clap's types cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         if let Some(secret) = &self.jwt_secret {
-            anyhow::ensure!(secret.len() >= 32, "TOOLGATE_JWT_SECRET must be at least 32 characters");
+            anyhow::ensure!(
+                secret.len() >= 32,
+                "TOOLGATE_JWT_SECRET must be at least 32 characters"
+            );
         }
         if let Some(key) = &self.secret_key {
             toolgate_store::secrets::SecretKey::parse(key)
                 .map_err(|e| anyhow::anyhow!("TOOLGATE_SECRET_KEY {e}"))?;
         }
-        anyhow::ensure!(self.jwt_ttl >= 60, "TOOLGATE_JWT_TTL must be at least 60 seconds");
+        anyhow::ensure!(
+            self.jwt_ttl >= 60,
+            "TOOLGATE_JWT_TTL must be at least 60 seconds"
+        );
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 matches!(url.scheme(), "http" | "https"),

@@ -15,7 +15,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs};
 
 #[derive(Parser)]
-#[command(name = "toolgate", version, about = "A multi-tenant policy gateway for MCP servers")]
+#[command(
+    name = "toolgate",
+    version,
+    about = "A multi-tenant policy gateway for MCP servers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,5 +89,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

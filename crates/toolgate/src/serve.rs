@@ -20,12 +20,19 @@ pub async fn prepare_database(args: &DatabaseArgs) -> anyhow::Result<PgPool> {
     let pool = db::connect(&args.database_url, args.db_max_connections)
         .await
         .context("cannot connect to DATABASE_URL")?;
-    db::migrate(&pool).await.context("migrating the database failed")?;
+    db::migrate(&pool)
+        .await
+        .context("migrating the database failed")?;
     Ok(pool)
 }
 
 /// The configured secret, or a development one kept in the database.
-async fn secret_or_dev(pool: &PgPool, configured: Option<&str>, name: &str, variable: &str) -> anyhow::Result<Vec<u8>> {
+async fn secret_or_dev(
+    pool: &PgPool,
+    configured: Option<&str>,
+    name: &str,
+    variable: &str,
+) -> anyhow::Result<Vec<u8>> {
     if let Some(value) = configured {
         return Ok(value.as_bytes().to_vec());
     }
@@ -37,12 +44,22 @@ async fn secret_or_dev(pool: &PgPool, configured: Option<&str>, name: &str, vari
 }
 
 pub async fn state(args: &ServeArgs, pool: PgPool) -> anyhow::Result<AppState> {
-    let jwt_secret = secret_or_dev(&pool, args.jwt_secret.as_deref(), "jwt_secret", "TOOLGATE_JWT_SECRET").await?;
+    let jwt_secret = secret_or_dev(
+        &pool,
+        args.jwt_secret.as_deref(),
+        "jwt_secret",
+        "TOOLGATE_JWT_SECRET",
+    )
+    .await?;
     let secret_key = match &args.secret_key {
-        Some(key) => SecretKey::parse(key).map_err(|e| anyhow::anyhow!("TOOLGATE_SECRET_KEY {e}"))?,
+        Some(key) => {
+            SecretKey::parse(key).map_err(|e| anyhow::anyhow!("TOOLGATE_SECRET_KEY {e}"))?
+        }
         None => {
             let bytes = secret_or_dev(&pool, None, "secret_key", "TOOLGATE_SECRET_KEY").await?;
-            let bytes: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("stored development key is not 32 bytes"))?;
+            let bytes: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("stored development key is not 32 bytes"))?;
             SecretKey::from_bytes(bytes)
         }
     };
