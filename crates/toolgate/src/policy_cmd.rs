@@ -18,7 +18,7 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
         DefaultAction::Deny => "deny",
     };
     println!(
-        "ok: {} is a valid policy (default {default}, {} tool rules, {} hide entries, {} counters)",
+        "ok: {} is a valid policy (default {default}; tool rules: {}, hide entries: {}, counters: {})",
         path.display(),
         policy.rule_count(),
         policy.hide_count(),
