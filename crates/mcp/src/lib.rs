@@ -13,6 +13,7 @@ pub mod headers;
 pub mod peek;
 pub mod response;
 pub mod sse;
+pub mod tools_list;
 
 mod id;
 mod json_text;
