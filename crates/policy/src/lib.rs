@@ -49,14 +49,8 @@ pub fn parse(doc: &serde_json::Value) -> Result<CompiledPolicy, Vec<PolicyError>
 /// Like [`parse`], from JSON text. Malformed JSON is one error at pointer `""`.
 pub fn parse_str(s: &str) -> Result<CompiledPolicy, Vec<PolicyError>> {
     let doc: serde_json::Value = serde_json::from_str(s).map_err(|error| {
-        vec![PolicyError::new(
-            "",
-            format!(
-                "not valid JSON: {error} (line {}, column {})",
-                error.line(),
-                error.column()
-            ),
-        )]
+        // serde_json's message already says where: "... at line 3 column 5".
+        vec![PolicyError::new("", format!("not valid JSON: {error}"))]
     })?;
     parse(&doc)
 }
