@@ -12,7 +12,6 @@ pub mod inputs;
 pub mod openapi;
 pub mod routes;
 pub mod state;
-pub mod upstream_url;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};

@@ -17,6 +17,7 @@ pub mod page;
 pub mod policies;
 pub mod secrets;
 pub mod servers;
+pub mod snapshot;
 pub mod users;
 
 pub use error::StoreError;

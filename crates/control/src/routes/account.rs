@@ -16,7 +16,6 @@ use crate::extract::ApiJson;
 use crate::inputs;
 use crate::routes::TAG_ACCOUNT;
 use crate::state::AppState;
-use crate::upstream_url;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_account, patch_account))
@@ -101,7 +100,7 @@ async fn patch_account(
     };
     let webhook_url = match &input.approval_webhook_url {
         Some(Some(url)) => {
-            let checked = upstream_url::check(url, state.settings.allow_private_upstreams).await;
+            let checked = toolgate_netguard::check_url(url, state.settings.allow_private_upstreams).await;
             violations.check("/approval_webhook_url", checked.map(String::from))
         }
         _ => None,

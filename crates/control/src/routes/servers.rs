@@ -18,7 +18,6 @@ use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::inputs;
 use crate::routes::{ListParams, TAG_SERVERS};
 use crate::state::AppState;
-use crate::upstream_url;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -130,7 +129,7 @@ async fn create_server(
     let name = violations.check("/name", inputs::server_name(&input.name));
     let url = violations.check(
         "/url",
-        upstream_url::check(&input.url, state.settings.allow_private_upstreams).await,
+        toolgate_netguard::check_url(&input.url, state.settings.allow_private_upstreams).await,
     );
     let headers = check_headers(&mut violations, &input.headers);
     check_timeout(&mut violations, input.timeout_ms);
@@ -209,7 +208,7 @@ async fn patch_server(
     let url = match &input.url {
         Some(url) => violations.check(
             "/url",
-            upstream_url::check(url, state.settings.allow_private_upstreams).await,
+            toolgate_netguard::check_url(url, state.settings.allow_private_upstreams).await,
         ),
         None => None,
     };

@@ -1,16 +1,20 @@
-//! Upstream URL checks, including the SSRF guard: unless the deployment opts
-//! in, an upstream may not be a private, loopback, link-local or otherwise
-//! internal address, so that tenants cannot aim the gateway at its own network.
+//! The outbound address policy (an SSRF guard): unless the deployment opts
+//! in, Toolgate never calls a private, loopback, link-local or otherwise
+//! internal address on a tenant's behalf, so tenants cannot aim it at its own
+//! network.
 //!
-//! Registration checks literal addresses and names that resolve now; the
-//! gateway checks again when it connects, since DNS answers change.
+//! The control plane checks URLs when they are registered ([`check_url`]);
+//! the gateway checks every address again when it connects
+//! ([`resolve_public`]), since DNS answers change.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+#![forbid(unsafe_code)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use url::{Host, Url};
 
-/// Parses and checks an upstream URL.
-pub async fn check(raw: &str, allow_private: bool) -> Result<Url, String> {
+/// Parses and checks a URL Toolgate will call (an upstream, a webhook).
+pub async fn check_url(raw: &str, allow_private: bool) -> Result<Url, String> {
     let url = Url::parse(raw).map_err(|e| format!("is not a valid URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err("must use http or https".to_owned());
@@ -51,6 +55,31 @@ pub async fn check(raw: &str, allow_private: bool) -> Result<Url, String> {
         _ => {}
     }
     Ok(url)
+}
+
+/// Resolves `host:port` for a connection, keeping only addresses the policy
+/// allows. An error when nothing is left says why.
+pub async fn resolve_public(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> std::io::Result<Vec<SocketAddr>> {
+    let all: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    if allow_private {
+        return Ok(all);
+    }
+    let public: Vec<SocketAddr> = all
+        .iter()
+        .copied()
+        .filter(|a| !is_internal(a.ip()))
+        .collect();
+    if public.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{host} resolves only to private or internal addresses, which are not allowed"),
+        ));
+    }
+    Ok(public)
 }
 
 /// Whether an address is not on the public internet.
@@ -95,8 +124,8 @@ mod tests {
 
     #[tokio::test]
     async fn public_urls_pass() {
-        assert!(check("https://93.184.216.34/mcp", false).await.is_ok());
-        assert!(check("http://[2606:4700::1111]:8080/mcp", false)
+        assert!(check_url("https://93.184.216.34/mcp", false).await.is_ok());
+        assert!(check_url("http://[2606:4700::1111]:8080/mcp", false)
             .await
             .is_ok());
     }
@@ -118,13 +147,13 @@ mod tests {
             "http://0.0.0.0/",
             "http://100.64.0.1/",
         ] {
-            let err = check(url, false).await.unwrap_err();
+            let err = check_url(url, false).await.unwrap_err();
             assert!(
                 err.contains("TOOLGATE_ALLOW_PRIVATE_UPSTREAMS"),
                 "{url}: {err}"
             );
             assert!(
-                check(url, true).await.is_ok(),
+                check_url(url, true).await.is_ok(),
                 "{url} refused even when allowed"
             );
         }
@@ -139,7 +168,7 @@ mod tests {
             "https://example.com/#x",
             "file:///etc/passwd",
         ] {
-            assert!(check(url, true).await.is_err(), "{url} accepted");
+            assert!(check_url(url, true).await.is_err(), "{url} accepted");
         }
     }
 }

@@ -1,0 +1,119 @@
+//! Everything the gateway needs to serve one account, read in one go: its
+//! servers (with their upstream headers opened), their current policies, and
+//! its live grants. The gateway caches the result; this is the only query it
+//! makes, on a cold account.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::ids::{AccountId, GrantId, ServerId};
+use crate::secrets::SecretKey;
+use crate::servers::Headers;
+
+pub struct AccountRows {
+    pub id: AccountId,
+    pub slug: String,
+    pub servers: Vec<ServerRows>,
+    pub grants: Vec<GrantRows>,
+}
+
+pub struct ServerRows {
+    pub id: ServerId,
+    pub name: String,
+    pub url: String,
+    pub headers: Headers,
+    pub timeout_ms: i32,
+    /// The current policy version and document; `None` if none was stored.
+    pub policy: Option<(i32, serde_json::Value)>,
+}
+
+/// A grant that is not revoked (expiry is checked at use, as time passes).
+#[derive(sqlx::FromRow)]
+pub struct GrantRows {
+    pub id: GrantId,
+    pub token_hash: Vec<u8>,
+    pub all_servers: bool,
+    pub server_ids: Vec<Uuid>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ServerRow {
+    id: ServerId,
+    name: String,
+    url: String,
+    headers_enc: Option<Vec<u8>>,
+    timeout_ms: i32,
+    policy_version: Option<i32>,
+    policy: Option<serde_json::Value>,
+}
+
+/// Loads the account whose gateway slug is `slug`, or `None`.
+pub async fn load_by_slug(
+    pool: &PgPool,
+    key: &SecretKey,
+    slug: &str,
+) -> Result<Option<AccountRows>, StoreError> {
+    // One snapshot: the three reads see the same committed state.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let Some(id) = sqlx::query_scalar::<_, AccountId>("SELECT id FROM accounts WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let servers = sqlx::query_as::<_, ServerRow>(
+        "SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, p.version AS policy_version, p.document AS policy
+         FROM servers s
+         LEFT JOIN LATERAL (
+             SELECT version, document FROM policy_versions
+             WHERE server_id = s.id ORDER BY version DESC LIMIT 1
+         ) p ON true
+         WHERE s.account_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let grants = sqlx::query_as::<_, GrantRows>(
+        "SELECT g.id, g.token_hash, g.all_servers,
+                COALESCE(ARRAY(SELECT gs.server_id FROM grant_servers gs WHERE gs.grant_id = g.id), '{}') AS server_ids,
+                g.expires_at
+         FROM grants g
+         WHERE g.account_id = $1 AND g.revoked_at IS NULL",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let servers = servers
+        .into_iter()
+        .map(|row| {
+            let headers = match row.headers_enc {
+                None => Headers::new(),
+                Some(sealed) => serde_json::from_slice(&key.open(&sealed)?)
+                    .map_err(|e| StoreError::Corrupt(format!("headers of {}: {e}", row.id)))?,
+            };
+            Ok(ServerRows {
+                id: row.id,
+                name: row.name,
+                url: row.url,
+                headers,
+                timeout_ms: row.timeout_ms,
+                policy: row.policy_version.zip(row.policy),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(AccountRows {
+        id,
+        slug: slug.to_owned(),
+        servers,
+        grants,
+    }))
+}
