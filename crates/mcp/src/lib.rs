@@ -1,6 +1,6 @@
 //! The JSON-RPC / MCP wire layer of the gateway. Pure: no I/O, no runtime.
 //!
-//! - [`peek`]: read a body once, without re-serialising it.
+//! - [`peek`](mod@peek): read a body once, without re-serialising it.
 //! - [`headers`]: MCP header names, protocol era, header/body agreement.
 //! - [`sse`]: incremental Server-Sent Events parsing and framing.
 //! - [`response`]: JSON-RPC errors and the policy refusal result.
