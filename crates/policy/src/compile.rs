@@ -120,6 +120,21 @@ pub(crate) enum Match<'a> {
 }
 
 impl CompiledPolicy {
+    /// The policy of a server that has none: `"default": "deny"` and no rules,
+    /// so nothing is visible or callable.
+    pub fn closed() -> Self {
+        Self {
+            default: DefaultAction::Deny,
+            hide_exact: HashMap::new(),
+            hide_globs: GlobSet::new(std::iter::empty()),
+            exact: HashMap::new(),
+            globs: GlobSet::new(std::iter::empty()),
+            rules: Vec::new(),
+            every_call: Vec::new(),
+            counters: Vec::new(),
+        }
+    }
+
     /// Hide beats every rule; then an exact key; then the best glob; then default.
     pub(crate) fn resolve(&self, tool: &str) -> Match<'_> {
         if let Some(pointer) = self.hide_exact.get(tool) {

@@ -293,3 +293,10 @@ fn compiled_policy_is_shareable() {
     let handle = std::thread::spawn(move || other.visible("create_charge"));
     assert!(handle.join().unwrap());
 }
+
+#[test]
+fn the_closed_policy_shows_and_allows_nothing() {
+    let closed = toolgate_policy::CompiledPolicy::closed();
+    assert!(!closed.visible("echo"));
+    assert!(!closed.decide("echo", &serde_json::json!({})).is_allow());
+}

@@ -1,0 +1,307 @@
+//! The gateway routes: `POST`, `GET` and `DELETE` on
+//! `/mcp/{account}/{server}`, for both protocol eras.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderMap, Method, StatusCode};
+use serde_json::value::RawValue;
+use toolgate_mcp::headers::{self, check_post, Era, McpHeaders, ProtocolVersion, MCP_SESSION_ID};
+use toolgate_mcp::tools_list::FilterOptions;
+use toolgate_mcp::{peek, Body, Id};
+use toolgate_store::ids::{GrantId, ServerId};
+use tracing::Instrument;
+
+use crate::enforce;
+use crate::error::GatewayError;
+use crate::relay::{relay, RelayContext};
+use crate::snapshot::{GrantRefusal, ServerConfig};
+use crate::ProxyState;
+
+/// Who is calling which server.
+struct Target {
+    server: Arc<ServerConfig>,
+    grant: GrantId,
+}
+
+async fn target(
+    state: &ProxyState,
+    account: &str,
+    server: &str,
+    headers: &HeaderMap,
+) -> Result<Target, GatewayError> {
+    let snapshot = state
+        .cache
+        .get(account)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "loading an account snapshot failed");
+            GatewayError::Unavailable
+        })?
+        .ok_or(GatewayError::NoSuchServer)?;
+    let token = bearer(headers)?;
+    let grant = snapshot.grant(token).ok_or(GatewayError::Unauthorized(
+        "the grant token is unknown or revoked",
+    ))?;
+    let server = snapshot.server(server).ok_or(GatewayError::NoSuchServer)?;
+    grant
+        .check(server.id, chrono::Utc::now())
+        .map_err(|refusal| match refusal {
+            GrantRefusal::Expired => GatewayError::Unauthorized("the grant has expired"),
+            GrantRefusal::Invalid => {
+                GatewayError::Unauthorized("the grant token is unknown or revoked")
+            }
+            GrantRefusal::OtherServer => GatewayError::WrongServer,
+        })?;
+    Ok(Target {
+        server: server.clone(),
+        grant: grant.id,
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, GatewayError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(GatewayError::Unauthorized(
+            "send the grant token as Authorization: Bearer <token>",
+        ))
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The upstream session behind the agent's session id, if it sent one.
+fn open_session<'h>(
+    state: &ProxyState,
+    target: &Target,
+    headers: &'h HeaderMap,
+) -> Result<Option<&'h str>, GatewayError> {
+    match headers.get(MCP_SESSION_ID) {
+        None => Ok(None),
+        Some(value) => {
+            let sealed = value.to_str().map_err(|_| GatewayError::SessionNotFound)?;
+            state
+                .sealer
+                .open(target.grant, target.server.id, sealed)
+                .map(Some)
+                .ok_or(GatewayError::SessionNotFound)
+        }
+    }
+}
+
+fn sealer_for(
+    state: &ProxyState,
+    grant: GrantId,
+    server: ServerId,
+) -> Box<dyn Fn(&str) -> String + Send> {
+    let sealer = state.sealer.clone();
+    Box::new(move |upstream| sealer.seal(grant, server, upstream))
+}
+
+pub async fn post(
+    State(state): State<ProxyState>,
+    Path((account, server)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let span = tracing::info_span!("gateway", %account, %server, method = tracing::field::Empty);
+    handle_post(state, account, server, headers, body)
+        .instrument(span)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn handle_post(
+    state: ProxyState,
+    account: String,
+    server: String,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, GatewayError> {
+    let target = target(&state, &account, &server, &headers).await?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            GatewayError::TooLarge
+        } else {
+            GatewayError::Unavailable
+        }
+    })?;
+    if !is_json(&headers) {
+        return Err(GatewayError::UnsupportedMediaType);
+    }
+    let parsed = peek(&body).map_err(GatewayError::Peek)?;
+    let single_id = match &parsed {
+        Body::Single(message) => message.id().map(|id| id.clone().into_owned()),
+        Body::Batch(_) => None,
+    };
+    let mcp_headers = McpHeaders {
+        protocol_version: header_str(&headers, headers::MCP_PROTOCOL_VERSION),
+        method: header_str(&headers, headers::MCP_METHOD),
+        name: header_str(&headers, headers::MCP_NAME),
+    };
+    let version = check_post(&mcp_headers, &parsed).map_err(|error| GatewayError::Protocol {
+        error,
+        id: single_id.clone(),
+    })?;
+    if let Body::Single(message) = &parsed {
+        tracing::Span::current().record("method", message.method().unwrap_or("(response)"));
+    }
+    // The 2026-07-28 revision has no sessions: the header is ignored there.
+    let session = match version.era() {
+        Era::Legacy => open_session(&state, &target, &headers)?,
+        Era::Modern => None,
+    };
+
+    let plan = enforce::plan(&parsed, &target.server.policy);
+    if plan.forward.is_empty() {
+        let answer = join_local(&parsed, &plan.local);
+        return Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response());
+    }
+    let forward = if plan.forwards_everything(&parsed) {
+        body.clone()
+    } else {
+        subset(&body, &plan.forward)?
+    };
+    let upstream = state
+        .upstream
+        .send(
+            &target.server,
+            Method::POST,
+            &headers,
+            session,
+            Some(forward),
+        )
+        .await
+        .map_err(|error| GatewayError::Upstream {
+            error,
+            id: single_id.clone(),
+        })?;
+    relay(
+        upstream,
+        RelayContext {
+            policy: target.server.policy.clone(),
+            filter: FilterOptions {
+                private_cache_scope: version == ProtocolVersion::LATEST
+                    && version.era() == Era::Modern,
+            },
+            lists_tools: plan.lists_tools,
+            local: plan.local,
+            batch: parsed.is_batch(),
+            idle_timeout: Some(target.server.timeout),
+            request_id: single_id,
+            seal_session: Some(sealer_for(&state, target.grant, target.server.id)),
+        },
+    )
+    .await
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    header_str(headers, header::CONTENT_TYPE.as_str())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
+        .unwrap_or(false)
+}
+
+/// A batch of the messages at `indices`, as their original text.
+fn subset(body: &[u8], indices: &[usize]) -> Result<Bytes, GatewayError> {
+    let messages: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::Peek(toolgate_mcp::PeekError::Parse {
+            detail: e.to_string(),
+        })
+    })?;
+    let picked: Vec<&str> = indices
+        .iter()
+        .filter_map(|&i| messages.get(i))
+        .map(|m| m.get())
+        .collect();
+    Ok(Bytes::from(format!("[{}]", picked.join(","))))
+}
+
+fn join_local(parsed: &Body<'_>, local: &[Bytes]) -> Bytes {
+    if parsed.is_batch() {
+        let parts: Vec<&[u8]> = local.iter().map(|b| &b[..]).collect();
+        Bytes::from([&b"["[..], &parts.join(&b","[..]), &b"]"[..]].concat())
+    } else {
+        local.first().cloned().unwrap_or_default()
+    }
+}
+
+/// GET opens the legacy listening stream.
+pub async fn get(
+    State(state): State<ProxyState>,
+    Path((account, server)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    legacy_stream(state, account, server, headers, Method::GET)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// DELETE ends a legacy session.
+pub async fn delete(
+    State(state): State<ProxyState>,
+    Path((account, server)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    legacy_stream(state, account, server, headers, Method::DELETE)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn legacy_stream(
+    state: ProxyState,
+    account: String,
+    server: String,
+    headers: HeaderMap,
+    method: Method,
+) -> Result<Response, GatewayError> {
+    let target = target(&state, &account, &server, &headers).await?;
+    let modern = header_str(&headers, headers::MCP_PROTOCOL_VERSION)
+        .and_then(ProtocolVersion::parse)
+        .is_some_and(|v| v.era() == Era::Modern);
+    if modern {
+        return Err(GatewayError::MethodNotAllowed(
+            "the 2026-07-28 revision has no GET or DELETE; use POST",
+        ));
+    }
+    let session = open_session(&state, &target, &headers)?;
+    if method == Method::DELETE && session.is_none() {
+        return Err(GatewayError::SessionRequired);
+    }
+    let upstream = state
+        .upstream
+        .send(&target.server, method.clone(), &headers, session, None)
+        .await
+        .map_err(|error| GatewayError::Upstream { error, id: None })?;
+    relay(
+        upstream,
+        RelayContext {
+            policy: target.server.policy.clone(),
+            filter: FilterOptions::default(),
+            lists_tools: false,
+            local: Vec::new(),
+            batch: false,
+            // A listening stream may be quiet for as long as the agent waits.
+            idle_timeout: (method != Method::GET).then_some(target.server.timeout),
+            request_id: None::<Id<'static>>,
+            seal_session: Some(sealer_for(&state, target.grant, target.server.id)),
+        },
+    )
+    .await
+}

@@ -1,0 +1,517 @@
+//! Relaying an upstream response to the agent: SSE event by event, JSON as
+//! it comes, with `tools/list` results filtered by the policy and the
+//! gateway's own answers merged in.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body as AxumBody;
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde_json::value::RawValue;
+use toolgate_mcp::headers::{
+    EVENT_STREAM_CONTENT_TYPE, JSON_CONTENT_TYPE, MCP_PROTOCOL_VERSION, MCP_SESSION_ID,
+    X_ACCEL_BUFFERING,
+};
+use toolgate_mcp::sse::{SseEvent, SseParser};
+use toolgate_mcp::tools_list::{filter_tools_list_with, FilterOptions};
+use toolgate_mcp::Id;
+use toolgate_policy::CompiledPolicy;
+
+use crate::error::GatewayError;
+use crate::upstream::{describe, UpstreamError};
+
+/// Largest JSON response the gateway buffers to rewrite.
+const MAX_BUFFERED: usize = 16 * 1024 * 1024;
+
+/// What the relay must know about the request it answers.
+pub struct RelayContext {
+    pub policy: Arc<CompiledPolicy>,
+    pub filter: FilterOptions,
+    /// A forwarded message was `tools/list`: JSON answers must be filtered.
+    pub lists_tools: bool,
+    /// The gateway's own answers to merge in (refused calls of a batch).
+    pub local: Vec<Bytes>,
+    pub batch: bool,
+    /// Longest silence tolerated between upstream chunks; `None` for
+    /// long-lived listening streams.
+    pub idle_timeout: Option<Duration>,
+    /// The request id, to answer upstream failures in-band.
+    pub request_id: Option<Id<'static>>,
+    /// Seals an upstream session id for the agent.
+    pub seal_session: Option<Box<dyn Fn(&str) -> String + Send>>,
+}
+
+pub async fn relay(
+    upstream: reqwest::Response,
+    ctx: RelayContext,
+) -> Result<Response, GatewayError> {
+    let status = upstream.status();
+    let fail = |error: UpstreamError| GatewayError::Upstream {
+        error,
+        id: ctx.request_id.clone(),
+    };
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        // Never pass the upstream's auth failure on: the agent's own
+        // credentials are fine, the gateway's for the upstream are not.
+        return Err(fail(UpstreamError::InvalidResponse(format!(
+            "it refused the gateway's credentials (HTTP {}); check the server's configured headers",
+            status.as_u16()
+        ))));
+    }
+    let kind = content_kind(upstream.headers());
+    let mut headers = HeaderMap::new();
+    copy_response_headers(
+        upstream.headers(),
+        &mut headers,
+        ctx.seal_session.as_deref(),
+    );
+
+    match kind {
+        ContentKind::EventStream if status.is_success() => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(EVENT_STREAM_CONTENT_TYPE),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            headers.insert(
+                HeaderName::from_static(X_ACCEL_BUFFERING),
+                HeaderValue::from_static("no"),
+            );
+            let prefix = ctx
+                .local
+                .iter()
+                .map(|m| SseEvent::message(m.clone()).encode())
+                .collect();
+            let stream = sse_stream(
+                upstream.bytes_stream(),
+                prefix,
+                ctx.policy,
+                ctx.filter,
+                ctx.idle_timeout,
+            );
+            Ok((status, headers, AxumBody::from_stream(stream)).into_response())
+        }
+        ContentKind::Json if status.is_success() && (ctx.lists_tools || !ctx.local.is_empty()) => {
+            let body = read_limited(upstream, ctx.idle_timeout)
+                .await
+                .map_err(fail)?;
+            let body = rewrite_json(&body, &ctx).map_err(fail)?;
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(JSON_CONTENT_TYPE),
+            );
+            Ok((status, headers, body).into_response())
+        }
+        ContentKind::Json => {
+            // Upstream JSON-RPC errors keep their status (a 404 tells the
+            // client its session is gone); successes stream as they come.
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(JSON_CONTENT_TYPE),
+            );
+            let stream = idle_limited(upstream.bytes_stream(), ctx.idle_timeout);
+            Ok((status, headers, AxumBody::from_stream(stream)).into_response())
+        }
+        ContentKind::Empty if status.is_success() && !ctx.local.is_empty() => {
+            // Everything forwarded was a notification or response (202); the
+            // gateway's own answers are the whole reply.
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(JSON_CONTENT_TYPE),
+            );
+            Ok((
+                StatusCode::OK,
+                headers,
+                join_messages(ctx.batch, ctx.local.iter().map(|m| &m[..])),
+            )
+                .into_response())
+        }
+        ContentKind::Empty
+            if status.is_success()
+                || status == StatusCode::NOT_FOUND
+                || status == StatusCode::METHOD_NOT_ALLOWED =>
+        {
+            Ok((status, headers).into_response())
+        }
+        _ => Err(fail(UpstreamError::InvalidResponse(format!(
+            "HTTP {} with {}",
+            status.as_u16(),
+            match kind {
+                ContentKind::Empty => "no body".to_owned(),
+                _ => format!(
+                    "content type {:?}",
+                    upstream
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                ),
+            }
+        )))),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ContentKind {
+    Json,
+    EventStream,
+    Empty,
+    Other,
+}
+
+fn content_kind(headers: &HeaderMap) -> ContentKind {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return match headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+        {
+            None | Some("0") => ContentKind::Empty,
+            Some(_) => ContentKind::Other,
+        };
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        JSON_CONTENT_TYPE => ContentKind::Json,
+        EVENT_STREAM_CONTENT_TYPE => ContentKind::EventStream,
+        _ if headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v == "0") =>
+        {
+            ContentKind::Empty
+        }
+        _ => ContentKind::Other,
+    }
+}
+
+fn copy_response_headers(
+    from: &HeaderMap,
+    to: &mut HeaderMap,
+    seal: Option<&(dyn Fn(&str) -> String + Send)>,
+) {
+    if let Some(version) = from.get(MCP_PROTOCOL_VERSION) {
+        to.insert(
+            HeaderName::from_static(MCP_PROTOCOL_VERSION),
+            version.clone(),
+        );
+    }
+    if let (Some(session), Some(seal)) =
+        (from.get(MCP_SESSION_ID).and_then(|v| v.to_str().ok()), seal)
+    {
+        if let Ok(value) = HeaderValue::from_str(&seal(session)) {
+            to.insert(HeaderName::from_static(MCP_SESSION_ID), value);
+        }
+    }
+}
+
+async fn read_limited(
+    upstream: reqwest::Response,
+    idle: Option<Duration>,
+) -> Result<Bytes, UpstreamError> {
+    let mut body = BytesMut::new();
+    let mut stream = std::pin::pin!(idle_limited(upstream.bytes_stream(), idle));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        if body.len() + chunk.len() > MAX_BUFFERED {
+            return Err(UpstreamError::InvalidResponse(format!(
+                "response larger than {MAX_BUFFERED} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Filters `tools/list` answers in a JSON body (one message or a batch) and
+/// appends the gateway's own answers.
+fn rewrite_json(body: &[u8], ctx: &RelayContext) -> Result<Bytes, UpstreamError> {
+    let invalid = |e: serde_json::Error| UpstreamError::InvalidResponse(format!("not JSON: {e}"));
+    let messages: Vec<&RawValue> = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => serde_json::from_slice(body).map_err(invalid)?,
+        _ => vec![serde_json::from_slice(body).map_err(invalid)?],
+    };
+    let mut out: Vec<Bytes> = Vec::with_capacity(messages.len() + ctx.local.len());
+    for message in messages {
+        out.push(filter_message(
+            message.get().as_bytes(),
+            &ctx.policy,
+            ctx.filter,
+        )?);
+    }
+    out.extend(ctx.local.iter().cloned());
+    Ok(join_messages(ctx.batch, out.iter().map(|m| &m[..])))
+}
+
+/// One message with its tool list filtered, if it carries one.
+fn filter_message(
+    message: &[u8],
+    policy: &CompiledPolicy,
+    options: FilterOptions,
+) -> Result<Bytes, UpstreamError> {
+    if memchr::memmem::find(message, b"\"tools\"").is_none() {
+        return Ok(Bytes::copy_from_slice(message));
+    }
+    filter_tools_list_with(message, |name| policy.visible(name), options)
+        .map(|filtered| filtered.body)
+        .map_err(|e| UpstreamError::InvalidResponse(e.to_string()))
+}
+
+fn join_messages<'m>(batch: bool, messages: impl Iterator<Item = &'m [u8]>) -> Bytes {
+    let mut out = BytesMut::new();
+    if batch {
+        out.extend_from_slice(b"[");
+    }
+    for (i, message) in messages.enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b",");
+        }
+        out.extend_from_slice(message);
+    }
+    if batch {
+        out.extend_from_slice(b"]");
+    }
+    out.freeze()
+}
+
+type ChunkResult = Result<Bytes, std::io::Error>;
+
+fn idle_limited(
+    upstream: impl Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static,
+    idle: Option<Duration>,
+) -> impl Stream<Item = ChunkResult> + Send + 'static {
+    futures_util::stream::unfold(
+        (Box::pin(upstream), false),
+        move |(mut upstream, done)| async move {
+            if done {
+                return None;
+            }
+            let next = match idle {
+                Some(limit) => match tokio::time::timeout(limit, upstream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        let err = std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "upstream went silent",
+                        );
+                        return Some((Err(err), (upstream, true)));
+                    }
+                },
+                None => upstream.next().await,
+            };
+            match next {
+                None => None,
+                Some(Ok(chunk)) => Some((Ok(chunk), (upstream, false))),
+                Some(Err(err)) => Some((
+                    Err(std::io::Error::other(describe(err).to_string())),
+                    (upstream, true),
+                )),
+            }
+        },
+    )
+}
+
+struct SseRelay<S> {
+    upstream: std::pin::Pin<Box<S>>,
+    parser: SseParser,
+    out: VecDeque<Bytes>,
+    policy: Arc<CompiledPolicy>,
+    options: FilterOptions,
+    done: bool,
+}
+
+/// Streams SSE event by event. Events that carry a tool list are filtered;
+/// all others go out as their original bytes.
+fn sse_stream<S>(
+    upstream: S,
+    prefix: VecDeque<Bytes>,
+    policy: Arc<CompiledPolicy>,
+    options: FilterOptions,
+    idle: Option<Duration>,
+) -> impl Stream<Item = ChunkResult> + Send + 'static
+where
+    S: Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static,
+{
+    let state = SseRelay {
+        upstream: Box::pin(idle_limited(upstream, idle)),
+        parser: SseParser::new(),
+        out: prefix,
+        policy,
+        options,
+        done: false,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(bytes) = st.out.pop_front() {
+                return Some((Ok(bytes), st));
+            }
+            if st.done {
+                return None;
+            }
+            match st.upstream.next().await {
+                None => {
+                    st.done = true;
+                    let rest = std::mem::take(&mut st.parser).into_remainder();
+                    if !rest.is_empty() {
+                        st.out.push_back(rest);
+                    }
+                }
+                Some(Err(err)) => {
+                    st.done = true;
+                    return Some((Err(err), st));
+                }
+                Some(Ok(chunk)) => {
+                    st.parser.push(&chunk);
+                    loop {
+                        match st.parser.next_event() {
+                            Ok(Some(event)) => {
+                                let bytes = rewrite_event(event, &st.policy, st.options);
+                                st.out.push_back(bytes);
+                            }
+                            Ok(None) => break,
+                            Err(err) => {
+                                st.done = true;
+                                return Some((Err(std::io::Error::other(err.to_string())), st));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn rewrite_event(mut event: SseEvent, policy: &CompiledPolicy, options: FilterOptions) -> Bytes {
+    let filtered = match event.data() {
+        Some(data) if memchr::memmem::find(data, b"\"tools\"").is_some() => {
+            filter_tools_list_with(data, |name| policy.visible(name), options).ok()
+        }
+        _ => None,
+    };
+    match filtered {
+        Some(filtered) if filtered.removed > 0 || options.private_cache_scope => {
+            event.set_data(filtered.body);
+            event.to_bytes()
+        }
+        _ => event.to_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn policy() -> Arc<CompiledPolicy> {
+        Arc::new(
+            toolgate_policy::parse(
+                &json!({"version": "1", "default": "allow", "hide": ["get-env"]}),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn list_response(id: u32) -> String {
+        json!({"jsonrpc": "2.0", "id": id, "result": {"tools": [{"name": "echo"}, {"name": "get-env"}], "nextCursor": "c2"}}).to_string()
+    }
+
+    fn ctx(batch: bool, local: Vec<Bytes>) -> RelayContext {
+        RelayContext {
+            policy: policy(),
+            filter: FilterOptions::default(),
+            lists_tools: true,
+            local,
+            batch,
+            idle_timeout: None,
+            request_id: None,
+            seal_session: None,
+        }
+    }
+
+    #[test]
+    fn json_tool_lists_are_filtered_and_local_answers_merged() {
+        let out = rewrite_json(list_response(1).as_bytes(), &ctx(false, vec![])).unwrap();
+        let value: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["result"]["tools"], json!([{"name": "echo"}]));
+        assert_eq!(value["result"]["nextCursor"], "c2");
+
+        let batch = format!("[{}]", list_response(1));
+        let local = Bytes::from_static(br#"{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"Unknown tool: get-env"}}"#);
+        let out = rewrite_json(batch.as_bytes(), &ctx(true, vec![local])).unwrap();
+        let value: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value[0]["result"]["tools"].as_array().unwrap().len(), 1);
+        assert_eq!(value[1]["id"], 2);
+    }
+
+    #[test]
+    fn garbage_json_is_an_invalid_response() {
+        assert!(matches!(
+            rewrite_json(b"<html>", &ctx(false, vec![])),
+            Err(UpstreamError::InvalidResponse(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn sse_streams_are_filtered_event_by_event_whatever_the_chunking() {
+        let stream_text = format!(
+            ": keep-alive\n\nevent: message\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{{\"progress\":1}}}}\n\nid: 7\nevent: message\ndata: {}\n\n",
+            list_response(1)
+        );
+        for chunk_size in [1, 3, 17, 4096] {
+            let chunks: Vec<Result<Bytes, reqwest::Error>> = stream_text
+                .as_bytes()
+                .chunks(chunk_size)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let prefix =
+                VecDeque::from([SseEvent::message(Bytes::from_static(b"{\"local\":1}")).encode()]);
+            let out: Vec<Bytes> = sse_stream(
+                futures_util::stream::iter(chunks),
+                prefix,
+                policy(),
+                FilterOptions::default(),
+                None,
+            )
+            .map(|c| c.unwrap())
+            .collect()
+            .await;
+            let text = String::from_utf8(out.concat()).unwrap();
+            assert!(text.starts_with("data: {\"local\":1}\n\n"), "{text}");
+            assert!(text.contains(": keep-alive"));
+            assert!(text.contains("notifications/progress"));
+            assert!(text.contains("id: 7"));
+            assert!(
+                text.contains("\"echo\"") && !text.contains("get-env"),
+                "chunk {chunk_size}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn content_kinds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(content_kind(&h), ContentKind::Empty);
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        );
+        assert_eq!(content_kind(&h), ContentKind::EventStream);
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert_eq!(content_kind(&h), ContentKind::Json);
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        assert_eq!(content_kind(&h), ContentKind::Other);
+    }
+}

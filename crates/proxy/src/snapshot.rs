@@ -1,0 +1,262 @@
+//! An account's gateway configuration, compiled for the hot path: servers by
+//! name with their opened upstream headers and compiled policy, grants by
+//! token digest.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use sha2::{Digest, Sha256};
+use toolgate_policy::CompiledPolicy;
+use toolgate_store::ids::{AccountId, GrantId, ServerId};
+use toolgate_store::snapshot::{AccountRows, ServerRows};
+use url::Url;
+
+/// Prefix of grant tokens; anything else is not worth a lookup.
+const GRANT_TOKEN_PREFIX: &str = "tgg_";
+
+pub struct AccountSnapshot {
+    pub id: AccountId,
+    pub slug: String,
+    servers: HashMap<String, Arc<ServerConfig>>,
+    grants: HashMap<[u8; 32], GrantEntry>,
+}
+
+pub struct ServerConfig {
+    pub id: ServerId,
+    pub name: String,
+    pub url: Url,
+    /// The upstream's own credentials and settings, sent on every request.
+    pub headers: HeaderMap,
+    pub timeout: Duration,
+    pub policy: Arc<CompiledPolicy>,
+    /// The stored version the policy came from; `None` means no policy was
+    /// stored and the server is closed (every tool hidden).
+    pub policy_version: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GrantEntry {
+    pub id: GrantId,
+    /// `None`: every server of the account.
+    servers: Option<HashSet<ServerId>>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Why a presented token does not open a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantRefusal {
+    /// Unknown, revoked or malformed.
+    Invalid,
+    Expired,
+    /// Valid, but limited to other servers.
+    OtherServer,
+}
+
+impl GrantEntry {
+    pub fn check(&self, server: ServerId, now: DateTime<Utc>) -> Result<(), GrantRefusal> {
+        if self.expires_at.is_some_and(|at| at <= now) {
+            return Err(GrantRefusal::Expired);
+        }
+        match &self.servers {
+            Some(allowed) if !allowed.contains(&server) => Err(GrantRefusal::OtherServer),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The policy of a server that has none: nothing is visible or callable.
+fn closed_policy() -> Arc<CompiledPolicy> {
+    static CLOSED: OnceLock<Arc<CompiledPolicy>> = OnceLock::new();
+    CLOSED
+        .get_or_init(|| Arc::new(CompiledPolicy::closed()))
+        .clone()
+}
+
+impl AccountSnapshot {
+    pub fn compile(rows: AccountRows) -> Self {
+        let servers = rows
+            .servers
+            .into_iter()
+            .filter_map(|server| {
+                let name = server.name.clone();
+                compile_server(server).map(|config| (name, Arc::new(config)))
+            })
+            .collect();
+        let grants = rows
+            .grants
+            .into_iter()
+            .filter_map(|grant| {
+                let digest: [u8; 32] = grant.token_hash.try_into().ok()?;
+                let servers = (!grant.all_servers)
+                    .then(|| grant.server_ids.into_iter().map(ServerId).collect());
+                Some((
+                    digest,
+                    GrantEntry {
+                        id: grant.id,
+                        servers,
+                        expires_at: grant.expires_at,
+                    },
+                ))
+            })
+            .collect();
+        Self {
+            id: rows.id,
+            slug: rows.slug,
+            servers,
+            grants,
+        }
+    }
+
+    pub fn server(&self, name: &str) -> Option<&Arc<ServerConfig>> {
+        self.servers.get(name)
+    }
+
+    /// The live grant a bearer token names, if any.
+    pub fn grant(&self, token: &str) -> Option<&GrantEntry> {
+        if !token.starts_with(GRANT_TOKEN_PREFIX) {
+            return None;
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.grants.get(&digest)
+    }
+
+    pub fn server_count(&self) -> usize {
+        self.servers.len()
+    }
+}
+
+fn compile_server(server: ServerRows) -> Option<ServerConfig> {
+    let url = match Url::parse(&server.url) {
+        Ok(url) => url,
+        Err(err) => {
+            tracing::error!(server = %server.id, error = %err, "stored upstream URL does not parse; server disabled");
+            return None;
+        }
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in &server.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(mut value)) => {
+                value.set_sensitive(true);
+                headers.insert(name, value);
+            }
+            // Names only: values are secrets.
+            _ => {
+                tracing::error!(server = %server.id, header = %name, "stored upstream header is invalid; skipped")
+            }
+        }
+    }
+    let (policy, policy_version) = match server.policy {
+        None => (closed_policy(), None),
+        Some((version, document)) => match toolgate_policy::parse(&document) {
+            Ok(policy) => (Arc::new(policy), Some(version)),
+            Err(errors) => {
+                tracing::error!(server = %server.id, version, errors = errors.len(), "stored policy no longer compiles; server closed");
+                (closed_policy(), Some(version))
+            }
+        },
+    };
+    Some(ServerConfig {
+        id: server.id,
+        name: server.name,
+        url,
+        headers,
+        timeout: Duration::from_millis(u64::try_from(server.timeout_ms).unwrap_or(30_000)),
+        policy,
+        policy_version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use toolgate_store::snapshot::GrantRows;
+
+    fn rows() -> (AccountRows, ServerId, ServerId) {
+        let (one, two) = (ServerId::new(), ServerId::new());
+        let server = |id, name: &str, policy| ServerRows {
+            id,
+            name: name.to_owned(),
+            url: "https://93.184.216.34/mcp".to_owned(),
+            headers: [("authorization".to_owned(), "Bearer up".to_owned())]
+                .into_iter()
+                .collect(),
+            timeout_ms: 1500,
+            policy,
+        };
+        let grant = |token: &str, servers: Option<Vec<ServerId>>, expires_at| GrantRows {
+            id: GrantId::new(),
+            token_hash: Sha256::digest(token.as_bytes()).to_vec(),
+            all_servers: servers.is_none(),
+            server_ids: servers
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.0)
+                .collect(),
+            expires_at,
+        };
+        let rows = AccountRows {
+            id: AccountId::new(),
+            slug: "acme".to_owned(),
+            servers: vec![
+                server(
+                    one,
+                    "one",
+                    Some((3, serde_json::json!({"version": "1", "default": "allow"}))),
+                ),
+                server(two, "two", None),
+            ],
+            grants: vec![
+                grant("tgg_all", None, None),
+                grant("tgg_two", Some(vec![two]), None),
+                grant(
+                    "tgg_old",
+                    None,
+                    Some(Utc::now() - chrono::Duration::seconds(1)),
+                ),
+            ],
+        };
+        (rows, one, two)
+    }
+
+    #[test]
+    fn servers_compile_with_headers_timeouts_and_policies() {
+        let (rows, ..) = rows();
+        let snapshot = AccountSnapshot::compile(rows);
+        let one = snapshot.server("one").unwrap();
+        assert_eq!(one.timeout, Duration::from_millis(1500));
+        assert_eq!(one.headers["authorization"], "Bearer up");
+        assert!(one.headers["authorization"].is_sensitive());
+        assert_eq!(one.policy_version, Some(3));
+        assert!(one.policy.visible("anything"));
+        let two = snapshot.server("two").unwrap();
+        assert_eq!(two.policy_version, None);
+        assert!(!two.policy.visible("anything"), "no policy: closed");
+        assert!(snapshot.server("three").is_none());
+    }
+
+    #[test]
+    fn grants_are_found_by_token_and_checked_for_scope_and_expiry() {
+        let (rows, one, two) = rows();
+        let snapshot = AccountSnapshot::compile(rows);
+        let now = Utc::now();
+        assert_eq!(snapshot.grant("tgg_all").unwrap().check(one, now), Ok(()));
+        assert_eq!(snapshot.grant("tgg_two").unwrap().check(two, now), Ok(()));
+        assert_eq!(
+            snapshot.grant("tgg_two").unwrap().check(one, now),
+            Err(GrantRefusal::OtherServer)
+        );
+        assert_eq!(
+            snapshot.grant("tgg_old").unwrap().check(one, now),
+            Err(GrantRefusal::Expired)
+        );
+        assert!(snapshot.grant("tgg_unknown").is_none());
+        assert!(snapshot.grant("all").is_none());
+    }
+}
