@@ -12,12 +12,13 @@ use serde_json::value::RawValue;
 use toolgate_mcp::headers::{self, check_post, Era, McpHeaders, ProtocolVersion, MCP_SESSION_ID};
 use toolgate_mcp::tools_list::FilterOptions;
 use toolgate_mcp::{peek, Body, Id};
-use toolgate_store::ids::{GrantId, ServerId};
+use toolgate_store::ids::GrantId;
 use tracing::Instrument;
 
 use crate::enforce;
 use crate::error::GatewayError;
 use crate::relay::{relay, RelayContext};
+use crate::session::SessionBinding;
 use crate::snapshot::{GrantRefusal, ServerConfig};
 use crate::ProxyState;
 
@@ -100,13 +101,12 @@ fn open_session<'h>(
     }
 }
 
-fn sealer_for(
-    state: &ProxyState,
-    grant: GrantId,
-    server: ServerId,
-) -> Box<dyn Fn(&str) -> String + Send> {
-    let sealer = state.sealer.clone();
-    Box::new(move |upstream| sealer.seal(grant, server, upstream))
+fn binding(state: &ProxyState, target: &Target) -> SessionBinding {
+    SessionBinding {
+        sealer: state.sealer.clone(),
+        grant: target.grant,
+        server: target.server.id,
+    }
 }
 
 pub async fn post(
@@ -200,7 +200,7 @@ async fn handle_post(
             batch: parsed.is_batch(),
             idle_timeout: Some(target.server.timeout),
             request_id: single_id,
-            seal_session: Some(sealer_for(&state, target.grant, target.server.id)),
+            session: Some(binding(&state, &target)),
         },
     )
     .await
@@ -300,7 +300,7 @@ async fn legacy_stream(
             // A listening stream may be quiet for as long as the agent waits.
             idle_timeout: (method != Method::GET).then_some(target.server.timeout),
             request_id: None::<Id<'static>>,
-            seal_session: Some(sealer_for(&state, target.grant, target.server.id)),
+            session: Some(binding(&state, &target)),
         },
     )
     .await

@@ -22,6 +22,7 @@ use toolgate_mcp::Id;
 use toolgate_policy::CompiledPolicy;
 
 use crate::error::GatewayError;
+use crate::session::SessionBinding;
 use crate::upstream::{describe, UpstreamError};
 
 /// Largest JSON response the gateway buffers to rewrite.
@@ -42,7 +43,7 @@ pub struct RelayContext {
     /// The request id, to answer upstream failures in-band.
     pub request_id: Option<Id<'static>>,
     /// Seals an upstream session id for the agent.
-    pub seal_session: Option<Box<dyn Fn(&str) -> String + Send>>,
+    pub session: Option<SessionBinding>,
 }
 
 pub async fn relay(
@@ -64,11 +65,7 @@ pub async fn relay(
     }
     let kind = content_kind(upstream.headers());
     let mut headers = HeaderMap::new();
-    copy_response_headers(
-        upstream.headers(),
-        &mut headers,
-        ctx.seal_session.as_deref(),
-    );
+    copy_response_headers(upstream.headers(), &mut headers, ctx.session.as_ref());
 
     match kind {
         ContentKind::EventStream if status.is_success() => {
@@ -195,21 +192,16 @@ fn content_kind(headers: &HeaderMap) -> ContentKind {
     }
 }
 
-fn copy_response_headers(
-    from: &HeaderMap,
-    to: &mut HeaderMap,
-    seal: Option<&(dyn Fn(&str) -> String + Send)>,
-) {
+fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap, session: Option<&SessionBinding>) {
     if let Some(version) = from.get(MCP_PROTOCOL_VERSION) {
         to.insert(
             HeaderName::from_static(MCP_PROTOCOL_VERSION),
             version.clone(),
         );
     }
-    if let (Some(session), Some(seal)) =
-        (from.get(MCP_SESSION_ID).and_then(|v| v.to_str().ok()), seal)
-    {
-        if let Ok(value) = HeaderValue::from_str(&seal(session)) {
+    let upstream = from.get(MCP_SESSION_ID).and_then(|v| v.to_str().ok());
+    if let (Some(upstream), Some(session)) = (upstream, session) {
+        if let Ok(value) = HeaderValue::from_str(&session.seal(upstream)) {
             to.insert(HeaderName::from_static(MCP_SESSION_ID), value);
         }
     }
@@ -434,7 +426,7 @@ mod tests {
             batch,
             idle_timeout: None,
             request_id: None,
-            seal_session: None,
+            session: None,
         }
     }
 

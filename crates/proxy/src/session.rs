@@ -64,6 +64,20 @@ impl SessionSealer {
     }
 }
 
+/// Seals upstream session ids for one grant on one server.
+#[derive(Clone)]
+pub struct SessionBinding {
+    pub sealer: std::sync::Arc<SessionSealer>,
+    pub grant: GrantId,
+    pub server: ServerId,
+}
+
+impl SessionBinding {
+    pub fn seal(&self, upstream: &str) -> String {
+        self.sealer.seal(self.grant, self.server, upstream)
+    }
+}
+
 #[cold]
 fn unreachable_hmac() -> HmacSha256 {
     // HMAC accepts keys of any length; this cannot happen.
