@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use toolgate_changes::ChangeBus;
 use toolgate_store::secrets::SecretKey;
 
 use crate::auth::jwt::JwtKeys;
@@ -21,10 +22,19 @@ pub struct AppState {
     pub secret_key: Arc<SecretKey>,
     pub jwt: Arc<JwtKeys>,
     pub settings: Arc<Settings>,
+    /// Announces "account X changed" to gateway replicas after each committed
+    /// write they cache.
+    pub changes: ChangeBus,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, secret_key: SecretKey, jwt: JwtKeys, settings: Settings) -> Self {
+    pub fn new(
+        pool: PgPool,
+        secret_key: SecretKey,
+        jwt: JwtKeys,
+        settings: Settings,
+        changes: ChangeBus,
+    ) -> Self {
         Self {
             pool,
             secret_key: Arc::new(secret_key),
@@ -33,6 +43,7 @@ impl AppState {
                 public_url: settings.public_url.trim_end_matches('/').to_owned(),
                 ..settings
             }),
+            changes,
         }
     }
 

@@ -11,6 +11,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// How "account X changed" reaches gateway replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Bus {
+    /// Redis pub/sub at REDIS_URL: any number of replicas.
+    Redis,
+    /// Inside this process: a single replica only.
+    Memory,
+}
+
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
@@ -54,6 +63,20 @@ pub struct ServeArgs {
     /// digits or base64. Unset: a generated development key kept in the database.
     #[arg(long, env = "TOOLGATE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+
+    /// Redis URL (change notifications between replicas).
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        hide_env_values = true
+    )]
+    pub redis_url: String,
+
+    /// How account changes reach gateway replicas: `redis`, or `memory` for
+    /// a single replica.
+    #[arg(long, env = "TOOLGATE_BUS", value_enum, default_value_t = Bus::Redis)]
+    pub bus: Bus,
 
     /// Allow upstream URLs on private, loopback and link-local addresses.
     #[arg(long, env = "TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]

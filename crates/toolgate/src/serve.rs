@@ -2,12 +2,13 @@
 
 use anyhow::Context;
 use sqlx::PgPool;
+use toolgate_changes::ChangeBus;
 use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::{AppState, Settings};
 use toolgate_store::secrets::SecretKey;
 use toolgate_store::{db, dev_secrets};
 
-use crate::config::{DatabaseArgs, ServeArgs};
+use crate::config::{Bus, DatabaseArgs, ServeArgs};
 
 /// Creates the database if missing, connects and migrates it.
 pub async fn prepare_database(args: &DatabaseArgs) -> anyhow::Result<PgPool> {
@@ -43,7 +44,22 @@ async fn secret_or_dev(
     Ok(dev_secrets::get_or_create(pool, name).await?.to_vec())
 }
 
+/// Where account changes are announced to gateway replicas.
+fn change_bus(args: &ServeArgs) -> anyhow::Result<ChangeBus> {
+    match args.bus {
+        Bus::Redis => ChangeBus::redis(&args.redis_url).context("REDIS_URL"),
+        Bus::Memory => {
+            tracing::info!(
+                "TOOLGATE_BUS=memory: account changes reach this process only; \
+                 run a single replica"
+            );
+            Ok(ChangeBus::in_process())
+        }
+    }
+}
+
 pub async fn state(args: &ServeArgs, pool: PgPool) -> anyhow::Result<AppState> {
+    let changes = change_bus(args)?;
     let jwt_secret = secret_or_dev(
         &pool,
         args.jwt_secret.as_deref(),
@@ -71,6 +87,7 @@ pub async fn state(args: &ServeArgs, pool: PgPool) -> anyhow::Result<AppState> {
             public_url: args.public_url(),
             allow_private_upstreams: args.allow_private_upstreams,
         },
+        changes,
     ))
 }
 

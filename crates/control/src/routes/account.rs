@@ -100,7 +100,8 @@ async fn patch_account(
     };
     let webhook_url = match &input.approval_webhook_url {
         Some(Some(url)) => {
-            let checked = toolgate_netguard::check_url(url, state.settings.allow_private_upstreams).await;
+            let checked =
+                toolgate_netguard::check_url(url, state.settings.allow_private_upstreams).await;
             violations.check("/approval_webhook_url", checked.map(String::from))
         }
         _ => None,
@@ -130,6 +131,7 @@ async fn patch_account(
         },
     )
     .await?;
+    state.changes.publish(auth.account_id).await;
     Ok(Json(AccountPatchOut {
         account: AccountOut::new(&state, account),
         approval_webhook_secret: secret,

@@ -130,6 +130,7 @@ async fn create_grant(
         }
         other => other.into(),
     })?;
+    state.changes.publish(auth.account_id).await;
     Ok((
         StatusCode::CREATED,
         Json(NewGrantOut {
@@ -176,5 +177,6 @@ async fn revoke_grant(
     PathId(id): PathId<GrantId>,
 ) -> Result<StatusCode, ApiError> {
     grants::revoke(&state.pool, auth.account_id, id).await?;
+    state.changes.publish(auth.account_id).await;
     Ok(StatusCode::NO_CONTENT)
 }

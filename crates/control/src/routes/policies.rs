@@ -81,6 +81,7 @@ async fn put_policy(
         auth.user_id(),
     )
     .await?;
+    state.changes.publish(auth.account_id).await;
     Ok(Json(version.into()))
 }
 

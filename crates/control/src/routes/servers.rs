@@ -150,6 +150,7 @@ async fn create_server(
         },
     )
     .await?;
+    state.changes.publish(auth.account_id).await;
     let slug = account_slug(&state, &auth).await?;
     Ok((
         StatusCode::CREATED,
@@ -232,6 +233,7 @@ async fn patch_server(
         },
     )
     .await?;
+    state.changes.publish(auth.account_id).await;
     let slug = account_slug(&state, &auth).await?;
     Ok(Json(ServerOut::new(&state, &slug, server)))
 }
@@ -246,5 +248,6 @@ async fn delete_server(
     PathId(id): PathId<ServerId>,
 ) -> Result<StatusCode, ApiError> {
     servers::delete(&state.pool, auth.account_id, id).await?;
+    state.changes.publish(auth.account_id).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use toolgate_changes::ChangeBus;
 use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::{app, AppState, Settings};
 use toolgate_store::secrets::SecretKey;
@@ -21,6 +22,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
+    /// The in-process bus the router announces account changes on.
+    pub changes: ChangeBus,
 }
 
 pub struct Response {
@@ -68,6 +71,7 @@ impl TestApp {
     }
 
     pub fn with_settings(pool: PgPool, allow_private_upstreams: bool) -> Self {
+        let changes = ChangeBus::in_process();
         let state = AppState::new(
             pool.clone(),
             SecretKey::generate(),
@@ -76,10 +80,12 @@ impl TestApp {
                 public_url: PUBLIC_URL.to_owned(),
                 allow_private_upstreams,
             },
+            changes.clone(),
         );
         Self {
             router: app(state),
             pool,
+            changes,
         }
     }
 
