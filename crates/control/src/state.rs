@@ -30,14 +30,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         pool: PgPool,
-        secret_key: SecretKey,
+        secret_key: impl Into<Arc<SecretKey>>,
         jwt: JwtKeys,
         settings: Settings,
         changes: ChangeBus,
     ) -> Self {
         Self {
             pool,
-            secret_key: Arc::new(secret_key),
+            secret_key: secret_key.into(),
             jwt: Arc::new(jwt),
             settings: Arc::new(Settings {
                 public_url: settings.public_url.trim_end_matches('/').to_owned(),

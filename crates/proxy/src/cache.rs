@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
+use toolgate_changes::{Change, Subscription};
 use toolgate_store::ids::AccountId;
 use toolgate_store::secrets::SecretKey;
 use toolgate_store::StoreError;
@@ -117,6 +118,17 @@ impl SnapshotCache {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
+    }
+
+    /// Applies change notifications until the bus goes away. Run it as a
+    /// task for the life of the process.
+    pub async fn follow(self: Arc<Self>, mut changes: Subscription) {
+        loop {
+            match changes.recv().await {
+                Change::Account(account) => self.invalidate(account),
+                Change::All => self.clear(),
+            }
+        }
     }
 
     pub fn stats(&self) -> CacheStats {

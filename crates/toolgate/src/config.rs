@@ -82,6 +82,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_private_upstreams: bool,
 
+    /// How long a gateway keeps an account's configuration without hearing
+    /// of a change, in seconds: a safety net behind change notifications.
+    #[arg(long, env = "TOOLGATE_SNAPSHOT_TTL", default_value_t = 60)]
+    pub snapshot_ttl: u64,
+
     /// Log format.
     #[arg(long, env = "TOOLGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DatabaseArgs, LogFormat, ServeArgs};
+use crate::serve::Role;
 
 #[derive(Parser)]
 #[command(
@@ -27,10 +28,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run everything on one port: the control plane API and dashboard.
+    /// Run everything on one port: the control plane API and the gateway.
     Serve(ServeArgs),
     /// Run the control plane alone.
     Control(ServeArgs),
+    /// Run the gateway alone (a stateless replica; scale it out).
+    Proxy(ServeArgs),
     /// Create the database if missing and apply pending migrations, then exit.
     Migrate(DatabaseArgs),
     /// Work with policy documents offline.
@@ -67,11 +70,9 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve(args) | Command::Control(args) => {
-            telemetry::init(args.log_format);
-            runtime()?.block_on(serve::run(args))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Serve(args) => serve(args, Role::All),
+        Command::Control(args) => serve(args, Role::Control),
+        Command::Proxy(args) => serve(args, Role::Gateway),
         Command::Migrate(args) => {
             telemetry::init(LogFormat::Text);
             runtime()?.block_on(async {
@@ -86,6 +87,12 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             policy_cmd::eval(&file, &tool, args.as_deref())
         }
     }
+}
+
+fn serve(args: ServeArgs, role: Role) -> anyhow::Result<ExitCode> {
+    telemetry::init(args.log_format);
+    runtime()?.block_on(serve::run(args, role))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

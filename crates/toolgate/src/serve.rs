@@ -1,10 +1,18 @@
 //! Starting a serving process: database, secrets, router, socket.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::Context;
+use axum::Router;
 use sqlx::PgPool;
 use toolgate_changes::ChangeBus;
 use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::{AppState, Settings};
+use toolgate_proxy::cache::SnapshotCache;
+use toolgate_proxy::session::SessionSealer;
+use toolgate_proxy::upstream::UpstreamClient;
+use toolgate_proxy::ProxyState;
 use toolgate_store::secrets::SecretKey;
 use toolgate_store::{db, dev_secrets};
 
@@ -58,10 +66,15 @@ fn change_bus(args: &ServeArgs) -> anyhow::Result<ChangeBus> {
     }
 }
 
-pub async fn state(args: &ServeArgs, pool: PgPool) -> anyhow::Result<AppState> {
-    let changes = change_bus(args)?;
+/// The deployment's keys, from the environment or the database.
+struct Keys {
+    jwt_secret: Vec<u8>,
+    secret_key: Arc<SecretKey>,
+}
+
+async fn keys(args: &ServeArgs, pool: &PgPool) -> anyhow::Result<Keys> {
     let jwt_secret = secret_or_dev(
-        &pool,
+        pool,
         args.jwt_secret.as_deref(),
         "jwt_secret",
         "TOOLGATE_JWT_SECRET",
@@ -72,17 +85,33 @@ pub async fn state(args: &ServeArgs, pool: PgPool) -> anyhow::Result<AppState> {
             SecretKey::parse(key).map_err(|e| anyhow::anyhow!("TOOLGATE_SECRET_KEY {e}"))?
         }
         None => {
-            let bytes = secret_or_dev(&pool, None, "secret_key", "TOOLGATE_SECRET_KEY").await?;
+            let bytes = secret_or_dev(pool, None, "secret_key", "TOOLGATE_SECRET_KEY").await?;
             let bytes: [u8; 32] = bytes
                 .try_into()
                 .map_err(|_| anyhow::anyhow!("stored development key is not 32 bytes"))?;
             SecretKey::from_bytes(bytes)
         }
     };
-    Ok(AppState::new(
+    Ok(Keys {
+        jwt_secret,
+        secret_key: Arc::new(secret_key),
+    })
+}
+
+/// Which planes a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Control plane and gateway on one port.
+    All,
+    Control,
+    Gateway,
+}
+
+fn control_app(args: &ServeArgs, pool: PgPool, keys: &Keys, changes: ChangeBus) -> Router {
+    toolgate_control::app(AppState::new(
         pool,
-        secret_key,
-        JwtKeys::new(&jwt_secret, i64::from(args.jwt_ttl)),
+        keys.secret_key.clone(),
+        JwtKeys::new(&keys.jwt_secret, i64::from(args.jwt_ttl)),
         Settings {
             public_url: args.public_url(),
             allow_private_upstreams: args.allow_private_upstreams,
@@ -91,15 +120,43 @@ pub async fn state(args: &ServeArgs, pool: PgPool) -> anyhow::Result<AppState> {
     ))
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+fn gateway_app(
+    args: &ServeArgs,
+    pool: PgPool,
+    keys: &Keys,
+    changes: &ChangeBus,
+) -> anyhow::Result<Router> {
+    let cache = Arc::new(SnapshotCache::new(
+        pool,
+        keys.secret_key.clone(),
+        Duration::from_secs(args.snapshot_ttl),
+    ));
+    tokio::spawn(cache.clone().follow(changes.subscribe()));
+    let state = ProxyState {
+        cache,
+        upstream: UpstreamClient::new(args.allow_private_upstreams)
+            .context("building the upstream HTTP client")?,
+        sealer: Arc::new(SessionSealer::new(keys.secret_key.expose_bytes())),
+    };
+    Ok(toolgate_proxy::router(state))
+}
+
+pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     args.validate()?;
     let pool = prepare_database(&args.database).await?;
-    let state = state(&args, pool).await?;
-    let app = toolgate_control::app(state);
+    let keys = keys(&args, &pool).await?;
+    let changes = change_bus(&args)?;
+    let app = match role {
+        Role::All => gateway_app(&args, pool.clone(), &keys, &changes)?
+            .merge(control_app(&args, pool, &keys, changes)),
+        Role::Control => control_app(&args, pool, &keys, changes),
+        Role::Gateway => gateway_app(&args, pool.clone(), &keys, &changes)?
+            .merge(toolgate_proxy::health_router(pool)),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on TOOLGATE_LISTEN={}", args.listen))?;
-    tracing::info!(listen = %args.listen, public_url = %args.public_url(), "toolgate is serving");
+    tracing::info!(listen = %args.listen, public_url = %args.public_url(), ?role, "toolgate is serving");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
