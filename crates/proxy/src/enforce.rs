@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use serde_json::json;
+use toolgate_mcp::headers::Era;
 use toolgate_mcp::peek::TOOLS_LIST;
 use toolgate_mcp::response::{error_response, refusal_response, unknown_tool_response, MetaKey};
 use toolgate_mcp::{error_codes, Body, Message};
@@ -26,10 +27,10 @@ impl Plan {
     }
 }
 
-pub fn plan(body: &Body<'_>, policy: &CompiledPolicy) -> Plan {
+pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, era: Era) -> Plan {
     let mut plan = Plan::default();
     for (index, message) in body.messages().iter().enumerate() {
-        match answer(message, policy) {
+        match answer(message, policy, era) {
             Some(local) => plan.local.push(local),
             None => {
                 plan.lists_tools |= message.is_method(TOOLS_LIST);
@@ -41,7 +42,7 @@ pub fn plan(body: &Body<'_>, policy: &CompiledPolicy) -> Plan {
 }
 
 /// The gateway's own answer to a message, or `None` to forward it.
-fn answer(message: &Message<'_>, policy: &CompiledPolicy) -> Option<Bytes> {
+fn answer(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Option<Bytes> {
     let call = message.tool_call()?;
     // `peek` accepts tools/call only as a request, so there is an id.
     let id = message.id()?;
@@ -60,6 +61,7 @@ fn answer(message: &Message<'_>, policy: &CompiledPolicy) -> Option<Bytes> {
         Decision::Allow { limits } => {
             let counters: Vec<&str> = limits.iter().map(|l| l.counter.as_str()).collect();
             Some(refusal(
+                era,
                 id,
                 &format!(
                     "this call is rate-limited (counter {}), and this gateway does not enforce rate limits yet, so it refuses the call rather than run it unlimited",
@@ -69,6 +71,7 @@ fn answer(message: &Message<'_>, policy: &CompiledPolicy) -> Option<Bytes> {
             ))
         }
         Decision::RequireApproval { pointer, .. } => Some(refusal(
+            era,
             id,
             "this call requires a person's approval, which this gateway cannot request yet",
             &pointer,
@@ -77,14 +80,15 @@ fn answer(message: &Message<'_>, policy: &CompiledPolicy) -> Option<Bytes> {
             kind: RefusalKind::Denied,
             reason,
             pointer,
-        } => Some(refusal(id, &reason, &pointer)),
+        } => Some(refusal(era, id, &reason, &pointer)),
         Decision::Refuse { .. } => Some(unknown_tool_response(id, call.name())),
     }
 }
 
-fn refusal(id: &toolgate_mcp::Id<'_>, reason: &str, pointer: &str) -> Bytes {
+fn refusal(era: Era, id: &toolgate_mcp::Id<'_>, reason: &str, pointer: &str) -> Bytes {
     refusal_response(
         id,
+        era,
         reason,
         &[(MetaKey::TOOLGATE_REFUSAL, json!({ "rule": pointer }))],
     )
@@ -129,7 +133,7 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned(),
         ] {
             let parsed = toolgate_mcp::peek(body.as_bytes()).unwrap();
-            let plan = plan(&parsed, &policy);
+            let plan = plan(&parsed, &policy, Era::Legacy);
             assert!(
                 plan.local.is_empty() && plan.forwards_everything(&parsed),
                 "{body}"
@@ -137,7 +141,14 @@ mod tests {
             assert!(!plan.lists_tools);
         }
         let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
-        assert!(plan(&toolgate_mcp::peek(list.as_bytes()).unwrap(), &policy).lists_tools);
+        assert!(
+            plan(
+                &toolgate_mcp::peek(list.as_bytes()).unwrap(),
+                &policy,
+                Era::Legacy
+            )
+            .lists_tools
+        );
     }
 
     #[test]
@@ -145,7 +156,11 @@ mod tests {
         let policy = policy();
         for name in ["get-env", "wipe", "nope"] {
             let body = call(9, name, json!({}));
-            let plan = plan(&toolgate_mcp::peek(body.as_bytes()).unwrap(), &policy);
+            let plan = plan(
+                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+                &policy,
+                Era::Legacy,
+            );
             assert!(plan.forward.is_empty());
             let answer = local(&plan, 0);
             assert_eq!(answer["id"], 9);
@@ -158,7 +173,11 @@ mod tests {
     fn refused_visible_calls_get_an_is_error_result() {
         let policy = policy();
         let body = call(3, "echo", json!({"message": "far too long"}));
-        let plan = plan(&toolgate_mcp::peek(body.as_bytes()).unwrap(), &policy);
+        let plan = plan(
+            &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+            &policy,
+            Era::Legacy,
+        );
         let answer = local(&plan, 0);
         assert_eq!(answer["result"]["isError"], true);
         let text = answer["result"]["content"][0]["text"].as_str().unwrap();
@@ -177,7 +196,11 @@ mod tests {
         let policy = policy();
         for name in ["limited", "pay"] {
             let body = call(4, name, json!({}));
-            let plan = plan(&toolgate_mcp::peek(body.as_bytes()).unwrap(), &policy);
+            let plan = plan(
+                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+                &policy,
+                Era::Legacy,
+            );
             assert!(
                 plan.forward.is_empty(),
                 "{name} must not reach the upstream"
@@ -196,7 +219,7 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#
         );
         let parsed = toolgate_mcp::peek(body.as_bytes()).unwrap();
-        let plan = plan(&parsed, &policy);
+        let plan = plan(&parsed, &policy, Era::Legacy);
         assert_eq!(plan.forward, vec![0, 2]);
         assert!(plan.lists_tools);
         assert_eq!(local(&plan, 0)["id"], 2);

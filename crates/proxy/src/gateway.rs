@@ -163,7 +163,7 @@ async fn handle_post(
         Era::Modern => None,
     };
 
-    let plan = enforce::plan(&parsed, &target.server.policy);
+    let plan = enforce::plan(&parsed, &target.server.policy, version.era());
     if plan.forward.is_empty() {
         let answer = join_local(&parsed, &plan.local);
         return Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response());

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::error_codes;
+use crate::headers::Era;
 use crate::headers::ProtocolError;
 use crate::id::Id;
 use crate::json_text::write_string;
@@ -71,10 +72,15 @@ pub fn result_response(id: &Id<'_>, result: &Value) -> Bytes {
 /// usually a single [`MetaKey::TOOLGATE_REFUSAL`] entry; a repeated key keeps
 /// its last value and `_meta` is omitted when empty. No `structuredContent`:
 /// clients skip output-schema checks on `isError` results only when it is
-/// absent.
-pub fn refusal_response(id: &Id<'_>, reason: &str, meta: &[(MetaKey, Value)]) -> Bytes {
+/// absent. A 2026-07-28 result also says `"resultType":"complete"`, which
+/// that revision's clients require.
+pub fn refusal_response(id: &Id<'_>, era: Era, reason: &str, meta: &[(MetaKey, Value)]) -> Bytes {
     let mut out = open_message(Some(id), reason.len() + 128);
-    out.extend_from_slice(b",\"result\":{\"content\":[{\"type\":\"text\",\"text\":");
+    out.extend_from_slice(b",\"result\":{");
+    if era == Era::Modern {
+        out.extend_from_slice(b"\"resultType\":\"complete\",");
+    }
+    out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":");
     write_string(&mut out, &format!("{REFUSAL_PREFIX}{reason}"));
     out.extend_from_slice(b"}],\"isError\":true");
     if !meta.is_empty() {
@@ -218,6 +224,7 @@ mod tests {
         )];
         let bytes = refusal_response(
             &Id::number(2),
+            Era::Legacy,
             "limit \"spend\" reached; retry in 1.2 s",
             &meta,
         );
@@ -235,13 +242,23 @@ mod tests {
     }
 
     #[test]
+    fn modern_refusals_say_their_result_type() {
+        let value = parse(&refusal_response(&Id::number(1), Era::Modern, "no", &[]));
+        assert_eq!(value["result"]["resultType"], "complete");
+        assert_eq!(value["result"]["isError"], true);
+        let legacy = parse(&refusal_response(&Id::number(1), Era::Legacy, "no", &[]));
+        assert!(legacy["result"].get("resultType").is_none());
+    }
+
+    #[test]
     fn refusal_without_meta_omits_it_and_repeated_keys_keep_the_last() {
-        let value = parse(&refusal_response(&Id::number(1), "no", &[]));
+        let value = parse(&refusal_response(&Id::number(1), Era::Legacy, "no", &[]));
         assert!(value["result"].get("_meta").is_none());
         assert!(value["result"].get("structuredContent").is_none());
         let key = MetaKey::parse("com.example/a").unwrap();
         let value = parse(&refusal_response(
             &Id::number(1),
+            Era::Legacy,
             "no",
             &[(key.clone(), json!(1)), (key, json!(2))],
         ));
