@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 import pytest
@@ -80,7 +81,11 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def toolgate_env() -> Any:
     """Env shared by every toolgate process of this run: its own database, Redis, fixed secrets."""
-    pg = os.environ.get("TOOLGATE_E2E_POSTGRES", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+    pg = os.environ.get("TOOLGATE_E2E_POSTGRES")
+    if not pg and os.environ.get("TEST_DATABASE_URL"):
+        parts = urlsplit(os.environ["TEST_DATABASE_URL"])
+        pg = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    pg = (pg or "postgres://postgres@127.0.0.1:5432").rstrip("/")
     db = f"toolgate_e2e_{secrets.token_hex(6)}"
     env = {
         "DATABASE_URL": f"{pg}/{db}",
@@ -88,6 +93,7 @@ def toolgate_env() -> Any:
         "TOOLGATE_JWT_SECRET": secrets.token_hex(32),
         "TOOLGATE_SECRET_KEY": secrets.token_hex(32),
         "TOOLGATE_ALLOW_PRIVATE_UPSTREAMS": "true",
+        "TOOLGATE_BUS": "redis",
         "RUST_LOG": os.environ.get("RUST_LOG", "info"),
         "RUST_BACKTRACE": "1",
     }

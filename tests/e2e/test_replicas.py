@@ -7,7 +7,7 @@ import copy
 import time
 from typing import Any
 
-from harness import modern_call, poll_until, tool_names
+from harness import legacy_headers, legacy_initialize, modern_call, poll_until, raw, tool_names
 from policies import PY_POLICY
 
 DEADLINE = 1.5
@@ -68,3 +68,13 @@ def test_grant_revocation_takes_effect_on_both_processes(
             f"last answer: {last[0].describe() if last else None}"
         )
         assert "www-authenticate" in last[0].headers, last[0].describe()
+
+
+def test_legacy_session_is_served_by_either_process(gate: Any, upstream_py: Any, toolgate: Any, toolgate_b: Any) -> None:
+    g = gate(upstream_py, PY_POLICY)
+    init, sid = legacy_initialize(toolgate.gateway_url(g.url), g.token)
+    assert init.status == 200 and sid, init.describe()
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "b"}}}
+    r = raw("POST", toolgate_b.gateway_url(g.url), body=call, headers=legacy_headers(g.token, sid))
+    assert r.status == 200 and r.final and "result" in r.final, f"process B on A's session: {r.describe()}"
+    assert r.final["result"]["content"][0]["text"] == "Echo: b"

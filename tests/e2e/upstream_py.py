@@ -55,11 +55,11 @@ def delete_file(path: str) -> str:
     return f"deleted {path}"
 
 
-@mcp.tool(name="slow-count", description="Count to `steps`, reporting progress at each step.")
-async def slow_count(steps: int, ctx: Context) -> str:
+@mcp.tool(name="slow-count", description="Count to `steps`, reporting progress at each step, `delay` seconds apart.")
+async def slow_count(steps: int, ctx: Context, delay: float = 0.05) -> str:
     for i in range(1, steps + 1):
         await ctx.report_progress(i, steps, f"step {i} of {steps}")
-        await anyio.sleep(0.05)
+        await anyio.sleep(delay)
     return f"counted to {steps}"
 
 
