@@ -356,7 +356,7 @@ class HttpLog:
 
 
 @asynccontextmanager
-async def py_client(url: str, token: str | None, mode: str, log: HttpLog | None = None):
+async def py_client(url: str, token: str | None, mode: str, log: HttpLog | None = None, **client_kwargs: Any):
     """An official Python SDK client connected to url with a bearer token."""
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
@@ -368,7 +368,7 @@ async def py_client(url: str, token: str | None, mode: str, log: HttpLog | None 
         timeout=httpx2.Timeout(30.0, read=60.0),
         event_hooks={"response": [log.hook]},
     ) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode, read_timeout_seconds=60) as c:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, read_timeout_seconds=60, **client_kwargs) as c:
             yield c
 
 

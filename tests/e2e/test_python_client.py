@@ -153,3 +153,12 @@ async def test_delete_ends_the_session(target: Target, gate: Any) -> None:
     # answers 400 "No valid session ID", which a gateway may relay.
     allowed = (404,) if target.records else (400, 404)
     assert after.status in allowed, f"a request on the deleted session: {after.describe()}"
+
+
+async def test_auto_mode_discovers_the_modern_era(gate: Any, upstream_py: Any) -> None:
+    """mode="auto" probes server/discover, which the gateway answers for a dual-era upstream."""
+    g = gate(upstream_py, PY_POLICY)
+    async with py_client(g.url, g.token, "auto") as c:
+        assert c.protocol_version == "2026-07-28", c.protocol_version
+        names = {t.name for t in (await c.list_tools()).tools}
+    assert names == PY_VISIBLE
