@@ -136,19 +136,33 @@ def _python() -> str:
     return sys.executable
 
 
-@pytest.fixture(scope="session")
-def upstream_py(log_dir: Path) -> Any:
-    """The Python SDK upstream (both eras), recording the headers it receives."""
+def _start_upstream_py(name: str, extra: list[str], log_dir: Path) -> Upstream:
     port = free_port()
-    proc = Proc("upstream-py", [_python(), str(E2E_DIR / "upstream_py.py"), str(port)], {}, log_dir, cwd=E2E_DIR)
+    argv = [_python(), str(E2E_DIR / "upstream_py.py"), str(port), *extra]
+    proc = Proc(name, argv, {}, log_dir, cwd=E2E_DIR)
     base = f"http://127.0.0.1:{port}"
     try:
         proc.wait_http(f"{base}/_debug/requests", timeout=30)
     except BaseException:
         proc.stop()
         raise
-    yield Upstream("upstream-py", base, proc)
-    proc.stop()
+    return Upstream(name, base, proc)
+
+
+@pytest.fixture(scope="session")
+def upstream_py(log_dir: Path) -> Any:
+    """The Python SDK upstream (both eras, SSE responses), recording the headers it receives."""
+    upstream = _start_upstream_py("upstream-py", [], log_dir)
+    yield upstream
+    upstream.proc.stop()
+
+
+@pytest.fixture(scope="session")
+def upstream_py_json(log_dir: Path) -> Any:
+    """The same upstream answering with application/json bodies."""
+    upstream = _start_upstream_py("upstream-py-json", ["json"], log_dir)
+    yield upstream
+    upstream.proc.stop()
 
 
 @pytest.fixture(scope="session")

@@ -33,15 +33,16 @@ class Target:
         return self.mode == "legacy"
 
 
-TARGETS = ["py-legacy", "py-2026-07-28", "everything-legacy"]
+# py: SSE responses; pyjson: application/json responses (a different relay path).
+TARGETS = ["py-legacy", "py-2026-07-28", "pyjson-legacy", "pyjson-2026-07-28", "everything-legacy"]
 
 
 @pytest.fixture(params=TARGETS)
 def target(request: pytest.FixtureRequest) -> Target:
     kind, mode = request.param.split("-", 1)
-    if kind == "py":
+    if kind in ("py", "pyjson"):
         return Target(
-            request.getfixturevalue("upstream_py"),
+            request.getfixturevalue("upstream_py" if kind == "py" else "upstream_py_json"),
             mode,
             PY_POLICY,
             PY_VISIBLE,
@@ -119,6 +120,8 @@ async def test_argument_schema_refusal_names_the_path(target: Target, gate: Any)
 async def test_progress_notifications_pass_through(target: Target, gate: Any) -> None:
     g = gate(target.upstream, target.policy)
     tool, args = target.progress
+    if target.upstream.name == "upstream-py-json":
+        pytest.skip("a JSON response has no channel for progress notifications")
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:

@@ -12,7 +12,8 @@ Side channel, outside ``/mcp`` so it cannot be reached through a gateway:
 ``GET /_debug/requests`` lists every request received on ``/mcp`` (HTTP method,
 headers, JSON-RPC method and tool name); ``POST /_debug/reset`` clears the list.
 
-Usage: ``python upstream_py.py PORT``
+Usage: ``python upstream_py.py PORT [json]``; with ``json`` it answers requests with
+``application/json`` bodies instead of SSE streams.
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ class RecordRequests:
 
 def main() -> None:
     port = int(sys.argv[1])
-    app = RecordRequests(mcp.streamable_http_app(host="127.0.0.1"))
+    json_response = sys.argv[2:3] == ["json"]
+    app = RecordRequests(mcp.streamable_http_app(host="127.0.0.1", json_response=json_response))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
