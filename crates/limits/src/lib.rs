@@ -17,6 +17,7 @@ mod keys;
 mod memory;
 mod redis_store;
 mod request;
+mod script;
 
 use std::time::Duration;
 

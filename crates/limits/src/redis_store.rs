@@ -1,26 +1,21 @@
 //! Counters in Redis, shared by every gateway replica.
 //!
-//! One `EVALSHA` per acquire (`Script::invoke_async` loads the script and
-//! repeats once on `NOSCRIPT`, which means nothing ran, so nothing counts
-//! twice). The client never retries a script on its own: a call that timed
-//! out may have run, and running it again would over-count.
+//! One `EVALSHA` per acquire (plus one `EVAL` after `NOSCRIPT`, which means
+//! nothing ran, so nothing counts twice; see `script`). Nothing else is ever
+//! re-sent: a call that failed or timed out may have run, and running it
+//! again would over-count.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Script, Value};
+use redis::{Client, Value};
 use tokio::sync::OnceCell;
 
 use crate::clock::ClockOffset;
 use crate::request::{plan, Admission, Algorithm, Consumed, LimitRequest, Outcome, PlannedLimit};
+use crate::script::{ScriptCall, ACQUIRE, RELEASE, USAGE};
 use crate::BackendError;
-
-static ACQUIRE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/acquire.lua")));
-static RELEASE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/release.lua")));
-static USAGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("scripts/usage.lua")));
 
 /// Redis counters. Clones share one multiplexed connection and the clock
 /// offset.
@@ -133,13 +128,10 @@ impl RedisCounters {
                 consumed: Vec::new(),
             }));
         }
-        let mut invocation = ACQUIRE.prepare_invoke();
-        invocation
-            .arg(format!("{request_id:032x}"))
-            .arg(self.clock.get());
+        let mut call = ScriptCall::new(&ACQUIRE);
+        call.arg(format!("{request_id:032x}")).arg(self.clock.get());
         for limit in &planned {
-            invocation
-                .key(&limit.key)
+            call.key(&limit.key)
                 .arg(algorithm_arg(limit.algorithm))
                 .arg(limit.window_ms)
                 .arg(limit.max)
@@ -147,9 +139,7 @@ impl RedisCounters {
                 .arg(limit.first_member);
         }
         let reply: Vec<i64> = self
-            .within_deadline(|mut connection| async move {
-                invocation.invoke_async(&mut connection).await
-            })
+            .within_deadline(|mut connection| async move { call.invoke(&mut connection).await })
             .await?;
         decode_acquire(account, request_id, planned, &reply)
     }
@@ -158,20 +148,17 @@ impl RedisCounters {
         if admission.consumed.is_empty() {
             return Ok(());
         }
-        let mut invocation = RELEASE.prepare_invoke();
-        invocation.arg(format!("{:032x}", admission.request_id));
+        let mut call = ScriptCall::new(&RELEASE);
+        call.arg(format!("{:032x}", admission.request_id));
         for item in &admission.consumed {
-            invocation
-                .key(&item.key)
+            call.key(&item.key)
                 .arg(algorithm_arg(item.algorithm))
                 .arg(item.window)
                 .arg(item.cost)
                 .arg(item.first_member);
         }
         let _: Value = self
-            .within_deadline(|mut connection| async move {
-                invocation.invoke_async(&mut connection).await
-            })
+            .within_deadline(|mut connection| async move { call.invoke(&mut connection).await })
             .await?;
         Ok(())
     }
@@ -180,16 +167,13 @@ impl RedisCounters {
     pub async fn usage(&self, account: &str, limit: &LimitRequest) -> Result<u64, BackendError> {
         let planned = plan(account, std::slice::from_ref(limit))?;
         let limit = &planned[0];
-        let mut invocation = USAGE.prepare_invoke();
-        invocation
-            .key(&limit.key)
+        let mut call = ScriptCall::new(&USAGE);
+        call.key(&limit.key)
             .arg(self.clock.get())
             .arg(algorithm_arg(limit.algorithm))
             .arg(limit.window_ms);
-        self.within_deadline(|mut connection| async move {
-            invocation.invoke_async(&mut connection).await
-        })
-        .await
+        self.within_deadline(|mut connection| async move { call.invoke(&mut connection).await })
+            .await
     }
 
     /// The script clock: Redis `TIME` in milliseconds plus the offset.

@@ -3,6 +3,7 @@
 //! so tests run in parallel without sharing counters.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use std::slice::from_ref;
@@ -12,28 +13,6 @@ use std::time::Duration;
 
 use common::{account, admitted, fixed, refused, sliding};
 use toolgate_limits::{CounterStore, Outcome};
-
-/// Generates `memory::<test>` and `redis::<test>` for each shared test.
-macro_rules! on_both_stores {
-    ($($test:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(crate::common::memory_store()).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $test() {
-                    super::$test(crate::common::redis_store()).await
-                }
-            )*
-        }
-    };
-}
 
 on_both_stores!(
     k_admitted_then_refused_with_a_sane_retry,

@@ -6,6 +6,30 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Generates `memory::<test>` and `redis::<test>` (the shared server) for
+/// each `async fn <test>(store: CounterStore)` named.
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$test(crate::common::memory_store()).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $test() {
+                    super::$test(crate::common::redis_store()).await
+                }
+            )*
+        }
+    };
+}
+
 use toolgate_limits::{Admission, Algorithm, CounterStore, LimitRequest, Outcome};
 
 /// The machine's shared Redis; tests use a fresh random account each.
