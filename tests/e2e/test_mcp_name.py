@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness import modern_headers, modern_request, raw
+import base64
+
+from harness import MODERN, modern_headers, modern_request, raw
 from policies import PY_POLICY
 
 
@@ -41,3 +43,43 @@ def test_header_mismatch_is_rejected_before_the_upstream(
     assert r.error_code == -32020, r.describe()
     called = [rec for rec in upstream_py.requests(g.upstream_key) if rec.get("rpc_method") == "tools/call"]
     assert called == [], f"the upstream was called despite the header mismatch: {called}"
+
+
+def b64_header(value: str) -> str:
+    return "=?base64?" + base64.b64encode(value.encode()).decode() + "?="
+
+
+def test_base64_encoded_mcp_name_is_decoded(gate: Any, upstream_py: Any) -> None:
+    """Header values may be sent as =?base64?...?=; intermediaries MUST decode them first."""
+    g = gate(upstream_py, PY_POLICY)
+    body = modern_request("tools/call", {"name": "echo", "arguments": {"message": "b64"}})
+    headers = modern_headers(body, g.token)
+    headers["Mcp-Name"] = b64_header("echo")
+    r = raw("POST", g.url, body=body, headers=headers)
+    assert r.status == 200 and r.final and "result" in r.final, r.describe()
+
+    headers["Mcp-Name"] = b64_header("add")
+    r = raw("POST", g.url, body=body, headers=headers)
+    assert r.status == 400 and r.error_code == -32020, r.describe()
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["drop-mcp-name", "drop-mcp-method", "version-differs-from-meta"],
+)
+def test_missing_or_inconsistent_headers_are_rejected(change: str, gate: Any, upstream_py: Any) -> None:
+    g = gate(upstream_py, PY_POLICY)
+    body = modern_request("tools/call", {"name": "echo", "arguments": {"message": "x"}})
+    headers = modern_headers(body, g.token)
+    if change == "drop-mcp-name":
+        del headers["Mcp-Name"]
+    elif change == "drop-mcp-method":
+        del headers["Mcp-Method"]
+    else:
+        body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "2025-11-25"
+        assert headers["MCP-Protocol-Version"] == MODERN
+    r = raw("POST", g.url, body=body, headers=headers)
+    assert r.status == 400, r.describe()
+    assert r.error_code == -32020, r.describe()
+    called = [rec for rec in upstream_py.requests(g.upstream_key) if rec.get("rpc_method") == "tools/call"]
+    assert called == [], f"the upstream was called: {called}"

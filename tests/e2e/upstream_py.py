@@ -10,7 +10,7 @@ request that called it).
 
 Side channel, outside ``/mcp`` so it cannot be reached through a gateway:
 ``GET /_debug/requests`` lists every request received on ``/mcp`` (HTTP method,
-headers, JSON-RPC method and tool name); ``POST /_debug/reset`` clears the list.
+headers, JSON-RPC method, tool name and arguments, as this server parsed them); ``POST /_debug/reset`` clears the list.
 
 Usage: ``python upstream_py.py PORT [json]``; with ``json`` it answers requests with
 ``application/json`` bodies instead of SSE streams.
@@ -118,6 +118,7 @@ class RecordRequests:
                 params = parsed.get("params")
                 if isinstance(params, dict) and isinstance(params.get("name"), str):
                     record["tool"] = params["name"]
+                    record["arguments"] = params.get("arguments")
             elif isinstance(parsed, list):
                 record["rpc_method"] = "batch"
                 record["batch_tools"] = [
