@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 use toolgate_changes::ChangeBus;
 use toolgate_store::secrets::SecretKey;
@@ -25,7 +26,13 @@ pub struct AppState {
     /// Announces "account X changed" to gateway replicas after each committed
     /// write they cache.
     pub changes: ChangeBus,
+    /// Dependencies besides Postgres that `/readyz` reports (e.g. the
+    /// gateway's counter store when both planes share a process).
+    pub probes: Vec<(&'static str, ReadinessProbe)>,
 }
+
+/// Answers whether a dependency is up.
+pub type ReadinessProbe = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
 
 impl AppState {
     pub fn new(
@@ -44,7 +51,14 @@ impl AppState {
                 ..settings
             }),
             changes,
+            probes: Vec::new(),
         }
+    }
+
+    /// Adds a dependency to report in `/readyz`.
+    pub fn with_probe(mut self, name: &'static str, probe: ReadinessProbe) -> Self {
+        self.probes.push((name, probe));
+        self
     }
 
     /// The URL agents use to reach `server` of account `account_slug`.

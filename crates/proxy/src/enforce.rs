@@ -7,49 +7,57 @@ use toolgate_mcp::headers::Era;
 use toolgate_mcp::peek::TOOLS_LIST;
 use toolgate_mcp::response::{error_response, refusal_response, unknown_tool_response, MetaKey};
 use toolgate_mcp::{error_codes, Body, Message};
-use toolgate_policy::{CompiledPolicy, Decision, RefusalKind};
+use toolgate_policy::{CompiledPolicy, Decision, LimitAcquire, RefusalKind};
 
-/// What to do with a body.
-#[derive(Debug, Default)]
+/// What to do with one message.
+#[derive(Debug)]
+pub enum Action {
+    /// Send it to the upstream as it is.
+    Forward,
+    /// The gateway's own answer; the upstream never sees the message.
+    Answer(Bytes),
+    /// A call the policy allows once these limits are acquired.
+    Limited(Vec<LimitAcquire>),
+}
+
+/// The policy's verdict on a body: one action per message, in order.
+#[derive(Debug)]
 pub struct Plan {
-    /// Answers the gateway gives itself, in message order.
-    pub local: Vec<Bytes>,
-    /// Which messages go upstream, by index; all of them when none was answered.
-    pub forward: Vec<usize>,
-    /// Whether a forwarded message is a `tools/list` request, whose answer
-    /// must be filtered.
+    pub actions: Vec<Action>,
+    /// Whether a `tools/list` request goes upstream, whose answer must be
+    /// filtered.
     pub lists_tools: bool,
 }
 
-impl Plan {
-    pub fn forwards_everything(&self, body: &Body<'_>) -> bool {
-        self.forward.len() == body.messages().len()
-    }
-}
-
 pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, era: Era) -> Plan {
-    let mut plan = Plan::default();
-    for (index, message) in body.messages().iter().enumerate() {
-        match answer(message, policy, era) {
-            Some(local) => plan.local.push(local),
-            None => {
-                plan.lists_tools |= message.is_method(TOOLS_LIST);
-                plan.forward.push(index);
-            }
-        }
+    let mut lists_tools = false;
+    let actions = body
+        .messages()
+        .iter()
+        .map(|message| {
+            let action = decide(message, policy, era);
+            lists_tools |= matches!(action, Action::Forward) && message.is_method(TOOLS_LIST);
+            action
+        })
+        .collect();
+    Plan {
+        actions,
+        lists_tools,
     }
-    plan
 }
 
-/// The gateway's own answer to a message, or `None` to forward it.
-fn answer(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Option<Bytes> {
-    let call = message.tool_call()?;
+fn decide(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Action {
+    let Some(call) = message.tool_call() else {
+        return Action::Forward;
+    };
     // `peek` accepts tools/call only as a request, so there is an id.
-    let id = message.id()?;
+    let Some(id) = message.id() else {
+        return Action::Forward;
+    };
     let arguments = match call.arguments_value() {
         Ok(arguments) => arguments,
         Err(err) => {
-            return Some(error_response(
+            return Action::Answer(error_response(
                 Some(id),
                 error_codes::INVALID_PARAMS,
                 &format!("Invalid params: arguments are not valid JSON: {err}"),
@@ -57,41 +65,37 @@ fn answer(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Option<By
         }
     };
     match policy.decide(call.name(), &arguments) {
-        Decision::Allow { limits } if limits.is_empty() => None,
-        Decision::Allow { limits } => {
-            let counters: Vec<&str> = limits.iter().map(|l| l.counter.as_str()).collect();
-            Some(refusal(
-                era,
-                id,
-                &format!(
-                    "this call is rate-limited (counter {}), and this gateway does not enforce rate limits yet, so it refuses the call rather than run it unlimited",
-                    counters.join(", ")
-                ),
-                limits.first().map_or("", |l| l.pointer.as_str()),
-            ))
-        }
-        Decision::RequireApproval { pointer, .. } => Some(refusal(
+        Decision::Allow { limits } if limits.is_empty() => Action::Forward,
+        Decision::Allow { limits } => Action::Limited(limits),
+        Decision::RequireApproval { pointer, .. } => Action::Answer(refusal(
             era,
             id,
             "this call requires a person's approval, which this gateway cannot request yet",
             &pointer,
+            None,
         )),
         Decision::Refuse {
             kind: RefusalKind::Denied,
             reason,
             pointer,
-        } => Some(refusal(era, id, &reason, &pointer)),
-        Decision::Refuse { .. } => Some(unknown_tool_response(id, call.name())),
+        } => Action::Answer(refusal(era, id, &reason, &pointer, None)),
+        Decision::Refuse { .. } => Action::Answer(unknown_tool_response(id, call.name())),
     }
 }
 
-fn refusal(era: Era, id: &toolgate_mcp::Id<'_>, reason: &str, pointer: &str) -> Bytes {
-    refusal_response(
-        id,
-        era,
-        reason,
-        &[(MetaKey::TOOLGATE_REFUSAL, json!({ "rule": pointer }))],
-    )
+/// A refused call's `isError` result; `retry_after_ms` for limits.
+pub fn refusal(
+    era: Era,
+    id: &toolgate_mcp::Id<'_>,
+    reason: &str,
+    pointer: &str,
+    retry_after_ms: Option<u64>,
+) -> Bytes {
+    let mut detail = json!({ "rule": pointer });
+    if let Some(ms) = retry_after_ms {
+        detail["retry_after_ms"] = json!(ms);
+    }
+    refusal_response(id, era, reason, &[(MetaKey::TOOLGATE_REFUSAL, detail)])
 }
 
 #[cfg(test)]
@@ -119,50 +123,40 @@ mod tests {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}}).to_string()
     }
 
-    fn local(plan: &Plan, i: usize) -> Value {
-        serde_json::from_slice(&plan.local[i]).unwrap()
+    fn plan_of(body: &str) -> Plan {
+        plan(
+            &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+            &policy(),
+            Era::Legacy,
+        )
+    }
+
+    fn answer(plan: &Plan, i: usize) -> Value {
+        match &plan.actions[i] {
+            Action::Answer(bytes) => serde_json::from_slice(bytes).unwrap(),
+            other => panic!("expected an answer, got {other:?}"),
+        }
     }
 
     #[test]
     fn allowed_calls_and_other_methods_are_forwarded() {
-        let policy = policy();
         for body in [
             call(1, "echo", json!({"message": "hi"})),
             call(1, "add", json!({"a": 1})),
             r#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#.to_owned(),
             r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned(),
         ] {
-            let parsed = toolgate_mcp::peek(body.as_bytes()).unwrap();
-            let plan = plan(&parsed, &policy, Era::Legacy);
-            assert!(
-                plan.local.is_empty() && plan.forwards_everything(&parsed),
-                "{body}"
-            );
+            let plan = plan_of(&body);
+            assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
             assert!(!plan.lists_tools);
         }
-        let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
-        assert!(
-            plan(
-                &toolgate_mcp::peek(list.as_bytes()).unwrap(),
-                &policy,
-                Era::Legacy
-            )
-            .lists_tools
-        );
+        assert!(plan_of(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#).lists_tools);
     }
 
     #[test]
     fn hidden_denied_and_unknown_tools_are_unknown() {
-        let policy = policy();
         for name in ["get-env", "wipe", "nope"] {
-            let body = call(9, name, json!({}));
-            let plan = plan(
-                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
-                &policy,
-                Era::Legacy,
-            );
-            assert!(plan.forward.is_empty());
-            let answer = local(&plan, 0);
+            let answer = answer(&plan_of(&call(9, name, json!({}))), 0);
             assert_eq!(answer["id"], 9);
             assert_eq!(answer["error"]["code"], -32602);
             assert_eq!(answer["error"]["message"], format!("Unknown tool: {name}"));
@@ -171,58 +165,64 @@ mod tests {
 
     #[test]
     fn refused_visible_calls_get_an_is_error_result() {
-        let policy = policy();
-        let body = call(3, "echo", json!({"message": "far too long"}));
-        let plan = plan(
-            &toolgate_mcp::peek(body.as_bytes()).unwrap(),
-            &policy,
-            Era::Legacy,
+        let answer = answer(
+            &plan_of(&call(3, "echo", json!({"message": "far too long"}))),
+            0,
         );
-        let answer = local(&plan, 0);
         assert_eq!(answer["result"]["isError"], true);
         let text = answer["result"]["content"][0]["text"].as_str().unwrap();
         assert!(
             text.starts_with("Denied by policy: ") && text.contains("/message"),
             "{text}"
         );
-        assert!(answer["result"]["_meta"]["dev.toolgate/refusal"]["rule"]
-            .as_str()
-            .unwrap()
-            .starts_with("/tools/echo"));
+        let rule = &answer["result"]["_meta"]["dev.toolgate/refusal"]["rule"];
+        assert!(rule.as_str().unwrap().starts_with("/tools/echo"));
     }
 
     #[test]
-    fn limits_and_approvals_are_refused_until_enforced() {
-        let policy = policy();
-        for name in ["limited", "pay"] {
-            let body = call(4, name, json!({}));
-            let plan = plan(
-                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
-                &policy,
-                Era::Legacy,
-            );
-            assert!(
-                plan.forward.is_empty(),
-                "{name} must not reach the upstream"
-            );
-            assert_eq!(local(&plan, 0)["result"]["isError"], true);
-        }
+    fn limited_calls_wait_for_their_limits_and_approvals_are_refused() {
+        let plan = plan_of(&call(4, "limited", json!({})));
+        let Action::Limited(limits) = &plan.actions[0] else {
+            panic!("expected limits, got {:?}", plan.actions[0]);
+        };
+        assert_eq!(limits[0].counter, "c");
+        assert_eq!(
+            answer(&plan_of(&call(5, "pay", json!({}))), 0)["result"]["isError"],
+            true
+        );
     }
 
     #[test]
     fn a_batch_cannot_smuggle_a_refused_call() {
-        let policy = policy();
         let body = format!(
             "[{},{},{}]",
             call(1, "add", json!({})),
             call(2, "get-env", json!({})),
             r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#
         );
-        let parsed = toolgate_mcp::peek(body.as_bytes()).unwrap();
-        let plan = plan(&parsed, &policy, Era::Legacy);
-        assert_eq!(plan.forward, vec![0, 2]);
+        let plan = plan_of(&body);
+        assert!(matches!(
+            plan.actions[..],
+            [Action::Forward, Action::Answer(_), Action::Forward]
+        ));
         assert!(plan.lists_tools);
-        assert_eq!(local(&plan, 0)["id"], 2);
-        assert!(!plan.forwards_everything(&parsed));
+        assert_eq!(answer(&plan, 1)["id"], 2);
+    }
+
+    #[test]
+    fn refusals_carry_the_retry_time() {
+        let bytes = refusal(
+            Era::Modern,
+            &toolgate_mcp::Id::number(1),
+            "slow down",
+            "/tools/x/limits/0",
+            Some(1500),
+        );
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            value["result"]["_meta"]["dev.toolgate/refusal"],
+            json!({"rule": "/tools/x/limits/0", "retry_after_ms": 1500})
+        );
+        assert_eq!(value["result"]["resultType"], "complete");
     }
 }

@@ -12,11 +12,12 @@ use serde_json::value::RawValue;
 use toolgate_mcp::headers::{self, check_post, Era, McpHeaders, ProtocolVersion, MCP_SESSION_ID};
 use toolgate_mcp::tools_list::FilterOptions;
 use toolgate_mcp::{peek, Body, Id};
-use toolgate_store::ids::GrantId;
+use toolgate_store::ids::{AccountId, GrantId};
 use tracing::Instrument;
 
-use crate::enforce;
+use crate::enforce::{self, Action};
 use crate::error::GatewayError;
+use crate::limiting::{Caller, Settlement, Verdict};
 use crate::relay::{relay, RelayContext};
 use crate::session::SessionBinding;
 use crate::snapshot::{GrantRefusal, ServerConfig};
@@ -24,6 +25,7 @@ use crate::ProxyState;
 
 /// Who is calling which server.
 struct Target {
+    account: AccountId,
     server: Arc<ServerConfig>,
     grant: GrantId,
 }
@@ -58,6 +60,7 @@ async fn target(
             GrantRefusal::OtherServer => GatewayError::WrongServer,
         })?;
     Ok(Target {
+        account: snapshot.id,
         server: server.clone(),
         grant: grant.id,
     })
@@ -164,29 +167,71 @@ async fn handle_post(
     };
 
     let plan = enforce::plan(&parsed, &target.server.policy, version.era());
-    if plan.forward.is_empty() {
-        let answer = join_local(&parsed, &plan.local);
+    let caller = Caller {
+        account: target.account,
+        server: target.server.id,
+        grant: target.grant,
+        session,
+    };
+    let mut local = Vec::new();
+    let mut forward = Vec::new();
+    let mut admitted = Vec::new();
+    for (index, (action, message)) in plan.actions.into_iter().zip(parsed.messages()).enumerate() {
+        match action {
+            Action::Forward => forward.push(index),
+            Action::Answer(answer) => local.push(answer),
+            Action::Limited(limits) => {
+                let Some(id) = message.id() else {
+                    continue;
+                };
+                match state
+                    .limiter
+                    .check(&caller, id, version.era(), &limits)
+                    .await
+                {
+                    Verdict::Admitted(admission) => {
+                        forward.push(index);
+                        if let Some(admission) = admission {
+                            admitted.push((id.clone().into_owned(), admission));
+                        }
+                    }
+                    Verdict::Refused(answer) => local.push(answer),
+                }
+            }
+        }
+    }
+    if forward.is_empty() {
+        let answer = join_local(&parsed, &local);
         return Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response());
     }
-    let forward = if plan.forwards_everything(&parsed) {
+    let forward_body = if forward.len() == parsed.messages().len() {
         body.clone()
     } else {
-        subset(&body, &plan.forward)?
+        subset(&body, &forward)?
     };
-    let upstream = state
+    let settlement = Settlement::new(state.limiter.clone(), target.account, admitted);
+    let sent = state
         .upstream
         .send(
             &target.server,
             Method::POST,
             &headers,
             session,
-            Some(forward),
+            Some(forward_body),
         )
-        .await
-        .map_err(|error| GatewayError::Upstream {
-            error,
-            id: single_id.clone(),
-        })?;
+        .await;
+    let upstream = match sent {
+        Ok(upstream) => upstream,
+        Err(error) => {
+            if let Some(settlement) = settlement {
+                settlement.fail();
+            }
+            return Err(GatewayError::Upstream {
+                error,
+                id: single_id,
+            });
+        }
+    };
     relay(
         upstream,
         RelayContext {
@@ -196,11 +241,12 @@ async fn handle_post(
                     && version.era() == Era::Modern,
             },
             lists_tools: plan.lists_tools,
-            local: plan.local,
+            local,
             batch: parsed.is_batch(),
             idle_timeout: Some(target.server.timeout),
             request_id: single_id,
             session: Some(binding(&state, &target)),
+            settlement,
         },
     )
     .await
@@ -301,6 +347,7 @@ async fn legacy_stream(
             idle_timeout: (method != Method::GET).then_some(target.server.timeout),
             request_id: None::<Id<'static>>,
             session: Some(binding(&state, &target)),
+            settlement: None,
         },
     )
     .await

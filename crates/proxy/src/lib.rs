@@ -11,6 +11,7 @@ pub mod cache;
 pub mod enforce;
 pub mod error;
 mod gateway;
+pub mod limiting;
 pub mod relay;
 pub mod session;
 pub mod snapshot;
@@ -25,6 +26,7 @@ use axum::Router;
 use http::StatusCode;
 
 use crate::cache::SnapshotCache;
+use crate::limiting::Limiter;
 use crate::session::SessionSealer;
 use crate::upstream::UpstreamClient;
 
@@ -33,31 +35,36 @@ pub struct ProxyState {
     pub cache: Arc<SnapshotCache>,
     pub upstream: UpstreamClient,
     pub sealer: Arc<SessionSealer>,
+    pub limiter: Limiter,
 }
 
-/// `/healthz` (the process is up) and `/readyz` (Postgres answers, so cold
-/// accounts can load), for a gateway that runs without the control plane.
-pub fn health_router(pool: sqlx::PgPool) -> Router {
+/// `/healthz` (the process is up) and `/readyz`, for a gateway that runs
+/// without the control plane: 503 when Postgres is down (cold accounts
+/// cannot load), 200 `degraded` when only the counter store is (each limit
+/// then fails open or closed, as its rule says).
+pub fn health_router(pool: sqlx::PgPool, limiter: Limiter) -> Router {
     async fn healthz() -> axum::Json<serde_json::Value> {
         axum::Json(serde_json::json!({"status": "ok"}))
     }
     async fn readyz(
-        State(pool): State<sqlx::PgPool>,
+        State((pool, limiter)): State<(sqlx::PgPool, Limiter)>,
     ) -> (StatusCode, axum::Json<serde_json::Value>) {
-        if toolgate_store::db::ping(&pool).await {
-            (
-                StatusCode::OK,
-                axum::Json(serde_json::json!({"status": "ok", "postgres": "up"})),
-            )
-        } else {
-            let body = serde_json::json!({"status": "unavailable", "postgres": "down"});
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body))
-        }
+        let up = |ok: bool| if ok { "up" } else { "down" };
+        let postgres = toolgate_store::db::ping(&pool).await;
+        let counters = limiter.store().ping().await.is_ok();
+        let (status, text) = match (postgres, counters) {
+            (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            (true, false) => (StatusCode::OK, "degraded"),
+            (true, true) => (StatusCode::OK, "ok"),
+        };
+        let body =
+            serde_json::json!({"status": text, "postgres": up(postgres), "counters": up(counters)});
+        (status, axum::Json(body))
     }
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(pool)
+        .with_state((pool, limiter))
 }
 
 /// The gateway routes, to merge into a serving router.

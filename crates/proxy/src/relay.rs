@@ -22,6 +22,7 @@ use toolgate_mcp::Id;
 use toolgate_policy::CompiledPolicy;
 
 use crate::error::GatewayError;
+use crate::limiting::Settlement;
 use crate::session::SessionBinding;
 use crate::upstream::{describe, UpstreamError};
 
@@ -44,11 +45,27 @@ pub struct RelayContext {
     pub request_id: Option<Id<'static>>,
     /// Seals an upstream session id for the agent.
     pub session: Option<SessionBinding>,
+    /// Rate-limited calls awaiting their answers.
+    pub settlement: Option<Settlement>,
 }
 
 pub async fn relay(
     upstream: reqwest::Response,
+    mut ctx: RelayContext,
+) -> Result<Response, GatewayError> {
+    let mut settlement = ctx.settlement.take();
+    let result = relay_inner(upstream, ctx, &mut settlement).await;
+    // Whatever the relay did not hand on was never answered.
+    if let Some(settlement) = settlement {
+        settlement.fail();
+    }
+    result
+}
+
+async fn relay_inner(
+    upstream: reqwest::Response,
     ctx: RelayContext,
+    settlement: &mut Option<Settlement>,
 ) -> Result<Response, GatewayError> {
     let status = upstream.status();
     let fail = |error: UpstreamError| GatewayError::Upstream {
@@ -66,66 +83,50 @@ pub async fn relay(
     let kind = content_kind(upstream.headers());
     let mut headers = HeaderMap::new();
     copy_response_headers(upstream.headers(), &mut headers, ctx.session.as_ref());
+    let json = HeaderValue::from_static(JSON_CONTENT_TYPE);
 
     match kind {
         ContentKind::EventStream if status.is_success() => {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(EVENT_STREAM_CONTENT_TYPE),
-            );
+            let event_stream = HeaderValue::from_static(EVENT_STREAM_CONTENT_TYPE);
+            headers.insert(header::CONTENT_TYPE, event_stream);
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            headers.insert(
-                HeaderName::from_static(X_ACCEL_BUFFERING),
-                HeaderValue::from_static("no"),
-            );
+            let no = HeaderValue::from_static("no");
+            headers.insert(HeaderName::from_static(X_ACCEL_BUFFERING), no);
             let prefix = ctx
                 .local
                 .iter()
                 .map(|m| SseEvent::message(m.clone()).encode())
                 .collect();
-            let stream = sse_stream(
-                upstream.bytes_stream(),
-                prefix,
-                ctx.policy,
-                ctx.filter,
-                ctx.idle_timeout,
-            );
+            let watch = Watch {
+                policy: ctx.policy,
+                options: ctx.filter,
+                settlement: settlement.take(),
+            };
+            let stream = sse_stream(upstream.bytes_stream(), prefix, watch, ctx.idle_timeout);
             Ok((status, headers, AxumBody::from_stream(stream)).into_response())
         }
         ContentKind::Json if status.is_success() && (ctx.lists_tools || !ctx.local.is_empty()) => {
             let body = read_limited(upstream, ctx.idle_timeout)
                 .await
                 .map_err(fail)?;
-            let body = rewrite_json(&body, &ctx).map_err(fail)?;
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(JSON_CONTENT_TYPE),
-            );
+            let body = rewrite_json(&body, &ctx, settlement.as_mut()).map_err(fail)?;
+            headers.insert(header::CONTENT_TYPE, json);
             Ok((status, headers, body).into_response())
         }
         ContentKind::Json => {
             // Upstream JSON-RPC errors keep their status (a 404 tells the
             // client its session is gone); successes stream as they come.
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(JSON_CONTENT_TYPE),
-            );
+            headers.insert(header::CONTENT_TYPE, json);
             let stream = idle_limited(upstream.bytes_stream(), ctx.idle_timeout);
+            let stream = settle_at_end(stream, settlement.take());
             Ok((status, headers, AxumBody::from_stream(stream)).into_response())
         }
         ContentKind::Empty if status.is_success() && !ctx.local.is_empty() => {
             // Everything forwarded was a notification or response (202); the
             // gateway's own answers are the whole reply.
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(JSON_CONTENT_TYPE),
-            );
-            Ok((
-                StatusCode::OK,
-                headers,
-                join_messages(ctx.batch, ctx.local.iter().map(|m| &m[..])),
-            )
-                .into_response())
+            headers.insert(header::CONTENT_TYPE, json);
+            let body = join_messages(ctx.batch, ctx.local.iter().map(|m| &m[..]));
+            Ok((StatusCode::OK, headers, body).into_response())
         }
         ContentKind::Empty
             if status.is_success()
@@ -134,10 +135,8 @@ pub async fn relay(
         {
             Ok((status, headers).into_response())
         }
-        _ => Err(fail(UpstreamError::InvalidResponse(format!(
-            "HTTP {} with {}",
-            status.as_u16(),
-            match kind {
+        _ => {
+            let what = match kind {
                 ContentKind::Empty => "no body".to_owned(),
                 _ => format!(
                     "content type {:?}",
@@ -147,8 +146,12 @@ pub async fn relay(
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("")
                 ),
-            }
-        )))),
+            };
+            Err(fail(UpstreamError::InvalidResponse(format!(
+                "HTTP {} with {what}",
+                status.as_u16()
+            ))))
+        }
     }
 }
 
@@ -227,7 +230,11 @@ async fn read_limited(
 
 /// Filters `tools/list` answers in a JSON body (one message or a batch) and
 /// appends the gateway's own answers.
-fn rewrite_json(body: &[u8], ctx: &RelayContext) -> Result<Bytes, UpstreamError> {
+fn rewrite_json(
+    body: &[u8],
+    ctx: &RelayContext,
+    mut settlement: Option<&mut Settlement>,
+) -> Result<Bytes, UpstreamError> {
     let invalid = |e: serde_json::Error| UpstreamError::InvalidResponse(format!("not JSON: {e}"));
     let messages: Vec<&RawValue> = match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => serde_json::from_slice(body).map_err(invalid)?,
@@ -235,6 +242,9 @@ fn rewrite_json(body: &[u8], ctx: &RelayContext) -> Result<Bytes, UpstreamError>
     };
     let mut out: Vec<Bytes> = Vec::with_capacity(messages.len() + ctx.local.len());
     for message in messages {
+        if let Some(settlement) = settlement.as_deref_mut() {
+            settlement.observe(message.get().as_bytes());
+        }
         out.push(filter_message(
             message.get().as_bytes(),
             &ctx.policy,
@@ -313,22 +323,57 @@ fn idle_limited(
     )
 }
 
+/// What the relay does to each upstream message besides passing it on.
+pub struct Watch {
+    pub policy: Arc<CompiledPolicy>,
+    pub options: FilterOptions,
+    pub settlement: Option<Settlement>,
+}
+
+impl Watch {
+    /// An SSE event as it goes out: a tool list is filtered, anything else
+    /// keeps its original bytes; answers to limited calls settle them.
+    fn event(&mut self, mut event: SseEvent) -> Bytes {
+        let Some(data) = event.data() else {
+            return event.to_bytes();
+        };
+        if let Some(settlement) = self.settlement.as_mut() {
+            settlement.observe(data);
+        }
+        if memchr::memmem::find(data, b"\"tools\"").is_none() {
+            return event.to_bytes();
+        }
+        let policy = &self.policy;
+        match filter_tools_list_with(data, |name| policy.visible(name), self.options) {
+            Ok(filtered) if filtered.removed > 0 || self.options.private_cache_scope => {
+                event.set_data(filtered.body);
+                event.to_bytes()
+            }
+            _ => event.to_bytes(),
+        }
+    }
+
+    /// The stream ended or broke: calls still unanswered were not served.
+    fn finish(&mut self) {
+        if let Some(settlement) = self.settlement.take() {
+            settlement.fail();
+        }
+    }
+}
+
 struct SseRelay<S> {
     upstream: std::pin::Pin<Box<S>>,
     parser: SseParser,
     out: VecDeque<Bytes>,
-    policy: Arc<CompiledPolicy>,
-    options: FilterOptions,
+    watch: Watch,
     done: bool,
 }
 
-/// Streams SSE event by event. Events that carry a tool list are filtered;
-/// all others go out as their original bytes.
+/// Streams SSE event by event, never holding more than the event at hand.
 fn sse_stream<S>(
     upstream: S,
     prefix: VecDeque<Bytes>,
-    policy: Arc<CompiledPolicy>,
-    options: FilterOptions,
+    watch: Watch,
     idle: Option<Duration>,
 ) -> impl Stream<Item = ChunkResult> + Send + 'static
 where
@@ -338,8 +383,7 @@ where
         upstream: Box::pin(idle_limited(upstream, idle)),
         parser: SseParser::new(),
         out: prefix,
-        policy,
-        options,
+        watch,
         done: false,
     };
     futures_util::stream::unfold(state, |mut st| async move {
@@ -353,6 +397,7 @@ where
             match st.upstream.next().await {
                 None => {
                     st.done = true;
+                    st.watch.finish();
                     let rest = std::mem::take(&mut st.parser).into_remainder();
                     if !rest.is_empty() {
                         st.out.push_back(rest);
@@ -360,6 +405,7 @@ where
                 }
                 Some(Err(err)) => {
                     st.done = true;
+                    st.watch.finish();
                     return Some((Err(err), st));
                 }
                 Some(Ok(chunk)) => {
@@ -367,12 +413,13 @@ where
                     loop {
                         match st.parser.next_event() {
                             Ok(Some(event)) => {
-                                let bytes = rewrite_event(event, &st.policy, st.options);
+                                let bytes = st.watch.event(event);
                                 st.out.push_back(bytes);
                             }
                             Ok(None) => break,
                             Err(err) => {
                                 st.done = true;
+                                st.watch.finish();
                                 return Some((Err(std::io::Error::other(err.to_string())), st));
                             }
                         }
@@ -383,19 +430,48 @@ where
     })
 }
 
-fn rewrite_event(mut event: SseEvent, policy: &CompiledPolicy, options: FilterOptions) -> Bytes {
-    let filtered = match event.data() {
-        Some(data) if memchr::memmem::find(data, b"\"tools\"").is_some() => {
-            filter_tools_list_with(data, |name| policy.visible(name), options).ok()
+/// Largest JSON answer kept aside to settle a limited call.
+const MAX_SETTLE_COPY: usize = 1024 * 1024;
+
+/// Passes a JSON body through as it comes, keeping a copy to settle limited
+/// calls once it is complete.
+fn settle_at_end(
+    stream: impl Stream<Item = ChunkResult> + Send + 'static,
+    settlement: Option<Settlement>,
+) -> impl Stream<Item = ChunkResult> + Send + 'static {
+    let state = (Box::pin(stream), settlement, BytesMut::new());
+    futures_util::stream::unfold(state, |(mut stream, mut settlement, mut copy)| async move {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
+                if settlement.is_some() && copy.len() + chunk.len() <= MAX_SETTLE_COPY {
+                    copy.extend_from_slice(&chunk);
+                }
+                Some((Ok(chunk), (stream, settlement, copy)))
+            }
+            Some(Err(err)) => {
+                if let Some(settlement) = settlement.take() {
+                    settlement.fail();
+                }
+                Some((Err(err), (stream, None, copy)))
+            }
+            None => {
+                if let Some(mut settlement) = settlement.take() {
+                    settle_json(&mut settlement, &copy);
+                    settlement.fail();
+                }
+                None
+            }
         }
-        _ => None,
-    };
-    match filtered {
-        Some(filtered) if filtered.removed > 0 || options.private_cache_scope => {
-            event.set_data(filtered.body);
-            event.to_bytes()
-        }
-        _ => event.to_bytes(),
+    })
+}
+
+/// Observes every message of a JSON body (one message or a batch).
+fn settle_json(settlement: &mut Settlement, body: &[u8]) {
+    match serde_json::from_slice::<Vec<&RawValue>>(body) {
+        Ok(messages) => messages
+            .iter()
+            .for_each(|m| settlement.observe(m.get().as_bytes())),
+        Err(_) => settlement.observe(body),
     }
 }
 
@@ -427,19 +503,20 @@ mod tests {
             idle_timeout: None,
             request_id: None,
             session: None,
+            settlement: None,
         }
     }
 
     #[test]
     fn json_tool_lists_are_filtered_and_local_answers_merged() {
-        let out = rewrite_json(list_response(1).as_bytes(), &ctx(false, vec![])).unwrap();
+        let out = rewrite_json(list_response(1).as_bytes(), &ctx(false, vec![]), None).unwrap();
         let value: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["result"]["tools"], json!([{"name": "echo"}]));
         assert_eq!(value["result"]["nextCursor"], "c2");
 
         let batch = format!("[{}]", list_response(1));
         let local = Bytes::from_static(br#"{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"Unknown tool: get-env"}}"#);
-        let out = rewrite_json(batch.as_bytes(), &ctx(true, vec![local])).unwrap();
+        let out = rewrite_json(batch.as_bytes(), &ctx(true, vec![local]), None).unwrap();
         let value: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value[0]["result"]["tools"].as_array().unwrap().len(), 1);
         assert_eq!(value[1]["id"], 2);
@@ -448,7 +525,7 @@ mod tests {
     #[test]
     fn garbage_json_is_an_invalid_response() {
         assert!(matches!(
-            rewrite_json(b"<html>", &ctx(false, vec![])),
+            rewrite_json(b"<html>", &ctx(false, vec![]), None),
             Err(UpstreamError::InvalidResponse(_))
         ));
     }
@@ -467,16 +544,16 @@ mod tests {
                 .collect();
             let prefix =
                 VecDeque::from([SseEvent::message(Bytes::from_static(b"{\"local\":1}")).encode()]);
-            let out: Vec<Bytes> = sse_stream(
-                futures_util::stream::iter(chunks),
-                prefix,
-                policy(),
-                FilterOptions::default(),
-                None,
-            )
-            .map(|c| c.unwrap())
-            .collect()
-            .await;
+            let watch = Watch {
+                policy: policy(),
+                options: FilterOptions::default(),
+                settlement: None,
+            };
+            let out: Vec<Bytes> =
+                sse_stream(futures_util::stream::iter(chunks), prefix, watch, None)
+                    .map(|c| c.unwrap())
+                    .collect()
+                    .await;
             let text = String::from_utf8(out.concat()).unwrap();
             assert!(text.starts_with("data: {\"local\":1}\n\n"), "{text}");
             assert!(text.contains(": keep-alive"));

@@ -17,7 +17,9 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use toolgate_limits::CounterStore;
 use toolgate_proxy::cache::SnapshotCache;
+use toolgate_proxy::limiting::Limiter;
 use toolgate_proxy::session::SessionSealer;
 use toolgate_proxy::upstream::UpstreamClient;
 use toolgate_proxy::{router, ProxyState};
@@ -186,6 +188,7 @@ async fn fixture(pool: PgPool, upstream_url: Option<&str>, timeout_ms: i32) -> F
         cache: cache.clone(),
         upstream: UpstreamClient::new(true).unwrap(),
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
+        limiter: Limiter::new(CounterStore::memory()),
     };
     Fixture {
         router: router(state),
@@ -563,6 +566,7 @@ async fn internal_upstreams_are_refused_when_private_addresses_are_off(pool: PgP
         cache: Arc::new(SnapshotCache::new(pool, key, Duration::from_secs(60))),
         upstream: UpstreamClient::new(false).unwrap(),
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
+        limiter: Limiter::new(CounterStore::memory()),
     };
     let strict = Fixture {
         router: router(state),

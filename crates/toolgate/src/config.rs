@@ -20,6 +20,15 @@ pub enum Bus {
     Memory,
 }
 
+/// Where rate-limit counters live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Counters {
+    /// Redis at REDIS_URL: limits hold across every replica.
+    Redis,
+    /// In this process: a single replica only.
+    Memory,
+}
+
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
@@ -77,6 +86,16 @@ pub struct ServeArgs {
     /// a single replica.
     #[arg(long, env = "TOOLGATE_BUS", value_enum, default_value_t = Bus::Redis)]
     pub bus: Bus,
+
+    /// Where rate-limit counters live: `redis`, or `memory` for a single
+    /// replica.
+    #[arg(long, env = "TOOLGATE_COUNTERS", value_enum, default_value_t = Counters::Redis)]
+    pub counters: Counters,
+
+    /// Longest wait for the counter store on a limited call, in milliseconds;
+    /// past it the limit's `on_backend_error` decides.
+    #[arg(long, env = "TOOLGATE_COUNTERS_DEADLINE_MS", default_value_t = 250)]
+    pub counters_deadline_ms: u64,
 
     /// Allow upstream URLs on private, loopback and link-local addresses.
     #[arg(long, env = "TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]

@@ -9,14 +9,16 @@ use sqlx::PgPool;
 use toolgate_changes::ChangeBus;
 use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::{AppState, Settings};
+use toolgate_limits::CounterStore;
 use toolgate_proxy::cache::SnapshotCache;
+use toolgate_proxy::limiting::Limiter;
 use toolgate_proxy::session::SessionSealer;
 use toolgate_proxy::upstream::UpstreamClient;
 use toolgate_proxy::ProxyState;
 use toolgate_store::secrets::SecretKey;
 use toolgate_store::{db, dev_secrets};
 
-use crate::config::{Bus, DatabaseArgs, ServeArgs};
+use crate::config::{Bus, Counters, DatabaseArgs, ServeArgs};
 
 /// Creates the database if missing, connects and migrates it.
 pub async fn prepare_database(args: &DatabaseArgs) -> anyhow::Result<PgPool> {
@@ -107,8 +109,28 @@ pub enum Role {
     Gateway,
 }
 
-fn control_app(args: &ServeArgs, pool: PgPool, keys: &Keys, changes: ChangeBus) -> Router {
-    toolgate_control::app(AppState::new(
+/// Where rate-limit counters live.
+fn counter_store(args: &ServeArgs) -> anyhow::Result<CounterStore> {
+    match args.counters {
+        Counters::Redis => {
+            let deadline = Duration::from_millis(args.counters_deadline_ms);
+            CounterStore::redis(&args.redis_url, deadline).context("REDIS_URL")
+        }
+        Counters::Memory => {
+            tracing::info!("TOOLGATE_COUNTERS=memory: rate limits count in this process only; run a single replica");
+            Ok(CounterStore::memory())
+        }
+    }
+}
+
+fn control_app(
+    args: &ServeArgs,
+    pool: PgPool,
+    keys: &Keys,
+    changes: ChangeBus,
+    limiter: Option<&Limiter>,
+) -> Router {
+    let state = AppState::new(
         pool,
         keys.secret_key.clone(),
         JwtKeys::new(&keys.jwt_secret, i64::from(args.jwt_ttl)),
@@ -117,7 +139,21 @@ fn control_app(args: &ServeArgs, pool: PgPool, keys: &Keys, changes: ChangeBus) 
             allow_private_upstreams: args.allow_private_upstreams,
         },
         changes,
-    ))
+    );
+    let state = match limiter {
+        Some(limiter) => {
+            let store = limiter.store().clone();
+            state.with_probe(
+                "counters",
+                Arc::new(move || {
+                    let store = store.clone();
+                    Box::pin(async move { store.ping().await.is_ok() })
+                }),
+            )
+        }
+        None => state,
+    };
+    toolgate_control::app(state)
 }
 
 fn gateway_app(
@@ -125,6 +161,7 @@ fn gateway_app(
     pool: PgPool,
     keys: &Keys,
     changes: &ChangeBus,
+    limiter: Limiter,
 ) -> anyhow::Result<Router> {
     let cache = Arc::new(SnapshotCache::new(
         pool,
@@ -137,6 +174,7 @@ fn gateway_app(
         upstream: UpstreamClient::new(args.allow_private_upstreams)
             .context("building the upstream HTTP client")?,
         sealer: Arc::new(SessionSealer::new(keys.secret_key.expose_bytes())),
+        limiter,
     };
     Ok(toolgate_proxy::router(state))
 }
@@ -146,13 +184,20 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     let pool = prepare_database(&args.database).await?;
     let keys = keys(&args, &pool).await?;
     let changes = change_bus(&args)?;
-    let app = match role {
-        Role::All => gateway_app(&args, pool.clone(), &keys, &changes)?
-            .merge(control_app(&args, pool, &keys, changes)),
-        Role::Control => control_app(&args, pool, &keys, changes),
-        Role::Gateway => gateway_app(&args, pool.clone(), &keys, &changes)?
-            .merge(toolgate_proxy::health_router(pool)),
-    };
+    let app =
+        match role {
+            Role::All => {
+                let limiter = Limiter::new(counter_store(&args)?);
+                gateway_app(&args, pool.clone(), &keys, &changes, limiter.clone())?
+                    .merge(control_app(&args, pool, &keys, changes, Some(&limiter)))
+            }
+            Role::Control => control_app(&args, pool, &keys, changes, None),
+            Role::Gateway => {
+                let limiter = Limiter::new(counter_store(&args)?);
+                gateway_app(&args, pool.clone(), &keys, &changes, limiter.clone())?
+                    .merge(toolgate_proxy::health_router(pool, limiter))
+            }
+        };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on TOOLGATE_LISTEN={}", args.listen))?;

@@ -1,5 +1,7 @@
 //! Liveness and readiness probes.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -18,9 +20,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
+    /// `ok`; `degraded` when a dependency other than Postgres is down (the
+    /// process still serves, e.g. tools without rate limits); `unavailable`
+    /// when Postgres is down.
     status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    postgres: Option<&'static str>,
+    /// `up` or `down`, per dependency: `postgres`, and `counters` where the
+    /// gateway runs in this process.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    dependencies: BTreeMap<&'static str, &'static str>,
 }
 
 /// The process is up.
@@ -28,29 +36,34 @@ pub struct Health {
 async fn healthz() -> Json<Health> {
     Json(Health {
         status: "ok",
-        postgres: None,
+        dependencies: BTreeMap::new(),
     })
 }
 
-/// The process can serve: Postgres answers.
+/// The process can serve: Postgres answers. Other dependencies being down
+/// makes it `degraded`, still 200: it keeps serving what it can.
 #[utoipa::path(get, path = "/readyz", tag = TAG_OPS, security(()),
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    if toolgate_store::db::ping(&state.pool).await {
-        (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok",
-                postgres: Some("up"),
-            }),
-        )
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "unavailable",
-                postgres: Some("down"),
-            }),
-        )
+    let up = |ok: bool| if ok { "up" } else { "down" };
+    let postgres = toolgate_store::db::ping(&state.pool).await;
+    let mut dependencies = BTreeMap::from([("postgres", up(postgres))]);
+    let mut degraded = false;
+    for (name, probe) in &state.probes {
+        let ok = probe().await;
+        degraded |= !ok;
+        dependencies.insert(name, up(ok));
     }
+    let (status, text) = match (postgres, degraded) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (true, true) => (StatusCode::OK, "degraded"),
+        (true, false) => (StatusCode::OK, "ok"),
+    };
+    (
+        status,
+        Json(Health {
+            status: text,
+            dependencies,
+        }),
+    )
 }

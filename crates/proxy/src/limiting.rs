@@ -1,0 +1,243 @@
+//! Rate limits on the hot path: one counter-store call per limited
+//! `tools/call`, the refusal an over-limit call gets, each rule's choice when
+//! the store cannot answer, and giving units back when the upstream fails.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use toolgate_limits::{Admission, Algorithm, CounterStore, LimitRequest, Outcome};
+use toolgate_mcp::headers::Era;
+use toolgate_mcp::Id;
+use toolgate_policy::{LimitAcquire, OnBackendError, Scope};
+use toolgate_store::ids::{AccountId, GrantId, ServerId};
+
+use crate::enforce::refusal;
+
+/// Who is calling: what limit scopes resolve to.
+pub struct Caller<'a> {
+    pub account: AccountId,
+    pub server: ServerId,
+    pub grant: GrantId,
+    /// The legacy session, if any; 2026-07-28 calls have none and count per grant.
+    pub session: Option<&'a str>,
+}
+
+/// The limiter's verdict on one call.
+pub enum Verdict {
+    /// Go ahead; give the units back if the upstream fails. `None` when the
+    /// store was down and every rule said `on_backend_error: open`.
+    Admitted(Option<Admission>),
+    /// The gateway's refusal, to send instead of forwarding.
+    Refused(Bytes),
+}
+
+#[derive(Debug, Default)]
+pub struct LimiterStats {
+    pub admitted: AtomicU64,
+    pub refused: AtomicU64,
+    pub backend_errors: AtomicU64,
+    pub given_back: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Limiter {
+    store: CounterStore,
+    pub stats: Arc<LimiterStats>,
+}
+
+impl Limiter {
+    pub fn new(store: CounterStore) -> Self {
+        Self {
+            store,
+            stats: Arc::default(),
+        }
+    }
+
+    pub fn store(&self) -> &CounterStore {
+        &self.store
+    }
+
+    /// Checks and consumes every limit of one call, all or none.
+    pub async fn check(
+        &self,
+        caller: &Caller<'_>,
+        id: &Id<'_>,
+        era: Era,
+        limits: &[LimitAcquire],
+    ) -> Verdict {
+        let requests: Vec<LimitRequest> =
+            limits.iter().map(|limit| request(caller, limit)).collect();
+        match self
+            .store
+            .acquire(&caller.account.to_string(), &requests)
+            .await
+        {
+            Ok(Outcome::Admitted(admission)) => {
+                self.stats.admitted.fetch_add(1, Ordering::Relaxed);
+                Verdict::Admitted(Some(admission))
+            }
+            Ok(Outcome::Refused { index, retry_after }) => {
+                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                let limit = &limits[index.min(limits.len().saturating_sub(1))];
+                let retry_ms = u64::try_from(retry_after.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .max(1);
+                let reason = format!(
+                    "limit \"{}\" reached ({} per {}); retry in {}",
+                    limit.counter,
+                    limit.max,
+                    window_text(limit),
+                    seconds_text(retry_ms)
+                );
+                Verdict::Refused(refusal(era, id, &reason, &limit.pointer, Some(retry_ms)))
+            }
+            Err(err) => {
+                self.stats.backend_errors.fetch_add(1, Ordering::Relaxed);
+                match limits
+                    .iter()
+                    .find(|l| l.on_backend_error == OnBackendError::Closed)
+                {
+                    None => {
+                        tracing::warn!(error = %err, "counter store unavailable; rules say open: call allowed uncounted");
+                        Verdict::Admitted(None)
+                    }
+                    Some(closed) => {
+                        tracing::warn!(error = %err, "counter store unavailable; call refused (on_backend_error: closed)");
+                        let reason = "rate limits cannot be checked right now (the counter store is unavailable), and this limit fails closed; retry shortly";
+                        Verdict::Refused(refusal(era, id, reason, &closed.pointer, None))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns a failed call's units, off the request path.
+    pub fn give_back(&self, account: AccountId, admission: Admission) {
+        let limiter = self.clone();
+        tokio::spawn(async move {
+            match limiter
+                .store
+                .release(&account.to_string(), &admission)
+                .await
+            {
+                Ok(()) => {
+                    limiter.stats.given_back.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not give back a failed call's units")
+                }
+            }
+        });
+    }
+}
+
+/// The counter's identity. Rules naming one counter share it; the scope
+/// says whose calls it counts together. Only `account` crosses servers.
+fn request(caller: &Caller<'_>, limit: &LimitAcquire) -> LimitRequest {
+    let key = match limit.scope {
+        Scope::Account => format!("{}:account", limit.counter),
+        Scope::Server => format!("{}:server:{}", limit.counter, caller.server),
+        Scope::Grant => format!(
+            "{}:server:{}:grant:{}",
+            limit.counter, caller.server, caller.grant
+        ),
+        Scope::Session => match caller.session {
+            Some(session) => {
+                let digest = Sha256::digest(session.as_bytes());
+                let short: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+                format!("{}:server:{}:session:{short}", limit.counter, caller.server)
+            }
+            None => format!(
+                "{}:server:{}:grant:{}",
+                limit.counter, caller.server, caller.grant
+            ),
+        },
+    };
+    LimitRequest {
+        key,
+        window_secs: limit.window.secs(),
+        max: limit.max,
+        cost: limit.cost,
+        algorithm: match limit.algorithm {
+            toolgate_policy::Algorithm::Fixed => Algorithm::Fixed,
+            toolgate_policy::Algorithm::Sliding => Algorithm::Sliding,
+        },
+    }
+}
+
+fn window_text(limit: &LimitAcquire) -> String {
+    match limit.window.unit_name() {
+        Some(unit) => unit.to_owned(),
+        None => format!("{} s", limit.window.secs()),
+    }
+}
+
+fn seconds_text(ms: u64) -> String {
+    if ms < 10_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} s", ms.div_ceil(1000))
+    }
+}
+
+/// The admitted calls of one request, settled as their answers pass: a
+/// JSON-RPC error answer gives the call's units back; so does an upstream
+/// that fails before answering.
+pub struct Settlement {
+    limiter: Limiter,
+    account: AccountId,
+    pending: Vec<(Id<'static>, Admission)>,
+}
+
+#[derive(Deserialize)]
+struct Reply<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    error: Option<IgnoredAny>,
+}
+
+impl Settlement {
+    pub fn new(
+        limiter: Limiter,
+        account: AccountId,
+        pending: Vec<(Id<'static>, Admission)>,
+    ) -> Option<Self> {
+        (!pending.is_empty()).then_some(Self {
+            limiter,
+            account,
+            pending,
+        })
+    }
+
+    /// Looks at one message from the upstream.
+    pub fn observe(&mut self, message: &[u8]) {
+        let Ok(reply) = serde_json::from_slice::<Reply<'_>>(message) else {
+            return;
+        };
+        let Some(id) = reply.id.and_then(Id::from_raw) else {
+            return;
+        };
+        if let Some(at) = self
+            .pending
+            .iter()
+            .position(|(pending, _)| pending.as_json() == id.as_json())
+        {
+            let (_, admission) = self.pending.swap_remove(at);
+            if reply.error.is_some() {
+                self.limiter.give_back(self.account, admission);
+            }
+        }
+    }
+
+    /// The upstream failed: nothing still pending was served.
+    pub fn fail(mut self) {
+        for (_, admission) in self.pending.drain(..) {
+            self.limiter.give_back(self.account, admission);
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! A fleet of `toolgate proxy` processes for tests: its own database, a
+//! seeded account (server, policy, grant), a counting upstream on loopback,
+//! and N replicas sharing Postgres and Redis.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use serde_json::{json, Value};
+use toolgate_store::ids::AccountId;
+use toolgate_store::secrets::SecretKey;
+use toolgate_store::{accounts, db, grants, policies, servers};
+
+pub const SECRET_KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin)
+        .to_owned();
+    format!("{base}/{name}")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Fleet {
+    children: Vec<Child>,
+    pub urls: Vec<String>,
+    pub token: String,
+    pub account: AccountId,
+    redis_url: String,
+    upstream_calls: Arc<AtomicUsize>,
+    client: reqwest::Client,
+}
+
+#[derive(Clone)]
+pub struct FleetHandle {
+    urls: Arc<Vec<String>>,
+    token: String,
+    client: reqwest::Client,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Admitted,
+    Refused { retry_after_ms: u64 },
+    Other(String),
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An upstream that answers every tools/call at once and counts them.
+async fn start_upstream() -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let app = axum::Router::new().route(
+        "/mcp",
+        post(move |body: String| {
+            let counter = counter.clone();
+            async move {
+                let message: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                if message["method"] == "tools/call" {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+                let reply = json!({"jsonrpc": "2.0", "id": message["id"], "result": {"content": [{"type": "text", "text": "done"}]}});
+                ([("content-type", "application/json")], reply.to_string())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/mcp"), calls)
+}
+
+impl Fleet {
+    /// A fleet on a fresh database named after the test.
+    pub async fn start(name: &str, redis_url: &str, replicas: usize, policy: Value) -> Fleet {
+        let database = format!("toolgate_test_{name}");
+        let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+        ))
+        .execute(&admin)
+        .await
+        .unwrap();
+        admin.close().await;
+        let url = database_url(&database);
+        db::create_database_if_missing(&url).await.unwrap();
+        let pool = db::connect(&url, 4).await.unwrap();
+        db::migrate(&pool).await.unwrap();
+
+        let (upstream, upstream_calls) = start_upstream().await;
+        let key = SecretKey::parse(SECRET_KEY_HEX).unwrap();
+        let (account, _) = accounts::create_with_owner(
+            &pool,
+            accounts::NewAccount {
+                name: "Fleet",
+                slug_base: "fleet",
+                email: "fleet@example.com",
+                password_hash: "x",
+            },
+        )
+        .await
+        .unwrap();
+        let headers = Default::default();
+        let server = servers::create(
+            &pool,
+            &key,
+            account.id,
+            servers::NewServer {
+                name: "tools",
+                url: &upstream,
+                headers: &headers,
+                timeout_ms: Some(10_000),
+            },
+        )
+        .await
+        .unwrap();
+        policies::put(&pool, account.id, server.id, &policy, None)
+            .await
+            .unwrap();
+        let (_, token) = grants::create(
+            &pool,
+            account.id,
+            grants::NewGrant {
+                name: "agent",
+                servers: None,
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+        pool.close().await;
+
+        let mut children = Vec::new();
+        let mut urls = Vec::new();
+        for _ in 0..replicas {
+            let port = free_port();
+            let child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+                .arg("proxy")
+                .env("DATABASE_URL", &url)
+                .env("REDIS_URL", redis_url)
+                .env("TOOLGATE_LISTEN", format!("127.0.0.1:{port}"))
+                .env("TOOLGATE_SECRET_KEY", SECRET_KEY_HEX)
+                .env(
+                    "TOOLGATE_JWT_SECRET",
+                    "fleet-test-jwt-secret-fleet-test-jwt-secret",
+                )
+                .env("TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", "true")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            children.push(child);
+            urls.push(format!("http://127.0.0.1:{port}"));
+        }
+        let client = reqwest::Client::new();
+        for base in &urls {
+            wait_ready(&client, base).await;
+        }
+        Fleet {
+            children,
+            urls: urls
+                .into_iter()
+                .map(|u| format!("{u}/mcp/{}/tools", account.slug))
+                .collect(),
+            token,
+            account: account.id,
+            redis_url: redis_url.to_owned(),
+            upstream_calls,
+            client,
+        }
+    }
+
+    pub fn handle(&self) -> FleetHandle {
+        FleetHandle {
+            urls: Arc::new(self.urls.clone()),
+            token: self.token.clone(),
+            client: self.client.clone(),
+        }
+    }
+
+    pub fn upstream_calls(&self) -> usize {
+        self.upstream_calls.load(Ordering::SeqCst)
+    }
+
+    /// What Redis holds for a counter of this account (fixed windows).
+    pub async fn stored_count(&self, counter: &str) -> i64 {
+        let client = redis::Client::open(self.redis_url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let pattern = format!("tg:{{{}}}:{counter}:*", self.account);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut total = 0;
+        for key in keys {
+            let count: Option<i64> = redis::cmd("HGET")
+                .arg(&key)
+                .arg("c")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            total += count.unwrap_or(0);
+        }
+        total
+    }
+
+    /// Kills one replica (to simulate a crash) and returns its URL.
+    pub fn kill(&mut self, index: usize) {
+        let _ = self.children[index].kill();
+        let _ = self.children[index].wait();
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("toolgate proxy at {base} did not become ready");
+}
+
+impl FleetHandle {
+    /// One `tools/call` through replica `i % n` (2026-07-28 style: stateless).
+    pub async fn call(&self, i: usize, tool: &str) -> Outcome {
+        let url = &self.urls[i % self.urls.len()];
+        let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
+        let response = self
+            .client
+            .post(url)
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let text = response.text().await.unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let result = &value["result"];
+        if result["isError"] == false || (result.is_object() && result.get("isError").is_none()) {
+            return Outcome::Admitted;
+        }
+        let message = result["content"][0]["text"].as_str().unwrap_or("");
+        match result["_meta"]["dev.toolgate/refusal"]["retry_after_ms"].as_u64() {
+            Some(retry_after_ms) if message.starts_with("Denied by policy: limit") => {
+                Outcome::Refused { retry_after_ms }
+            }
+            _ => Outcome::Other(text),
+        }
+    }
+}
