@@ -183,6 +183,13 @@ class Tenant:
         r = self.http.delete(f"{self.api}/grants/{grant_id}", headers={"Authorization": f"Bearer {self.token}"})
         assert r.status_code in (200, 204), f"DELETE /grants/{grant_id} -> {r.status_code}: {r.text}"
 
+    def patch_server(self, server_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self._req("PATCH", f"/servers/{server_id}", 200, changes)
+
+    def delete_server(self, server_id: str) -> None:
+        r = self.http.delete(f"{self.api}/servers/{server_id}", headers={"Authorization": f"Bearer {self.token}"})
+        assert r.status_code in (200, 204), f"DELETE /servers/{server_id} -> {r.status_code}: {r.text}"
+
     def put_policy(self, server_id: str, doc: dict[str, Any]) -> dict[str, Any]:
         return self._req("PUT", f"/servers/{server_id}/policy", 200, doc)
 
