@@ -47,6 +47,12 @@ impl CounterStore {
     }
 
     /// Check every limit; if all have room, consume all of them, else none.
+    ///
+    /// Limits with the same key share one counter: rules of different calls
+    /// naming one counter draw from one budget, and two limits of one call on
+    /// the same key add their costs (each is checked against the total).
+    /// Limits with cost 0 are neither checked nor consumed; a call whose
+    /// every cost is 0 is admitted without a round trip.
     pub async fn acquire(
         &self,
         account: &str,

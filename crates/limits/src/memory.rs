@@ -260,3 +260,44 @@ impl MemoryCounters {
         state.counters.retain(|_, counter| !counter.expired(now));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_counters_are_swept() {
+        let store = MemoryCounters::new();
+        let limits = [
+            LimitRequest {
+                key: "c:a".into(),
+                window_secs: 1,
+                max: 5,
+                cost: 1,
+                algorithm: Algorithm::Fixed,
+            },
+            LimitRequest {
+                key: "c:b".into(),
+                window_secs: 2,
+                max: 5,
+                cost: 1,
+                algorithm: Algorithm::Sliding,
+            },
+        ];
+        assert!(matches!(
+            store.acquire("acc_1", &limits),
+            Ok(Outcome::Admitted(_))
+        ));
+        assert_eq!(store.len(), 2);
+        store.advance_clock_ms(1_000);
+        store.sweep();
+        assert_eq!(
+            store.len(),
+            1,
+            "the fixed window ended, the sliding entry is still live"
+        );
+        store.advance_clock_ms(1_000);
+        store.sweep();
+        assert!(store.is_empty());
+    }
+}

@@ -24,6 +24,7 @@ on_both_stores!(
     release_after_the_window_moved_leaves_the_new_window_alone,
     zero_cost_checks_and_consumes_nothing,
     concurrent_acquires_admit_exactly_k,
+    a_sliding_limit_takes_its_largest_cost_and_gives_it_back,
     invalid_limits_are_rejected_without_io,
 );
 
@@ -296,4 +297,19 @@ async fn invalid_limits_are_rejected_without_io(store: CounterStore) {
         .acquire("bad{tag}", &[fixed("c:x", 60, 1, 1)])
         .await
         .is_err());
+}
+
+async fn a_sliding_limit_takes_its_largest_cost_and_gives_it_back(store: CounterStore) {
+    let account = account();
+    let limit = sliding("c:bulk:account", 60, 10_000, 10_000);
+    let admission = admitted(store.acquire(&account, from_ref(&limit)).await.unwrap());
+    assert_eq!(store.usage(&account, &limit).await.unwrap(), 10_000);
+    refused(
+        store
+            .acquire(&account, &[sliding("c:bulk:account", 60, 10_000, 1)])
+            .await
+            .unwrap(),
+    );
+    store.release(&account, &admission).await.unwrap();
+    assert_eq!(store.usage(&account, &limit).await.unwrap(), 0);
 }
