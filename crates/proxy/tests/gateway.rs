@@ -78,6 +78,11 @@ async fn upstream_handler(
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 StatusCode::OK.into_response()
             }
+            Some("failing") => (
+                [("content-type", "application/json")],
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": "tool crashed"}}).to_string(),
+            )
+                .into_response(),
             Some("garbage") => (StatusCode::INTERNAL_SERVER_ERROR, [("content-type", "text/html")], "<h1>oops</h1>").into_response(),
             Some("unauthorized") => (StatusCode::UNAUTHORIZED, [("www-authenticate", "Bearer")], "").into_response(),
             _ => (
@@ -114,7 +119,9 @@ struct Fixture {
 
 const POLICY: &str = r#"{"version": "1", "default": "allow", "hide": ["get-env"],
   "tools": {"echo": {"arguments": {"type": "object", "properties": {"message": {"type": "string", "maxLength": 10}}}},
-            "wipe": {"action": "deny", "reason": "no"}}}"#;
+            "wipe": {"action": "deny", "reason": "no"},
+            "failing": {"limits": [{"counter": "failing", "window": "day", "max": 2, "scope": "grant"}]},
+            "counted": {"limits": [{"counter": "counted", "window": "day", "max": 2, "scope": "grant"}]}}}"#;
 
 async fn fixture(pool: PgPool, upstream_url: Option<&str>, timeout_ms: i32) -> Fixture {
     let (url, seen) = match upstream_url {
@@ -582,4 +589,44 @@ async fn internal_upstreams_are_refused_when_private_addresses_are_off(pool: PgP
         .unwrap()
         .contains("not allowed"));
     assert_eq!(strict.upstream_calls(), 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn limits_refuse_with_a_retry_time_and_failed_calls_give_units_back(pool: PgPool) {
+    let f = fixture(pool, None, 2000).await;
+    for i in 0..2 {
+        let ok = f
+            .post(call(i, "counted", json!({"message": "x"})))
+            .await
+            .json();
+        assert!(ok["result"].get("isError").is_none(), "{ok}");
+    }
+    let refused = f
+        .post(call(3, "counted", json!({"message": "x"})))
+        .await
+        .json();
+    assert_eq!(refused["result"]["isError"], true);
+    let text = refused["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Denied by policy: limit \"counted\" reached (2 per day); retry in"),
+        "{text}"
+    );
+    let meta = &refused["result"]["_meta"]["dev.toolgate/refusal"];
+    assert_eq!(meta["rule"], "/tools/counted/limits/0");
+    assert!(meta["retry_after_ms"].as_u64().unwrap() > 0);
+
+    // The upstream answers every "failing" call with a JSON-RPC error: each
+    // gives its unit back, so the limit of 2 never bites.
+    let before = f.upstream_calls();
+    for i in 10..15 {
+        let answer = f.post(call(i, "failing", json!({}))).await.json();
+        assert_eq!(answer["error"]["message"], "tool crashed", "{answer}");
+        // Give-back runs off the request path; let it land.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        f.upstream_calls() - before,
+        5,
+        "failed calls consumed nothing"
+    );
 }

@@ -102,3 +102,28 @@ async fn a_call_refused_by_one_limit_consumes_none() {
         "refused calls consumed nothing of the wider limit"
     );
 }
+
+/// `SCRIPT FLUSH` empties Redis's script cache; the next call must load the
+/// script again without running it twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn script_flush_mid_load_counts_nothing_twice() {
+    let fleet = Fleet::start("limits_flush", REDIS, 3, policy()).await;
+    let flusher = tokio::spawn(async {
+        let client = redis::Client::open(REDIS).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        for _ in 0..40 {
+            let _: () = redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
+    let (admitted, refused) = storm(&fleet, "fifty", 200, 64).await;
+    flusher.await.unwrap();
+    assert_eq!(admitted, 50);
+    assert_eq!(refused, 150);
+    assert_eq!(fleet.stored_count("k50").await, 50);
+    assert_eq!(fleet.upstream_calls(), 50);
+}
