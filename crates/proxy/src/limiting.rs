@@ -2,9 +2,6 @@
 //! `tools/call`, the refusal an over-limit call gets, each rule's choice when
 //! the store cannot answer, and giving units back when the upstream fails.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
 use bytes::Bytes;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -36,26 +33,30 @@ pub enum Verdict {
     Refused(Bytes),
 }
 
-#[derive(Debug, Default)]
-pub struct LimiterStats {
-    pub admitted: AtomicU64,
-    pub refused: AtomicU64,
-    pub backend_errors: AtomicU64,
-    pub given_back: AtomicU64,
-}
+/// Limit decisions, by account, server and outcome (`admitted`, `refused`,
+/// `backend_error_open`, `backend_error_closed`).
+pub const DECISIONS_METRIC: &str = "toolgate_limit_decisions_total";
+/// Units given back after an upstream failure.
+pub const GIVE_BACKS_METRIC: &str = "toolgate_limit_give_backs_total";
 
 #[derive(Clone)]
 pub struct Limiter {
     store: CounterStore,
-    pub stats: Arc<LimiterStats>,
+}
+
+fn count(caller: &Caller<'_>, outcome: &'static str) {
+    metrics::counter!(
+        DECISIONS_METRIC,
+        "account" => caller.account.to_string(),
+        "server" => caller.server.to_string(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 impl Limiter {
     pub fn new(store: CounterStore) -> Self {
-        Self {
-            store,
-            stats: Arc::default(),
-        }
+        Self { store }
     }
 
     pub fn store(&self) -> &CounterStore {
@@ -78,11 +79,11 @@ impl Limiter {
             .await
         {
             Ok(Outcome::Admitted(admission)) => {
-                self.stats.admitted.fetch_add(1, Ordering::Relaxed);
+                count(caller, "admitted");
                 Verdict::Admitted(Some(admission))
             }
             Ok(Outcome::Refused { index, retry_after }) => {
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                count(caller, "refused");
                 let limit = &limits[index.min(limits.len().saturating_sub(1))];
                 let retry_ms = u64::try_from(retry_after.as_millis())
                     .unwrap_or(u64::MAX)
@@ -97,16 +98,17 @@ impl Limiter {
                 Verdict::Refused(refusal(era, id, &reason, &limit.pointer, Some(retry_ms)))
             }
             Err(err) => {
-                self.stats.backend_errors.fetch_add(1, Ordering::Relaxed);
                 match limits
                     .iter()
                     .find(|l| l.on_backend_error == OnBackendError::Closed)
                 {
                     None => {
+                        count(caller, "backend_error_open");
                         tracing::warn!(error = %err, "counter store unavailable; rules say open: call allowed uncounted");
                         Verdict::Admitted(None)
                     }
                     Some(closed) => {
+                        count(caller, "backend_error_closed");
                         tracing::warn!(error = %err, "counter store unavailable; call refused (on_backend_error: closed)");
                         let reason = "rate limits cannot be checked right now (the counter store is unavailable), and this limit fails closed; retry shortly";
                         Verdict::Refused(refusal(era, id, reason, &closed.pointer, None))
@@ -125,9 +127,7 @@ impl Limiter {
                 .release(&account.to_string(), &admission)
                 .await
             {
-                Ok(()) => {
-                    limiter.stats.given_back.fetch_add(1, Ordering::Relaxed);
-                }
+                Ok(()) => metrics::counter!(GIVE_BACKS_METRIC).increment(1),
                 Err(err) => {
                     tracing::warn!(error = %err, "could not give back a failed call's units")
                 }

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::routing::get;
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusBuilder;
 use sqlx::PgPool;
 use toolgate_changes::ChangeBus;
 use toolgate_control::auth::jwt::JwtKeys;
@@ -198,6 +200,7 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
                     .merge(toolgate_proxy::health_router(pool, limiter))
             }
         };
+    let app = app.merge(metrics_router()?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on TOOLGATE_LISTEN={}", args.listen))?;
@@ -206,6 +209,14 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")
+}
+
+/// `GET /metrics` in the Prometheus text format.
+fn metrics_router() -> anyhow::Result<Router> {
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    Ok(Router::new().route("/metrics", get(move || std::future::ready(handle.render()))))
 }
 
 async fn shutdown_signal() {

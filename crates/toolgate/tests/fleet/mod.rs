@@ -234,6 +234,22 @@ impl Fleet {
         total
     }
 
+    /// The sum, over every replica, of a Prometheus counter's samples whose
+    /// labels include `label`.
+    pub async fn metric_sum(&self, metric: &str, label: &str) -> f64 {
+        let mut total = 0.0;
+        for url in &self.urls {
+            let base = url.split("/mcp/").next().unwrap();
+            let text = self.client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+            total += text
+                .lines()
+                .filter(|line| line.starts_with(&format!("{metric}{{")) && line.contains(label))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>();
+        }
+        total
+    }
+
     /// Kills one replica (to simulate a crash) and returns its URL.
     pub fn kill(&mut self, index: usize) {
         let _ = self.children[index].kill();
