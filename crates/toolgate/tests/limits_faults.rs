@@ -14,7 +14,6 @@ use fleet::{free_port, Fleet, Outcome};
 use serde_json::{json, Value};
 
 struct PrivateRedis {
-    port: u16,
     child: Child,
 }
 
@@ -42,7 +41,7 @@ impl PrivateRedis {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        PrivateRedis { port, child }
+        PrivateRedis { child }
     }
 
     fn stop(&mut self) {
