@@ -6,7 +6,7 @@ use serde_json::json;
 use toolgate_mcp::headers::Era;
 use toolgate_mcp::peek::TOOLS_LIST;
 use toolgate_mcp::response::{error_response, refusal_response, unknown_tool_response, MetaKey};
-use toolgate_mcp::{error_codes, Body, Message};
+use toolgate_mcp::{error_codes, Body, Id, Message};
 use toolgate_policy::{CompiledPolicy, Decision, LimitAcquire, RefusalKind};
 
 /// What to do with one message.
@@ -17,7 +17,10 @@ pub enum Action {
     /// The gateway's own answer; the upstream never sees the message.
     Answer(Bytes),
     /// A call the policy allows once these limits are acquired.
-    Limited(Vec<LimitAcquire>),
+    Limited {
+        id: Id<'static>,
+        limits: Vec<LimitAcquire>,
+    },
 }
 
 /// The policy's verdict on a body: one action per message, in order.
@@ -66,7 +69,10 @@ fn decide(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Action {
     };
     match policy.decide(call.name(), &arguments) {
         Decision::Allow { limits } if limits.is_empty() => Action::Forward,
-        Decision::Allow { limits } => Action::Limited(limits),
+        Decision::Allow { limits } => Action::Limited {
+            id: id.clone().into_owned(),
+            limits,
+        },
         Decision::RequireApproval { pointer, .. } => Action::Answer(refusal(
             era,
             id,
@@ -86,7 +92,7 @@ fn decide(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Action {
 /// A refused call's `isError` result; `retry_after_ms` for limits.
 pub fn refusal(
     era: Era,
-    id: &toolgate_mcp::Id<'_>,
+    id: &Id<'_>,
     reason: &str,
     pointer: &str,
     retry_after_ms: Option<u64>,
@@ -182,7 +188,7 @@ mod tests {
     #[test]
     fn limited_calls_wait_for_their_limits_and_approvals_are_refused() {
         let plan = plan_of(&call(4, "limited", json!({})));
-        let Action::Limited(limits) = &plan.actions[0] else {
+        let Action::Limited { limits, .. } = &plan.actions[0] else {
             panic!("expected limits, got {:?}", plan.actions[0]);
         };
         assert_eq!(limits[0].counter, "c");
@@ -213,7 +219,7 @@ mod tests {
     fn refusals_carry_the_retry_time() {
         let bytes = refusal(
             Era::Modern,
-            &toolgate_mcp::Id::number(1),
+            &Id::number(1),
             "slow down",
             "/tools/x/limits/0",
             Some(1500),

@@ -176,23 +176,20 @@ async fn handle_post(
     let mut local = Vec::new();
     let mut forward = Vec::new();
     let mut admitted = Vec::new();
-    for (index, (action, message)) in plan.actions.into_iter().zip(parsed.messages()).enumerate() {
+    for (index, action) in plan.actions.into_iter().enumerate() {
         match action {
             Action::Forward => forward.push(index),
             Action::Answer(answer) => local.push(answer),
-            Action::Limited(limits) => {
-                let Some(id) = message.id() else {
-                    continue;
-                };
+            Action::Limited { id, limits } => {
                 match state
                     .limiter
-                    .check(&caller, id, version.era(), &limits)
+                    .check(&caller, &id, version.era(), &limits)
                     .await
                 {
                     Verdict::Admitted(admission) => {
                         forward.push(index);
                         if let Some(admission) = admission {
-                            admitted.push((id.clone().into_owned(), admission));
+                            admitted.push((id, admission));
                         }
                     }
                     Verdict::Refused(answer) => local.push(answer),
@@ -237,8 +234,7 @@ async fn handle_post(
         RelayContext {
             policy: target.server.policy.clone(),
             filter: FilterOptions {
-                private_cache_scope: version == ProtocolVersion::LATEST
-                    && version.era() == Era::Modern,
+                private_cache_scope: version.era() == Era::Modern,
             },
             lists_tools: plan.lists_tools,
             local,
