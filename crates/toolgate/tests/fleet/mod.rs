@@ -240,7 +240,15 @@ impl Fleet {
         let mut total = 0.0;
         for url in &self.urls {
             let base = url.split("/mcp/").next().unwrap();
-            let text = self.client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+            let text = self
+                .client
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             total += text
                 .lines()
                 .filter(|line| line.starts_with(&format!("{metric}{{")) && line.contains(label))
