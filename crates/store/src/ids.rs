@@ -111,6 +111,11 @@ typed_id!(
     /// An agent credential.
     GrantId, "grt", "grant"
 );
+typed_id!(
+    /// One audited `tools/call` decision; minted by the gateway, it is the
+    /// event's idempotency key on its way into the database.
+    EventId, "evt", "audit event"
+);
 
 #[cfg(test)]
 mod tests {

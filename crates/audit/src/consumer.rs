@@ -1,0 +1,187 @@
+//! The control plane's end: events from the queue into Postgres, one
+//! transaction per batch, inserted idempotently by event id, acknowledged
+//! only after the commit.
+//!
+//! A crash after the commit and before the acknowledgement leaves the batch
+//! pending in the group; the next start reads this reader's pending entries
+//! first and inserts them again, which adds nothing. Entries of a reader
+//! that never returns are claimed by another after `claim_idle`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use toolgate_store::audit::insert_batch;
+
+use crate::queue::{Entry, QueueError, RedisQueue};
+use crate::sink::SinkConfig;
+use crate::{AuditEvent, ERRORS_METRIC, QUEUED_METRIC, STORED_METRIC};
+
+/// Largest batch read (and written in one transaction).
+const BATCH: usize = 500;
+/// How often abandoned entries of other readers are looked for.
+const CLAIM_EVERY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("storing audit events failed: {0}")]
+    Store(#[from] toolgate_store::StoreError),
+}
+
+impl From<sqlx::Error> for ConsumeError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
+/// Reads the stream as one member of the consumer group.
+pub struct Consumer {
+    queue: RedisQueue,
+    pool: PgPool,
+    /// Own pending entries may exist: read them before new ones.
+    recovering: bool,
+    last_claim: Option<Instant>,
+}
+
+impl Consumer {
+    pub fn new(queue: RedisQueue, pool: PgPool) -> Self {
+        Self {
+            queue,
+            pool,
+            recovering: true,
+            last_claim: None,
+        }
+    }
+
+    /// Runs until the process ends, retrying with backoff on any failure.
+    pub async fn run(mut self) {
+        let mut backoff = Duration::from_millis(200);
+        let mut failing = false;
+        loop {
+            match self.step().await {
+                Ok(_) => {
+                    if failing {
+                        tracing::info!("audit consumer recovered");
+                    }
+                    failing = false;
+                    backoff = Duration::from_millis(200);
+                }
+                Err(err) => {
+                    metrics::counter!(ERRORS_METRIC, "stage" => "consume").increment(1);
+                    if !failing {
+                        tracing::warn!(error = %err, "audit consumer failed; retrying");
+                    }
+                    failing = true;
+                    self.recovering = true;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// One round: own pending entries first, then abandoned ones now and
+    /// then, else new ones (waiting briefly for some). Returns the number of
+    /// entries handled.
+    pub async fn step(&mut self) -> Result<usize, ConsumeError> {
+        self.queue.ensure_group().await?;
+        if self.recovering {
+            let entries = self.queue.read_own_pending(BATCH).await?;
+            if entries.is_empty() {
+                self.recovering = false;
+            } else {
+                return self.store(entries).await;
+            }
+        }
+        if self.last_claim.is_none_or(|at| at.elapsed() >= CLAIM_EVERY) {
+            self.last_claim = Some(Instant::now());
+            let claimed = self.queue.claim_abandoned(BATCH).await?;
+            if !claimed.is_empty() {
+                tracing::info!(
+                    entries = claimed.len(),
+                    "claimed audit entries another reader left unacknowledged"
+                );
+                return self.store(claimed).await;
+            }
+        }
+        let entries = self.queue.read_new(BATCH).await?;
+        self.store(entries).await
+    }
+
+    /// Stores a batch and acknowledges it once committed.
+    async fn store(&mut self, entries: Vec<Entry>) -> Result<usize, ConsumeError> {
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+        let unreadable = entries.iter().filter(|e| e.event.is_none()).count();
+        if unreadable > 0 {
+            // Acknowledged with the rest: retrying cannot make them readable.
+            metrics::counter!(ERRORS_METRIC, "stage" => "unreadable").increment(unreadable as u64);
+            tracing::error!(
+                entries = unreadable,
+                "audit queue entries that hold no readable event were skipped"
+            );
+        }
+        let events: Vec<AuditEvent> = entries.into_iter().filter_map(|e| e.event).collect();
+        let inserted = write(&self.pool, &events).await?;
+        self.queue.ack(&ids).await?;
+        tracing::debug!(entries = ids.len(), inserted, "audit batch stored");
+        Ok(ids.len())
+    }
+}
+
+/// One transaction per batch.
+pub async fn write(pool: &PgPool, events: &[AuditEvent]) -> Result<u64, ConsumeError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    let inserted = insert_batch(&mut tx, events).await?;
+    tx.commit().await?;
+    metrics::counter!(STORED_METRIC).increment(inserted);
+    Ok(inserted)
+}
+
+/// The in-process writer of a single node: batches from the sink's channel
+/// straight into Postgres, retried while the database is down (bounded by
+/// the buffer, like the queue's producer).
+pub(crate) async fn write_in_process(
+    pool: PgPool,
+    mut receiver: mpsc::Receiver<AuditEvent>,
+    config: SinkConfig,
+) {
+    let mut buffer: VecDeque<AuditEvent> = VecDeque::new();
+    let mut backoff: Option<Duration> = None;
+    loop {
+        if !crate::sink::fill(&mut receiver, &mut buffer, config.buffer, backoff).await
+            && buffer.is_empty()
+        {
+            return;
+        }
+        while !buffer.is_empty() {
+            let take = buffer.len().min(config.batch);
+            let batch: Vec<AuditEvent> = buffer.range(..take).cloned().collect();
+            match write(&pool, &batch).await {
+                Ok(_) => {
+                    buffer.drain(..take);
+                    metrics::counter!(QUEUED_METRIC).increment(take as u64);
+                    backoff = None;
+                }
+                Err(err) => {
+                    metrics::counter!(ERRORS_METRIC, "stage" => "store").increment(1);
+                    if backoff.is_none() {
+                        tracing::warn!(error = %err, buffered = buffer.len(), "storing audit events failed; buffering");
+                    }
+                    backoff = Some(backoff.map_or(Duration::from_millis(100), |b| {
+                        (b * 2).min(Duration::from_secs(5))
+                    }));
+                    break;
+                }
+            }
+        }
+    }
+}

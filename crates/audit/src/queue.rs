@@ -1,0 +1,301 @@
+//! The durable queue: a Redis Stream, written by gateways (`XADD`) and read
+//! by control planes through one consumer group (`XREADGROUP`, `XACK`,
+//! `XAUTOCLAIM`). Each entry holds one event as JSON in the field `e`.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::{Client, Value};
+use tokio::sync::OnceCell;
+
+use crate::AuditEvent;
+
+/// The entry field holding the event.
+const FIELD: &str = "e";
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis did not answer in time")]
+    Timeout,
+}
+
+/// Where the stream is and who reads it.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// One stream per deployment.
+    pub key: String,
+    /// The consumer group every control plane joins.
+    pub group: String,
+    /// This reader's name in the group. A restarted control plane that keeps
+    /// its name finds its own unacknowledged entries at once; entries of a
+    /// reader that never returns are claimed by others after `claim_idle`.
+    pub consumer: String,
+    /// Approximate length past which Redis trims the oldest entries
+    /// (`MAXLEN ~`); only reached if no control plane reads for a long time.
+    pub max_len: u64,
+    /// How long an entry may stay unacknowledged by another reader before
+    /// this one claims it.
+    pub claim_idle: Duration,
+}
+
+impl StreamConfig {
+    pub const DEFAULT_KEY: &'static str = "toolgate:audit";
+    pub const DEFAULT_GROUP: &'static str = "toolgate-audit";
+
+    pub fn new(key: impl Into<String>, consumer: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            group: Self::DEFAULT_GROUP.to_owned(),
+            consumer: consumer.into(),
+            max_len: 10_000_000,
+            claim_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One entry read from the stream: its id (to acknowledge) and the event,
+/// or `None` when the entry does not hold a readable event.
+#[derive(Debug)]
+pub struct Entry {
+    pub id: String,
+    pub event: Option<AuditEvent>,
+}
+
+/// A handle on the stream. Clones share one connection.
+#[derive(Clone)]
+pub struct RedisQueue {
+    client: Client,
+    config: StreamConfig,
+    connection: std::sync::Arc<OnceCell<ConnectionManager>>,
+    /// Longest wait for any one command (a blocking read adds its block time).
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue")
+            .field("key", &self.config.key)
+            .field("consumer", &self.config.consumer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a blocking read waits for new entries.
+pub const READ_BLOCK: Duration = Duration::from_millis(1000);
+
+impl RedisQueue {
+    /// Parses `url` without connecting.
+    pub fn new(url: &str, config: StreamConfig) -> Result<Self, QueueError> {
+        Ok(Self {
+            client: Client::open(url)?,
+            config,
+            connection: Default::default(),
+            deadline: Duration::from_secs(2),
+        })
+    }
+
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, QueueError> {
+        let manager = self
+            .connection
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_number_of_retries(0)
+                    .set_connection_timeout(self.deadline)
+                    .set_response_timeout(self.deadline + READ_BLOCK);
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await?;
+        Ok(manager.clone())
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        build: impl FnOnce() -> redis::Cmd,
+        extra: Duration,
+    ) -> Result<T, QueueError> {
+        let work = async {
+            let mut connection = self.connection().await?;
+            Ok::<T, QueueError>(build().query_async(&mut connection).await?)
+        };
+        tokio::time::timeout(self.deadline + extra, work)
+            .await
+            .map_err(|_| QueueError::Timeout)?
+    }
+
+    /// Appends events, all in one pipelined round trip.
+    pub async fn append(&self, events: &[AuditEvent]) -> Result<(), QueueError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for event in events {
+            let json = serde_json::to_string(event).unwrap_or_default();
+            pipe.cmd("XADD")
+                .arg(&self.config.key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(self.config.max_len)
+                .arg("*")
+                .arg(FIELD)
+                .arg(json)
+                .ignore();
+        }
+        let work = async {
+            let mut connection = self.connection().await?;
+            pipe.query_async::<()>(&mut connection).await?;
+            Ok::<(), QueueError>(())
+        };
+        tokio::time::timeout(self.deadline, work)
+            .await
+            .map_err(|_| QueueError::Timeout)?
+    }
+
+    /// Creates the consumer group (and the stream) unless it exists.
+    pub async fn ensure_group(&self) -> Result<(), QueueError> {
+        let created: Result<Value, QueueError> = self
+            .run(
+                || {
+                    let mut cmd = redis::cmd("XGROUP");
+                    cmd.arg("CREATE")
+                        .arg(&self.config.key)
+                        .arg(&self.config.group)
+                        .arg("0")
+                        .arg("MKSTREAM");
+                    cmd
+                },
+                Duration::ZERO,
+            )
+            .await;
+        match created {
+            Err(QueueError::Redis(err)) if err.code() == Some("BUSYGROUP") => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Entries delivered to this reader and not yet acknowledged (after a
+    /// crash or a failed write), oldest first.
+    pub async fn read_own_pending(&self, count: usize) -> Result<Vec<Entry>, QueueError> {
+        self.read_group("0", count, None).await
+    }
+
+    /// New entries, waiting up to [`READ_BLOCK`] for some.
+    pub async fn read_new(&self, count: usize) -> Result<Vec<Entry>, QueueError> {
+        self.read_group(">", count, Some(READ_BLOCK)).await
+    }
+
+    async fn read_group(
+        &self,
+        from: &str,
+        count: usize,
+        block: Option<Duration>,
+    ) -> Result<Vec<Entry>, QueueError> {
+        let reply: Option<StreamReadReply> = self
+            .run(
+                || {
+                    let mut cmd = redis::cmd("XREADGROUP");
+                    cmd.arg("GROUP")
+                        .arg(&self.config.group)
+                        .arg(&self.config.consumer)
+                        .arg("COUNT")
+                        .arg(count);
+                    if let Some(block) = block {
+                        cmd.arg("BLOCK").arg(block.as_millis() as u64);
+                    }
+                    cmd.arg("STREAMS").arg(&self.config.key).arg(from);
+                    cmd
+                },
+                block.unwrap_or_default(),
+            )
+            .await?;
+        Ok(reply
+            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).map(entry).collect())
+            .unwrap_or_default())
+    }
+
+    /// Takes over entries other readers left unacknowledged for longer than
+    /// `claim_idle` (a control plane that died and never came back).
+    pub async fn claim_abandoned(&self, count: usize) -> Result<Vec<Entry>, QueueError> {
+        let reply: StreamAutoClaimReply = self
+            .run(
+                || {
+                    let mut cmd = redis::cmd("XAUTOCLAIM");
+                    cmd.arg(&self.config.key)
+                        .arg(&self.config.group)
+                        .arg(&self.config.consumer)
+                        .arg(self.config.claim_idle.as_millis() as u64)
+                        .arg("0-0")
+                        .arg("COUNT")
+                        .arg(count);
+                    cmd
+                },
+                Duration::ZERO,
+            )
+            .await?;
+        Ok(reply.claimed.into_iter().map(entry).collect())
+    }
+
+    /// Acknowledges entries: they leave the group's pending list for good.
+    pub async fn ack(&self, ids: &[String]) -> Result<(), QueueError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _: i64 = self
+            .run(
+                || {
+                    let mut cmd = redis::cmd("XACK");
+                    cmd.arg(&self.config.key).arg(&self.config.group).arg(ids);
+                    cmd
+                },
+                Duration::ZERO,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The number of entries delivered to the group and not acknowledged.
+    pub async fn pending_count(&self) -> Result<u64, QueueError> {
+        let reply: Value = self
+            .run(
+                || {
+                    let mut cmd = redis::cmd("XPENDING");
+                    cmd.arg(&self.config.key).arg(&self.config.group);
+                    cmd
+                },
+                Duration::ZERO,
+            )
+            .await?;
+        Ok(match reply {
+            Value::Array(items) => match items.first() {
+                Some(Value::Int(n)) => u64::try_from(*n).unwrap_or(0),
+                _ => 0,
+            },
+            _ => 0,
+        })
+    }
+
+    /// Whether Redis answers.
+    pub async fn ping(&self) -> bool {
+        self.run::<String>(|| redis::cmd("PING"), Duration::ZERO)
+            .await
+            .is_ok()
+    }
+}
+
+fn entry(id: StreamId) -> Entry {
+    let event = id
+        .map
+        .get(FIELD)
+        .and_then(|value| match value {
+            Value::BulkString(bytes) => Some(bytes.as_slice()),
+            _ => None,
+        })
+        .and_then(|bytes| serde_json::from_slice(bytes).ok());
+    Entry { id: id.id, event }
+}

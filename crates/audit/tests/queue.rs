@@ -1,0 +1,201 @@
+//! The audit pipeline against real Redis and Postgres: producer → stream →
+//! consumer → table, idempotency by event id, a crash between commit and
+//! acknowledgement, an unreachable queue, and the in-process path.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::PgPool;
+use toolgate_audit::{
+    AuditEvent, AuditSink, Consumer, Decision, RedisQueue, SinkConfig, StreamConfig,
+    UpstreamOutcome,
+};
+use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A queue on a stream of its own, so tests run in parallel.
+fn queue(consumer: &str) -> RedisQueue {
+    let key = format!("toolgate:test:audit:{}", uuid::Uuid::now_v7().simple());
+    RedisQueue::new(&redis_url(), StreamConfig::new(key, consumer)).unwrap()
+}
+
+fn same_stream(queue: &RedisQueue, consumer: &str) -> RedisQueue {
+    let mut config = queue.config().clone();
+    config.consumer = consumer.to_owned();
+    RedisQueue::new(&redis_url(), config).unwrap()
+}
+
+fn event(account: AccountId, n: usize) -> AuditEvent {
+    AuditEvent {
+        id: EventId::new(),
+        at: Utc::now(),
+        account,
+        server: ServerId::new(),
+        grant: GrantId::new(),
+        session: None,
+        tool: format!("tool-{n}"),
+        decision: if n % 2 == 0 {
+            Decision::Allowed
+        } else {
+            Decision::Limited
+        },
+        rule: Some("/tools/x".to_owned()),
+        policy_version: Some(1),
+        reason: None,
+        upstream: UpstreamOutcome::Ok,
+        latency_ms: 3,
+        argument_keys: vec!["a".to_owned()],
+        arguments: None,
+    }
+}
+
+async fn rows(pool: &PgPool, account: AccountId) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE account_id = $1")
+        .bind(account)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// Steps the consumer until `want` rows exist or 10 s pass.
+async fn drain(consumer: &mut Consumer, pool: &PgPool, account: AccountId, want: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rows(pool, account).await < want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events never arrived"
+        );
+        consumer.step().await.unwrap();
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn events_travel_from_the_sink_through_the_stream_into_postgres(pool: PgPool) {
+    let queue = queue("c1");
+    let sink = AuditSink::redis(queue.clone(), SinkConfig::default());
+    let account = AccountId::new();
+    let sent: Vec<AuditEvent> = (0..120).map(|n| event(account, n)).collect();
+    for e in &sent {
+        sink.record(e.clone());
+    }
+    let mut consumer = Consumer::new(queue.clone(), pool.clone());
+    drain(&mut consumer, &pool, account, 120).await;
+    assert_eq!(rows(&pool, account).await, 120);
+    assert_eq!(queue.pending_count().await.unwrap(), 0);
+
+    let page = toolgate_store::audit::list(&pool, account, &Default::default(), None, 200)
+        .await
+        .unwrap();
+    let mut stored = page.items;
+    stored.sort_by_key(|e| e.id);
+    let mut expected = sent;
+    expected.sort_by_key(|e| e.id);
+    for (got, want) in stored.iter().zip(&expected) {
+        assert_eq!(got.id, want.id);
+        assert_eq!(got.decision, want.decision);
+        assert_eq!(got.tool, want.tool);
+        assert_eq!(got.argument_keys, want.argument_keys);
+        assert_eq!(got.at.timestamp_micros(), want.at.timestamp_micros());
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_same_event_twice_is_one_row(pool: PgPool) {
+    let queue = queue("c1");
+    let account = AccountId::new();
+    let one = event(account, 0);
+    queue.append(&[one.clone(), one.clone()]).await.unwrap();
+    queue.append(&[one.clone()]).await.unwrap();
+    let mut consumer = Consumer::new(queue.clone(), pool.clone());
+    queue.ensure_group().await.unwrap();
+    while consumer.step().await.unwrap() > 0 {}
+    assert_eq!(rows(&pool, account).await, 1);
+    assert_eq!(queue.pending_count().await.unwrap(), 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_crash_between_commit_and_ack_redelivers_without_duplicating(pool: PgPool) {
+    let queue = queue("control-1");
+    let account = AccountId::new();
+    let events: Vec<AuditEvent> = (0..50).map(|n| event(account, n)).collect();
+    queue.ensure_group().await.unwrap();
+    queue.append(&events).await.unwrap();
+
+    // The first reader reads and commits, then "crashes" before XACK.
+    let entries = queue.read_new(500).await.unwrap();
+    assert_eq!(entries.len(), 50);
+    let batch: Vec<AuditEvent> = entries.into_iter().filter_map(|e| e.event).collect();
+    toolgate_audit::consumer::write(&pool, &batch)
+        .await
+        .unwrap();
+    assert_eq!(queue.pending_count().await.unwrap(), 50);
+
+    // Restarted under the same name: its pending entries come first.
+    let mut restarted = Consumer::new(same_stream(&queue, "control-1"), pool.clone());
+    assert_eq!(restarted.step().await.unwrap(), 50);
+    assert_eq!(rows(&pool, account).await, 50);
+    assert_eq!(queue.pending_count().await.unwrap(), 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn another_reader_claims_entries_a_dead_reader_left_pending(pool: PgPool) {
+    let queue = queue("dead");
+    let account = AccountId::new();
+    queue.ensure_group().await.unwrap();
+    queue
+        .append(&(0..10).map(|n| event(account, n)).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(queue.read_new(500).await.unwrap().len(), 10);
+
+    let mut config = queue.config().clone();
+    config.consumer = "survivor".to_owned();
+    config.claim_idle = Duration::from_millis(50);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut survivor = Consumer::new(RedisQueue::new(&redis_url(), config).unwrap(), pool.clone());
+    drain(&mut survivor, &pool, account, 10).await;
+    assert_eq!(queue.pending_count().await.unwrap(), 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_unreachable_queue_buffers_up_to_the_bound_and_counts_drops(pool: PgPool) {
+    // Nothing listens on port 1.
+    let dead = RedisQueue::new("redis://127.0.0.1:1", StreamConfig::new("x", "c")).unwrap();
+    let sink = AuditSink::redis(
+        dead,
+        SinkConfig {
+            channel: 4,
+            buffer: 8,
+            batch: 4,
+        },
+    );
+    let account = AccountId::new();
+    // Never blocks, whatever happens downstream.
+    let started = std::time::Instant::now();
+    for n in 0..1000 {
+        sink.record(event(account, n));
+    }
+    assert!(started.elapsed() < Duration::from_millis(200));
+    drop(pool);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_in_process_path_writes_straight_to_postgres(pool: PgPool) {
+    let sink = AuditSink::in_process(pool.clone(), SinkConfig::default());
+    let account = AccountId::new();
+    for n in 0..30 {
+        sink.record(event(account, n));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rows(&pool, account).await < 30 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(rows(&pool, account).await, 30);
+}

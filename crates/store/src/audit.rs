@@ -1,0 +1,399 @@
+//! The audit trail: one row per `tools/call` decision of the gateway.
+//!
+//! Events are written in batches by the control plane's audit consumer and
+//! inserted idempotently by event id, so a batch delivered twice adds nothing.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::ids::{AccountId, EventId, GrantId, ServerId};
+use crate::page::Page;
+
+/// What the gateway decided about one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Forwarded to the upstream (its limits, if any, acquired).
+    Allowed,
+    /// Visible tool, refused: arguments failed the rule's schema, or were not JSON.
+    Refused,
+    /// Hidden, denied outright, or matched by nothing under `"default": "deny"`;
+    /// the agent was told the tool is unknown.
+    UnknownTool,
+    /// A limit was reached.
+    Limited,
+    /// The counter store could not answer and a limit fails closed.
+    LimitUnavailable,
+    /// The rule requires a person's approval and none was given.
+    ApprovalRequired,
+    /// A person approved the held call; it was forwarded.
+    ApprovalApproved,
+    /// A person denied the held call.
+    ApprovalDenied,
+    /// Nobody decided before the rule's `approval_timeout`.
+    ApprovalTimedOut,
+    /// The agent went away while the call was held.
+    ApprovalAbandoned,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 10] = [
+        Self::Allowed,
+        Self::Refused,
+        Self::UnknownTool,
+        Self::Limited,
+        Self::LimitUnavailable,
+        Self::ApprovalRequired,
+        Self::ApprovalApproved,
+        Self::ApprovalDenied,
+        Self::ApprovalTimedOut,
+        Self::ApprovalAbandoned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Refused => "refused",
+            Self::UnknownTool => "unknown_tool",
+            Self::Limited => "limited",
+            Self::LimitUnavailable => "limit_unavailable",
+            Self::ApprovalRequired => "approval_required",
+            Self::ApprovalApproved => "approval_approved",
+            Self::ApprovalDenied => "approval_denied",
+            Self::ApprovalTimedOut => "approval_timed_out",
+            Self::ApprovalAbandoned => "approval_abandoned",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+/// How the upstream answered an allowed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamOutcome {
+    /// A JSON-RPC result.
+    Ok,
+    /// A JSON-RPC error.
+    JsonrpcError,
+    /// No answer: unreachable, timed out, broke off, or answered with
+    /// something that is not MCP.
+    TransportError,
+    /// The agent disconnected before the answer arrived.
+    Abandoned,
+    /// The gateway answered itself; the upstream never saw the call.
+    NotCalled,
+}
+
+impl UpstreamOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::JsonrpcError => "jsonrpc_error",
+            Self::TransportError => "transport_error",
+            Self::Abandoned => "abandoned",
+            Self::NotCalled => "not_called",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Ok,
+            Self::JsonrpcError,
+            Self::TransportError,
+            Self::Abandoned,
+            Self::NotCalled,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+    }
+}
+
+/// One audited decision. The same shape travels through the audit queue,
+/// lands in `audit_events` and is served by `GET /v1/audit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEvent {
+    pub id: EventId,
+    /// When the gateway received the call.
+    pub at: DateTime<Utc>,
+    pub account: AccountId,
+    pub server: ServerId,
+    pub grant: GrantId,
+    /// A digest of the legacy session id (never the id itself); absent for
+    /// calls outside a session.
+    pub session: Option<String>,
+    pub tool: String,
+    pub decision: Decision,
+    /// JSON pointer of the policy part that decided (the rule, `hide`
+    /// entry, limit or `default`).
+    pub rule: Option<String>,
+    /// The stored policy version in force; absent when the server had none.
+    pub policy_version: Option<i32>,
+    /// Why the call was refused.
+    pub reason: Option<String>,
+    pub upstream: UpstreamOutcome,
+    /// From the gateway receiving the call to its answer (the upstream's, or
+    /// the gateway's own).
+    pub latency_ms: u32,
+    /// Names of the call's arguments.
+    pub argument_keys: Vec<String>,
+    /// The argument values, only when the rule says `"audit_arguments": true`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub arguments: Option<serde_json::Value>,
+}
+
+/// Inserts a batch; events already stored (by id) are skipped. Returns the
+/// number of new rows.
+pub async fn insert_batch(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[AuditEvent],
+) -> Result<u64, StoreError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut ids = Vec::with_capacity(events.len());
+    let mut accounts = Vec::with_capacity(events.len());
+    let mut times = Vec::with_capacity(events.len());
+    let mut servers = Vec::with_capacity(events.len());
+    let mut grants = Vec::with_capacity(events.len());
+    let mut sessions = Vec::with_capacity(events.len());
+    let mut tools = Vec::with_capacity(events.len());
+    let mut decisions = Vec::with_capacity(events.len());
+    let mut rules = Vec::with_capacity(events.len());
+    let mut versions = Vec::with_capacity(events.len());
+    let mut reasons = Vec::with_capacity(events.len());
+    let mut upstreams = Vec::with_capacity(events.len());
+    let mut latencies = Vec::with_capacity(events.len());
+    let mut keys = Vec::with_capacity(events.len());
+    let mut arguments = Vec::with_capacity(events.len());
+    for e in events {
+        ids.push(e.id.0);
+        accounts.push(e.account.0);
+        times.push(e.at);
+        servers.push(e.server.0);
+        grants.push(e.grant.0);
+        sessions.push(e.session.clone());
+        tools.push(e.tool.clone());
+        decisions.push(e.decision.as_str());
+        rules.push(e.rule.clone());
+        versions.push(e.policy_version);
+        reasons.push(e.reason.clone());
+        upstreams.push(e.upstream.as_str());
+        latencies.push(i32::try_from(e.latency_ms).unwrap_or(i32::MAX));
+        // Argument keys travel as one JSON array per row: Postgres arrays
+        // cannot be ragged.
+        keys.push(serde_json::json!(e.argument_keys));
+        arguments.push(e.arguments.clone());
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO audit_events (id, account_id, occurred_at, server_id, grant_id, session_hash,
+             tool, decision, rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments)
+         SELECT id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
+             rule, policy_version, reason, upstream, latency_ms,
+             ARRAY(SELECT jsonb_array_elements_text(keys)), arguments
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], $6::text[],
+             $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::int[],
+             $14::jsonb[], $15::jsonb[])
+           AS t(id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
+             rule, policy_version, reason, upstream, latency_ms, keys, arguments)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&accounts)
+    .bind(&times)
+    .bind(&servers)
+    .bind(&grants)
+    .bind(&sessions)
+    .bind(&tools)
+    .bind(&decisions)
+    .bind(&rules)
+    .bind(&versions)
+    .bind(&reasons)
+    .bind(&upstreams)
+    .bind(&latencies)
+    .bind(&keys)
+    .bind(&arguments)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted)
+}
+
+/// Which events to list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub server: Option<ServerId>,
+    pub grant: Option<GrantId>,
+    pub tool: Option<String>,
+    pub decision: Option<Decision>,
+    /// Inclusive.
+    pub since: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Where a page starts: just after (older than) this event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditCursor {
+    pub at: DateTime<Utc>,
+    pub id: EventId,
+}
+
+impl AuditCursor {
+    /// Opaque on the wire: microseconds since the epoch and the event id.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.at.timestamp_micros(), self.id)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let (micros, id) = text.split_once('.')?;
+        let at = Utc.timestamp_micros(micros.parse().ok()?).single()?;
+        Some(Self {
+            at,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: Uuid,
+    account_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    server_id: Uuid,
+    grant_id: Uuid,
+    session_hash: Option<String>,
+    tool: String,
+    decision: String,
+    rule: Option<String>,
+    policy_version: Option<i32>,
+    reason: Option<String>,
+    upstream: String,
+    latency_ms: i32,
+    argument_keys: Vec<String>,
+    arguments: Option<serde_json::Value>,
+}
+
+impl TryFrom<EventRow> for AuditEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("{what} {value:?}"));
+        Ok(Self {
+            id: EventId(row.id),
+            at: row.occurred_at,
+            account: AccountId(row.account_id),
+            server: ServerId(row.server_id),
+            grant: GrantId(row.grant_id),
+            session: row.session_hash,
+            tool: row.tool,
+            decision: Decision::parse(&row.decision)
+                .ok_or_else(|| corrupt("audit decision", &row.decision))?,
+            rule: row.rule,
+            policy_version: row.policy_version,
+            reason: row.reason,
+            upstream: UpstreamOutcome::parse(&row.upstream)
+                .ok_or_else(|| corrupt("upstream outcome", &row.upstream))?,
+            latency_ms: u32::try_from(row.latency_ms).unwrap_or(0),
+            argument_keys: row.argument_keys,
+            arguments: row.arguments,
+        })
+    }
+}
+
+/// One page of the account's events, newest first.
+pub async fn list(
+    pool: &PgPool,
+    account_id: AccountId,
+    filter: &AuditFilter,
+    after: Option<AuditCursor>,
+    limit: i64,
+) -> Result<Page<AuditEvent>, StoreError> {
+    let rows = sqlx::query_as::<_, EventRow>(
+        "SELECT id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
+                rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments
+         FROM audit_events
+         WHERE account_id = $1
+           AND ($2::uuid IS NULL OR server_id = $2)
+           AND ($3::uuid IS NULL OR grant_id = $3)
+           AND ($4::text IS NULL OR tool = $4)
+           AND ($5::text IS NULL OR decision = $5)
+           AND ($6::timestamptz IS NULL OR occurred_at >= $6)
+           AND ($7::timestamptz IS NULL OR occurred_at < $7)
+           AND ($8::timestamptz IS NULL OR (occurred_at, id) < ($8, $9::uuid))
+         ORDER BY occurred_at DESC, id DESC
+         LIMIT $10",
+    )
+    .bind(account_id)
+    .bind(filter.server)
+    .bind(filter.grant)
+    .bind(filter.tool.as_deref())
+    .bind(filter.decision.map(Decision::as_str))
+    .bind(filter.since)
+    .bind(filter.until)
+    .bind(after.map(|c| c.at))
+    .bind(after.map(|c| c.id.0))
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await?;
+    let events = rows
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(events, limit, |e| {
+        AuditCursor { at: e.at, id: e.id }.encode()
+    }))
+}
+
+/// Deletes every event older than `before`, in bounded chunks so a large
+/// backlog never holds one long transaction. Returns the number deleted.
+pub async fn delete_older_than(pool: &PgPool, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    const CHUNK: i64 = 10_000;
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM audit_events WHERE id IN (
+                 SELECT id FROM audit_events WHERE occurred_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(CHUNK)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        total += deleted;
+        if deleted < CHUNK as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let cursor = AuditCursor {
+            at: Utc.timestamp_micros(1_764_000_000_123_456).unwrap(),
+            id: EventId::new(),
+        };
+        assert_eq!(AuditCursor::parse(&cursor.encode()), Some(cursor));
+        for bad in ["", "1", "x.evt_0", "1.srv_0123456789abcdef0123456789abcdef"] {
+            assert_eq!(AuditCursor::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn decisions_have_stable_names() {
+        for d in Decision::ALL {
+            assert_eq!(Decision::parse(d.as_str()), Some(d));
+            assert_eq!(serde_json::json!(d), serde_json::json!(d.as_str()));
+        }
+        assert_eq!(Decision::parse("nope"), None);
+    }
+}
