@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod approvals;
 mod backoff;
 mod redis_bus;
 
@@ -30,6 +31,8 @@ use tokio::task::AbortHandle;
 use toolgate_store::ids::AccountId;
 
 use crate::redis_bus::RedisBus;
+
+pub use crate::approvals::{ApprovalBus, Decision, DecisionSubscription};
 
 /// The Redis channel notifications travel on unless told otherwise.
 pub const DEFAULT_CHANNEL: &str = "toolgate:changes";
@@ -117,7 +120,7 @@ impl ChangeBus {
                 let _ = sender.send(Change::Account(account));
             }
             Backend::Redis(bus) => {
-                if let Err(error) = bus.publish(account).await {
+                if let Err(error) = bus.publish(&account.to_string()).await {
                     self.inner.publish_failures.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(
                         %account,
@@ -148,12 +151,31 @@ impl ChangeBus {
                 task: None,
             },
             Backend::Redis(bus) => {
-                let (receiver, task) = bus.subscribe();
+                let (receiver, task) = bus.subscribe(change_of, Change::All);
                 Subscription {
                     receiver,
                     task: Some(task),
                 }
             }
+        }
+    }
+}
+
+/// A message names one account; anything else on our channel is not ours to
+/// interpret, so the safe reading is "drop everything".
+fn change_of(message: &redis::Msg) -> Change {
+    let account = message
+        .get_payload::<String>()
+        .ok()
+        .and_then(|payload| payload.parse::<AccountId>().ok());
+    match account {
+        Some(account) => Change::Account(account),
+        None => {
+            tracing::warn!(
+                channel = message.get_channel_name(),
+                "unexpected message on the account change channel; dropping everything"
+            );
+            Change::All
         }
     }
 }

@@ -7,16 +7,14 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+use crate::{ChangesError, BUFFER};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink, PubSubStream};
 use redis::{Client, Msg, RedisError};
 use tokio::sync::{broadcast, OnceCell};
 use tokio::task::AbortHandle;
 use tokio::time::{timeout, Instant};
-use toolgate_store::ids::AccountId;
-
-use crate::backoff::Backoff;
-use crate::{Change, ChangesError, BUFFER};
 
 /// Upper bound on one publish, connecting included: an API response waits
 /// for it.
@@ -67,13 +65,13 @@ impl RedisBus {
         &self.channel
     }
 
-    pub(crate) async fn publish(&self, account: AccountId) -> Result<(), Interruption> {
-        timeout(PUBLISH_TIMEOUT, self.publish_unbounded(account))
+    pub(crate) async fn publish(&self, payload: &str) -> Result<(), Interruption> {
+        timeout(PUBLISH_TIMEOUT, self.publish_unbounded(payload))
             .await
             .map_err(|_| Interruption::TimedOut(PUBLISH_TIMEOUT))?
     }
 
-    async fn publish_unbounded(&self, account: AccountId) -> Result<(), Interruption> {
+    async fn publish_unbounded(&self, payload: &str) -> Result<(), Interruption> {
         let mut connection = self
             .publisher
             .get_or_try_init(|| {
@@ -90,20 +88,28 @@ impl RedisBus {
             .clone();
         let receivers: i64 = redis::cmd("PUBLISH")
             .arg(&self.channel)
-            .arg(account.to_string())
+            .arg(payload)
             .query_async(&mut connection)
             .await?;
-        tracing::debug!(%account, receivers, "announced an account change");
+        tracing::debug!(channel = self.channel, receivers, "published");
         Ok(())
     }
 
-    /// Spawns the task that owns the subscription's connection.
-    pub(crate) fn subscribe(&self) -> (broadcast::Receiver<Change>, AbortHandle) {
+    /// Spawns the task that owns the subscription's connection. Each message
+    /// is read with `read`; `resync` is sent each time the subscription is
+    /// (re)made, since anything published while unsubscribed is lost.
+    pub(crate) fn subscribe<T: Clone + Send + 'static>(
+        &self,
+        read: fn(&Msg) -> T,
+        resync: T,
+    ) -> (broadcast::Receiver<T>, AbortHandle) {
         let (sender, receiver) = broadcast::channel(BUFFER);
         let task = tokio::spawn(run_subscriber(
             self.client.clone(),
             self.channel.clone(),
             sender,
+            read,
+            resync,
         ));
         (receiver, task.abort_handle())
     }
@@ -111,23 +117,29 @@ impl RedisBus {
 
 /// Subscribes, forwards messages until the connection is lost, and starts
 /// again; until aborted.
-async fn run_subscriber(client: Client, channel: String, changes: broadcast::Sender<Change>) {
+async fn run_subscriber<T: Clone + Send + 'static>(
+    client: Client,
+    channel: String,
+    changes: broadcast::Sender<T>,
+    read: fn(&Msg) -> T,
+    resync: T,
+) {
     let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
     loop {
         match subscribe(&client, &channel).await {
             Ok((sink, stream)) => {
                 let since = Instant::now();
-                tracing::info!(channel, "listening for account changes");
+                tracing::info!(channel, "subscribed");
                 // Anything published while we were not subscribed is lost.
-                let _ = changes.send(Change::All);
-                let lost = forward(sink, stream, &changes).await;
+                let _ = changes.send(resync.clone());
+                let lost = forward(sink, stream, &changes, read).await;
                 if since.elapsed() >= STABLE_AFTER {
                     backoff.reset();
                 }
-                tracing::warn!(channel, reason = %lost, "lost the account change subscription; reconnecting");
+                tracing::warn!(channel, reason = %lost, "lost the subscription; reconnecting");
             }
             Err(error) => {
-                tracing::warn!(channel, %error, "cannot subscribe to account changes; retrying");
+                tracing::warn!(channel, %error, "cannot subscribe; retrying");
             }
         }
         tokio::time::sleep(backoff.next_delay()).await;
@@ -149,10 +161,11 @@ async fn subscribe(
 }
 
 /// Passes messages on until the connection closes or stops answering.
-async fn forward(
+async fn forward<T>(
     mut sink: PubSubSink,
     mut stream: PubSubStream,
-    changes: &broadcast::Sender<Change>,
+    changes: &broadcast::Sender<T>,
+    read: fn(&Msg) -> T,
 ) -> Interruption {
     let mut health_check =
         tokio::time::interval_at(Instant::now() + HEALTH_CHECK_EVERY, HEALTH_CHECK_EVERY);
@@ -160,7 +173,7 @@ async fn forward(
         tokio::select! {
             message = stream.next() => match message {
                 Some(message) => {
-                    let _ = changes.send(change_of(&message));
+                    let _ = changes.send(read(&message));
                 }
                 None => return Interruption::Closed,
             },
@@ -171,25 +184,6 @@ async fn forward(
                     Err(_) => return Interruption::TimedOut(HEALTH_CHECK_TIMEOUT),
                 }
             }
-        }
-    }
-}
-
-/// A message names one account; anything else on our channel is not ours to
-/// interpret, so the safe reading is "drop everything".
-fn change_of(message: &Msg) -> Change {
-    let account = message
-        .get_payload::<String>()
-        .ok()
-        .and_then(|payload| payload.parse::<AccountId>().ok());
-    match account {
-        Some(account) => Change::Account(account),
-        None => {
-            tracing::warn!(
-                channel = message.get_channel_name(),
-                "unexpected message on the account change channel; dropping everything"
-            );
-            Change::All
         }
     }
 }

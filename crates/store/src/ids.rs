@@ -116,6 +116,10 @@ typed_id!(
     /// event's idempotency key on its way into the database.
     EventId, "evt", "audit event"
 );
+typed_id!(
+    /// A person's decision on one held `tools/call`.
+    ApprovalId, "apv", "approval"
+);
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod db;
 pub mod dev_secrets;
