@@ -33,6 +33,7 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::servers::router())
         .merge(routes::grants::router())
         .merge(routes::policies::router())
+        .merge(routes::audit::router())
 }
 
 /// The control plane's router, with its state applied.

@@ -35,6 +35,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("GET", "/v1/grants"),
     ("GET", "/v1/grants/{id}"),
     ("DELETE", "/v1/grants/{id}"),
+    ("GET", "/v1/audit"),
+    ("GET", "/v1/audit/export"),
 ];
 
 const METHODS: [Method; 5] = [
