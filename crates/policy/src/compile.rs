@@ -36,6 +36,8 @@ pub(crate) struct CompiledRule {
     pub arguments: Option<ArgumentSchema>,
     /// The rule's own limits followed by the `"*"` limits.
     pub limits: Vec<Limit>,
+    /// Audit events of calls under this rule keep argument values.
+    pub audit_arguments: bool,
 }
 
 /// A counter the policy uses, as the counter store must know it. Limits
@@ -95,6 +97,7 @@ pub(crate) fn compile(doc: Document) -> CompiledPolicy {
             action: rule.action,
             arguments: rule.arguments,
             limits,
+            audit_arguments: rule.audit_arguments,
         });
     }
 
@@ -152,6 +155,22 @@ impl CompiledPolicy {
             Some(rule) => Match::Rule(rule),
             None => Match::Default,
         }
+    }
+
+    /// The pointer of the part of the policy that governs `tool`: its `hide`
+    /// entry, its rule, or `/default`.
+    pub fn governing_pointer(&self, tool: &str) -> &str {
+        match self.resolve(tool) {
+            Match::Hidden(pointer) => pointer,
+            Match::Rule(rule) => &rule.pointer,
+            Match::Default => "/default",
+        }
+    }
+
+    /// Whether audit events of calls to `tool` keep the argument values: only
+    /// when its rule says `"audit_arguments": true`.
+    pub fn audit_arguments(&self, tool: &str) -> bool {
+        matches!(self.resolve(tool), Match::Rule(rule) if rule.audit_arguments)
     }
 
     /// What happens to tools no key matches.

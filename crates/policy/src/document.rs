@@ -113,6 +113,8 @@ pub(crate) struct Rule {
     pub action: Action,
     pub arguments: Option<ArgumentSchema>,
     pub limits: Vec<Limit>,
+    /// `audit_arguments`: audit events keep the call's argument values.
+    pub audit_arguments: bool,
 }
 
 /// A document that passed validation.

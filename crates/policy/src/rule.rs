@@ -17,6 +17,7 @@ const RULE_FIELDS: &[&str] = &[
     "arguments",
     "limits",
     "approval_timeout",
+    "audit_arguments",
 ];
 
 fn rule_misplaced(key: &str) -> Option<&'static str> {
@@ -71,6 +72,17 @@ pub(crate) fn read_rule(
         .get("arguments")
         .and_then(|schema| read_arguments(errors, schema, child(&pointer, "arguments")));
     let limits = read_limits(errors, fields.get("limits"), &pointer);
+    let audit_arguments = match fields.get("audit_arguments") {
+        None => false,
+        Some(Value::Bool(on)) => *on,
+        Some(other) => {
+            errors.push(
+                child(&pointer, "audit_arguments"),
+                format!("must be true or false, not {}", describe(other)),
+            );
+            false
+        }
+    };
 
     if action_name == Some(ActionName::Deny) {
         // A deny rule refuses every call, so anything that shapes a call is dead.
@@ -98,6 +110,7 @@ pub(crate) fn read_rule(
         action,
         arguments,
         limits,
+        audit_arguments,
     })
 }
 

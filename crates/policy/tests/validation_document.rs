@@ -357,3 +357,24 @@ fn errors_serialise_with_pointer_and_message() {
         json!({"pointer": "/version", "message": error.message})
     );
 }
+
+#[test]
+fn audit_arguments_is_a_boolean() {
+    one(
+        with_tools(json!({"t": {"audit_arguments": "yes"}})),
+        "/tools/t/audit_arguments",
+        "must be true or false, not the string \"yes\"",
+    );
+    let policy = toolgate_policy::parse(&with_tools(json!({
+        "kept": {"audit_arguments": true},
+        "plain": {},
+        "off": {"audit_arguments": false}
+    })))
+    .unwrap();
+    assert!(policy.audit_arguments("kept"));
+    assert!(!policy.audit_arguments("plain"));
+    assert!(!policy.audit_arguments("off"));
+    assert!(!policy.audit_arguments("unmatched"));
+    assert_eq!(policy.governing_pointer("kept"), "/tools/kept");
+    assert_eq!(policy.governing_pointer("unmatched"), "/default");
+}
