@@ -12,6 +12,7 @@ pub mod inputs;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
@@ -34,6 +35,7 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::grants::router())
         .merge(routes::policies::router())
         .merge(routes::audit::router())
+        .merge(routes::approvals::router())
 }
 
 /// The control plane's router, with its state applied.

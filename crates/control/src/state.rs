@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use sqlx::PgPool;
-use toolgate_changes::ChangeBus;
+use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_store::secrets::SecretKey;
 
 use crate::auth::jwt::JwtKeys;
@@ -26,6 +26,8 @@ pub struct AppState {
     /// Announces "account X changed" to gateway replicas after each committed
     /// write they cache.
     pub changes: ChangeBus,
+    /// Announces approval decisions to the gateway replica holding the call.
+    pub approvals: ApprovalBus,
     /// Dependencies besides Postgres that `/readyz` reports (e.g. the
     /// gateway's counter store when both planes share a process).
     pub probes: Vec<(&'static str, ReadinessProbe)>,
@@ -51,8 +53,16 @@ impl AppState {
                 ..settings
             }),
             changes,
+            approvals: ApprovalBus::in_process(),
             probes: Vec::new(),
         }
+    }
+
+    /// Where approval decisions are announced (in process by default: a
+    /// single node).
+    pub fn with_approvals(mut self, approvals: ApprovalBus) -> Self {
+        self.approvals = approvals;
+        self
     }
 
     /// Adds a dependency to report in `/readyz`.

@@ -35,6 +35,10 @@ const CONTRACT: &[(&str, &str)] = &[
     ("GET", "/v1/grants"),
     ("GET", "/v1/grants/{id}"),
     ("DELETE", "/v1/grants/{id}"),
+    ("GET", "/v1/approvals"),
+    ("GET", "/v1/approvals/{id}"),
+    ("POST", "/v1/approvals/{id}/approve"),
+    ("POST", "/v1/approvals/{id}/deny"),
     ("GET", "/v1/audit"),
     ("GET", "/v1/audit/export"),
 ];

@@ -21,6 +21,22 @@ pub enum Action {
         id: Id<'static>,
         limits: Vec<LimitAcquire>,
     },
+    /// A call to hold until a person approves it.
+    Approval(Box<Hold>),
+}
+
+/// What holding a `require_approval` call needs.
+#[derive(Debug)]
+pub struct Hold {
+    pub id: Id<'static>,
+    pub tool: String,
+    pub arguments: serde_json::Value,
+    pub timeout_secs: u64,
+    /// Acquired only once approved.
+    pub limits: Vec<LimitAcquire>,
+    pub pointer: String,
+    /// `_meta.progressToken`: the agent wants `notifications/progress`.
+    pub progress_token: Option<Id<'static>>,
 }
 
 /// The policy's verdict on a body: one action per message, in order.
@@ -73,13 +89,23 @@ fn decide(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Action {
             id: id.clone().into_owned(),
             limits,
         },
-        Decision::RequireApproval { pointer, .. } => Action::Answer(refusal(
-            era,
-            id,
-            "this call requires a person's approval, which this gateway cannot request yet",
-            &pointer,
-            None,
-        )),
+        Decision::RequireApproval {
+            timeout_secs,
+            limits,
+            pointer,
+        } => Action::Approval(Box::new(Hold {
+            id: id.clone().into_owned(),
+            tool: call.name().to_owned(),
+            arguments,
+            timeout_secs,
+            limits,
+            pointer,
+            progress_token: message
+                .params()
+                .and_then(|p| p.meta())
+                .and_then(|m| m.progress_token())
+                .map(|t| t.clone().into_owned()),
+        })),
         Decision::Refuse {
             kind: RefusalKind::Denied,
             reason,
@@ -186,16 +212,18 @@ mod tests {
     }
 
     #[test]
-    fn limited_calls_wait_for_their_limits_and_approvals_are_refused() {
+    fn limited_calls_wait_for_their_limits_and_approvals_are_held() {
         let plan = plan_of(&call(4, "limited", json!({})));
         let Action::Limited { limits, .. } = &plan.actions[0] else {
             panic!("expected limits, got {:?}", plan.actions[0]);
         };
         assert_eq!(limits[0].counter, "c");
-        assert_eq!(
-            answer(&plan_of(&call(5, "pay", json!({}))), 0)["result"]["isError"],
-            true
-        );
+        let plan = plan_of(&call(5, "pay", json!({"amount": 3})));
+        let Action::Approval(hold) = &plan.actions[0] else {
+            panic!("expected a hold, got {:?}", plan.actions[0]);
+        };
+        assert_eq!((hold.tool.as_str(), hold.timeout_secs), ("pay", 300));
+        assert_eq!(hold.arguments, json!({"amount": 3}));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use toolgate_mcp::{peek, Body, Id};
 use toolgate_store::ids::{AccountId, GrantId};
 use tracing::Instrument;
 
+use crate::approval;
 use crate::enforce::{self, Action};
 use crate::error::GatewayError;
 use crate::limiting::{Caller, Settlement, Verdict};
@@ -194,6 +195,30 @@ async fn handle_post(
                     }
                     Verdict::Refused(answer) => local.push(answer),
                 }
+            }
+            Action::Approval(hold) if parsed.is_batch() => local.push(enforce::refusal(
+                version.era(),
+                &hold.id,
+                "this call needs a person's approval; send it on its own, not in a batch",
+                &hold.pointer,
+                None,
+            )),
+            Action::Approval(hold) => {
+                return Ok(approval::hold(approval::HeldCall {
+                    state: state.clone(),
+                    account: target.account,
+                    server: target.server.clone(),
+                    grant: target.grant,
+                    session: session.map(str::to_owned),
+                    headers: headers.clone(),
+                    body: body.clone(),
+                    era: version.era(),
+                    filter: FilterOptions {
+                        private_cache_scope: version.era() == Era::Modern,
+                    },
+                    hold: *hold,
+                })
+                .await);
             }
         }
     }

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod approval;
 pub mod cache;
 pub mod enforce;
 pub mod error;
@@ -25,6 +26,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
 
+use crate::approval::Approvals;
 use crate::cache::SnapshotCache;
 use crate::limiting::Limiter;
 use crate::session::SessionSealer;
@@ -36,6 +38,8 @@ pub struct ProxyState {
     pub upstream: UpstreamClient,
     pub sealer: Arc<SessionSealer>,
     pub limiter: Limiter,
+    /// Where `require_approval` calls are recorded and their decisions heard.
+    pub approvals: Approvals,
 }
 
 /// `/healthz` (the process is up) and `/readyz`, for a gateway that runs

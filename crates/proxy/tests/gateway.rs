@@ -17,7 +17,9 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+use toolgate_changes::ApprovalBus;
 use toolgate_limits::CounterStore;
+use toolgate_proxy::approval::Approvals;
 use toolgate_proxy::cache::SnapshotCache;
 use toolgate_proxy::limiting::Limiter;
 use toolgate_proxy::session::SessionSealer;
@@ -196,6 +198,7 @@ async fn fixture(pool: PgPool, upstream_url: Option<&str>, timeout_ms: i32) -> F
         upstream: UpstreamClient::new(true).unwrap(),
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
         limiter: Limiter::new(CounterStore::memory()),
+        approvals: Approvals::new(pool.clone(), ApprovalBus::in_process()),
     };
     Fixture {
         router: router(state),
@@ -570,10 +573,15 @@ async fn internal_upstreams_are_refused_when_private_addresses_are_off(pool: PgP
     let f = fixture(pool.clone(), None, 1000).await;
     let key = Arc::new(SecretKey::from_bytes([9; 32]));
     let state = ProxyState {
-        cache: Arc::new(SnapshotCache::new(pool, key, Duration::from_secs(60))),
+        cache: Arc::new(SnapshotCache::new(
+            pool.clone(),
+            key,
+            Duration::from_secs(60),
+        )),
         upstream: UpstreamClient::new(false).unwrap(),
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
         limiter: Limiter::new(CounterStore::memory()),
+        approvals: Approvals::new(pool, ApprovalBus::in_process()),
     };
     let strict = Fixture {
         router: router(state),

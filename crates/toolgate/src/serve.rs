@@ -8,10 +8,12 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use sqlx::PgPool;
-use toolgate_changes::ChangeBus;
+use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
+use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
 use toolgate_control::{AppState, Settings};
 use toolgate_limits::CounterStore;
+use toolgate_proxy::approval::Approvals;
 use toolgate_proxy::cache::SnapshotCache;
 use toolgate_proxy::limiting::Limiter;
 use toolgate_proxy::session::SessionSealer;
@@ -67,6 +69,15 @@ fn change_bus(args: &ServeArgs) -> anyhow::Result<ChangeBus> {
             );
             Ok(ChangeBus::in_process())
         }
+    }
+}
+
+/// Where approval decisions reach the gateway replica holding the call: the
+/// same transport as account changes, on its own channel.
+fn approval_bus(args: &ServeArgs) -> anyhow::Result<ApprovalBus> {
+    match args.bus {
+        Bus::Redis => ApprovalBus::redis(&args.redis_url).context("REDIS_URL"),
+        Bus::Memory => Ok(ApprovalBus::in_process()),
     }
 }
 
@@ -130,8 +141,19 @@ fn control_app(
     pool: PgPool,
     keys: &Keys,
     changes: ChangeBus,
+    approvals: ApprovalBus,
     limiter: Option<&Limiter>,
-) -> Router {
+) -> anyhow::Result<Router> {
+    // Approval notifications leave from the control plane, off any request.
+    let dispatcher = WebhookDispatcher::new(
+        pool.clone(),
+        keys.secret_key.clone(),
+        &args.public_url(),
+        args.allow_private_upstreams,
+        DeliveryPolicy::default(),
+    )
+    .context("building the webhook HTTP client")?;
+    tokio::spawn(dispatcher.run());
     let state = AppState::new(
         pool,
         keys.secret_key.clone(),
@@ -141,7 +163,8 @@ fn control_app(
             allow_private_upstreams: args.allow_private_upstreams,
         },
         changes,
-    );
+    )
+    .with_approvals(approvals);
     let state = match limiter {
         Some(limiter) => {
             let store = limiter.store().clone();
@@ -155,7 +178,7 @@ fn control_app(
         }
         None => state,
     };
-    toolgate_control::app(state)
+    Ok(toolgate_control::app(state))
 }
 
 fn gateway_app(
@@ -163,10 +186,11 @@ fn gateway_app(
     pool: PgPool,
     keys: &Keys,
     changes: &ChangeBus,
+    approvals: &ApprovalBus,
     limiter: Limiter,
 ) -> anyhow::Result<Router> {
     let cache = Arc::new(SnapshotCache::new(
-        pool,
+        pool.clone(),
         keys.secret_key.clone(),
         Duration::from_secs(args.snapshot_ttl),
     ));
@@ -177,6 +201,7 @@ fn gateway_app(
             .context("building the upstream HTTP client")?,
         sealer: Arc::new(SessionSealer::new(keys.secret_key.expose_bytes())),
         limiter,
+        approvals: Approvals::new(pool, approvals.clone()),
     };
     Ok(toolgate_proxy::router(state))
 }
@@ -186,20 +211,41 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     let pool = prepare_database(&args.database).await?;
     let keys = keys(&args, &pool).await?;
     let changes = change_bus(&args)?;
-    let app =
-        match role {
-            Role::All => {
-                let limiter = Limiter::new(counter_store(&args)?);
-                gateway_app(&args, pool.clone(), &keys, &changes, limiter.clone())?
-                    .merge(control_app(&args, pool, &keys, changes, Some(&limiter)))
-            }
-            Role::Control => control_app(&args, pool, &keys, changes, None),
-            Role::Gateway => {
-                let limiter = Limiter::new(counter_store(&args)?);
-                gateway_app(&args, pool.clone(), &keys, &changes, limiter.clone())?
-                    .merge(toolgate_proxy::health_router(pool, limiter))
-            }
-        };
+    let approvals = approval_bus(&args)?;
+    let app = match role {
+        Role::All => {
+            let limiter = Limiter::new(counter_store(&args)?);
+            gateway_app(
+                &args,
+                pool.clone(),
+                &keys,
+                &changes,
+                &approvals,
+                limiter.clone(),
+            )?
+            .merge(control_app(
+                &args,
+                pool,
+                &keys,
+                changes,
+                approvals,
+                Some(&limiter),
+            )?)
+        }
+        Role::Control => control_app(&args, pool, &keys, changes, approvals, None)?,
+        Role::Gateway => {
+            let limiter = Limiter::new(counter_store(&args)?);
+            gateway_app(
+                &args,
+                pool.clone(),
+                &keys,
+                &changes,
+                &approvals,
+                limiter.clone(),
+            )?
+            .merge(toolgate_proxy::health_router(pool, limiter))
+        }
+    };
     let app = app.merge(metrics_router()?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod api_keys;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod grants;
@@ -21,6 +22,7 @@ pub const TAG_API_KEYS: &str = "api-keys";
 pub const TAG_SERVERS: &str = "servers";
 pub const TAG_GRANTS: &str = "grants";
 pub const TAG_POLICIES: &str = "policies";
+pub const TAG_APPROVALS: &str = "approvals";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_OPS: &str = "operations";
 

@@ -1,0 +1,263 @@
+//! Approval notifications: each new approval is POSTed to the account's
+//! webhook, signed, and retried with exponential backoff until it is
+//! delivered or the attempts run out.
+//!
+//! The outbox is the `approvals` table itself: a gateway queues the
+//! notification in the same statement that records the approval, and every
+//! control-plane replica runs a [`WebhookDispatcher`] that leases due rows
+//! (`FOR UPDATE SKIP LOCKED`), so a notification is delivered by one replica
+//! at a time and survives a crash of any of them. Delivery never runs on an
+//! API or gateway request's path.
+//!
+//! Signature: `Toolgate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`,
+//! keyed with the account's `whsec_…` secret (its UTF-8 bytes, as shown
+//! once), over `"<t>.<body>"`. `Toolgate-Event-Id` is the same on every
+//! attempt at one notification, so a receiver can drop duplicates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use hmac::{Hmac, Mac};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use serde_json::json;
+use sha2::Sha256;
+use sqlx::PgPool;
+use toolgate_store::approvals::{self, Notification};
+use toolgate_store::secrets::SecretKey;
+
+/// Header carrying the signature.
+pub const SIGNATURE_HEADER: &str = "toolgate-signature";
+/// Header carrying the event id, stable across retries.
+pub const EVENT_ID_HEADER: &str = "toolgate-event-id";
+/// The event type of a new approval.
+pub const APPROVAL_REQUESTED: &str = "approval.requested";
+
+/// How deliveries are paced.
+#[derive(Debug, Clone)]
+pub struct DeliveryPolicy {
+    /// How often the outbox is checked for due notifications.
+    pub poll_every: Duration,
+    /// Delay before the first retry; doubled after each failure.
+    pub first_retry: Duration,
+    pub max_retry: Duration,
+    /// Attempts in all, the first included.
+    pub max_attempts: i32,
+    /// Longest wait for a receiver's answer.
+    pub timeout: Duration,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            poll_every: Duration::from_millis(500),
+            first_retry: Duration::from_secs(2),
+            max_retry: Duration::from_secs(300),
+            max_attempts: 8,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Resolves names like the system does, then drops internal addresses.
+struct GuardedResolver;
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let addrs = toolgate_netguard::resolve_public(name.as_str(), 0, false).await?;
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Delivers due approval notifications.
+#[derive(Clone)]
+pub struct WebhookDispatcher {
+    pool: PgPool,
+    secret_key: Arc<SecretKey>,
+    client: reqwest::Client,
+    allow_private: bool,
+    /// Base of the approve/deny hints in each notification.
+    public_url: String,
+    policy: DeliveryPolicy,
+}
+
+impl WebhookDispatcher {
+    pub fn new(
+        pool: PgPool,
+        secret_key: Arc<SecretKey>,
+        public_url: &str,
+        allow_private: bool,
+        policy: DeliveryPolicy,
+    ) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            // A redirect could lead anywhere, including past the guard.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(policy.timeout)
+            .timeout(policy.timeout);
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(GuardedResolver));
+        }
+        Ok(Self {
+            pool,
+            secret_key,
+            client: builder.build()?,
+            allow_private,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            policy,
+        })
+    }
+
+    /// Delivers due notifications until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            self.tick().await;
+            tokio::time::sleep(self.policy.poll_every).await;
+        }
+    }
+
+    /// One pass over the outbox; returns how many deliveries were tried.
+    pub async fn tick(&self) -> usize {
+        // The lease outlasts one attempt, so no other replica starts the
+        // same delivery meanwhile.
+        let lease = self.policy.timeout * 3;
+        let due = match approvals::claim_notifications(&self.pool, 32, lease).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the approval notification outbox");
+                return 0;
+            }
+        };
+        let count = due.len();
+        join_all(due.into_iter().map(|n| self.deliver_and_record(n))).await;
+        count
+    }
+
+    async fn deliver_and_record(&self, notification: Notification) {
+        let id = notification.approval_id;
+        let attempt = notification.attempt;
+        let outcome = self.deliver(&notification).await;
+        let retry_at = match &outcome {
+            Ok(()) => None,
+            Err(error) if attempt >= self.policy.max_attempts => {
+                tracing::warn!(approval = %id, attempt, %error, "approval webhook failed; giving up");
+                None
+            }
+            Err(error) => {
+                let delay = self.retry_delay(attempt);
+                tracing::info!(approval = %id, attempt, %error, ?delay, "approval webhook failed; will retry");
+                chrono::Duration::from_std(delay)
+                    .ok()
+                    .map(|delay| Utc::now() + delay)
+            }
+        };
+        if let Err(error) =
+            approvals::record_notification(&self.pool, id, outcome.is_ok(), retry_at).await
+        {
+            tracing::warn!(approval = %id, %error, "cannot record an approval webhook delivery");
+        }
+    }
+
+    fn retry_delay(&self, attempt: i32) -> Duration {
+        let doublings = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        self.policy
+            .first_retry
+            .saturating_mul(2u32.saturating_pow(doublings))
+            .min(self.policy.max_retry)
+    }
+
+    async fn deliver(&self, n: &Notification) -> Result<(), String> {
+        let (Some(url), Some(sealed)) = (&n.url, &n.secret_enc) else {
+            return Err("the account no longer has a webhook".to_owned());
+        };
+        let secret = self
+            .secret_key
+            .open(sealed)
+            .map_err(|e| format!("cannot open the signing secret: {e}"))?;
+        let url = toolgate_netguard::check_url(url, self.allow_private).await?;
+        let body = serde_json::to_vec(&self.payload(n)).map_err(|e| e.to_string())?;
+        let timestamp = Utc::now().timestamp();
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::USER_AGENT, "Toolgate-Webhooks/1")
+            .header(SIGNATURE_HEADER, signature(&secret, timestamp, &body))
+            .header(EVENT_ID_HEADER, event_id(n))
+            .body(body)
+            .send()
+            .await
+            // Without the URL: it may carry a token in its query.
+            .map_err(|e| format!("request failed: {}", e.without_url()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the receiver answered HTTP {}",
+                response.status().as_u16()
+            ))
+        }
+    }
+
+    fn payload(&self, n: &Notification) -> serde_json::Value {
+        let approval = n.approval_id;
+        json!({
+            "id": event_id(n),
+            "type": APPROVAL_REQUESTED,
+            "created_at": n.created_at,
+            "data": {
+                "approval_id": approval,
+                "account_id": n.account_id,
+                "server_id": n.server_id,
+                "server_name": n.server_name,
+                "grant_id": n.grant_id,
+                "tool": n.tool,
+                "arguments": n.arguments,
+                "expires_at": n.expires_at,
+                "approve": {"method": "POST", "url": format!("{}/v1/approvals/{approval}/approve", self.public_url)},
+                "deny": {"method": "POST", "url": format!("{}/v1/approvals/{approval}/deny", self.public_url)},
+            }
+        })
+    }
+}
+
+/// One id per notification, the same on every attempt.
+fn event_id(n: &Notification) -> String {
+    format!("evt_{}", n.approval_id.0.simple())
+}
+
+/// `t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+pub fn signature(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    // HMAC accepts keys of any length.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_an_hmac_of_timestamp_dot_body() {
+        // Known answer, computed independently:
+        // printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
+        let got = signature(b"whsec_test", 1_700_000_000, br#"{"a":1}"#);
+        assert_eq!(
+            got,
+            "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+        );
+        assert_ne!(got, signature(b"whsec_other", 1_700_000_000, br#"{"a":1}"#));
+    }
+}

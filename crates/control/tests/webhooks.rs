@@ -1,0 +1,246 @@
+//! Approval notifications: a new approval is POSTed to the account's webhook
+//! with a signature the receiver can verify using the secret from
+//! `PATCH /v1/account`, and a failed delivery is retried.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use common::{TestApp, JWT_SECRET, PUBLIC_URL};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use sqlx::PgPool;
+use toolgate_changes::ChangeBus;
+use toolgate_control::auth::jwt::JwtKeys;
+use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
+use toolgate_control::{app, AppState, Settings};
+use toolgate_store::approvals::{self, NewApproval};
+use toolgate_store::ids::{AccountId, GrantId, ServerId};
+use toolgate_store::secrets::SecretKey;
+
+#[derive(Clone, Default)]
+struct Receiver {
+    deliveries: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+}
+
+/// Fails the first delivery with HTTP 500, accepts the rest.
+async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut deliveries = receiver.deliveries.lock().unwrap();
+    deliveries.push((headers, body));
+    if deliveries.len() == 1 {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::NO_CONTENT
+    }
+}
+
+async fn start_receiver() -> (String, Receiver) {
+    let receiver = Receiver::default();
+    let router = Router::new()
+        .route("/hooks/approvals", post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/approvals", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, receiver)
+}
+
+/// The verification recipe documented in the README.
+fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let header = headers["toolgate-signature"].to_str().unwrap();
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", t)) => timestamp = Some(t.to_owned()),
+            Some(("v1", v)) => signatures.push(hex::decode(v).unwrap()),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.unwrap();
+    let age = chrono::Utc::now().timestamp() - timestamp.parse::<i64>().unwrap();
+    if !(0..300).contains(&age) {
+        return false;
+    }
+    signatures.iter().any(|signature| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{timestamp}.").as_bytes());
+        mac.update(body);
+        mac.verify_slice(signature).is_ok()
+    })
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: PgPool) {
+    let key = Arc::new(SecretKey::generate());
+    let state = AppState::new(
+        pool.clone(),
+        key.clone(),
+        JwtKeys::new(JWT_SECRET, 3600),
+        Settings {
+            public_url: PUBLIC_URL.to_owned(),
+            // The receiver is on loopback.
+            allow_private_upstreams: true,
+        },
+        ChangeBus::in_process(),
+    );
+    let app = TestApp {
+        router: app(state),
+        pool: pool.clone(),
+        changes: ChangeBus::in_process(),
+    };
+    let (receiver_url, receiver) = start_receiver().await;
+    let (token, body) = app.signup("ada@example.com", "Acme").await;
+    let account: AccountId = body["account"]["id"].as_str().unwrap().parse().unwrap();
+    let patched = app
+        .call(
+            axum::http::Method::PATCH,
+            "/v1/account",
+            Some(&token),
+            Some(json!({"approval_webhook_url": receiver_url})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.raw);
+    let secret = patched.body["approval_webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(secret.starts_with("whsec_"));
+
+    let server: ServerId = app.create_server(&token, "payments").await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let grant: GrantId = app
+        .post("/v1/grants", &token, json!({"name": "agent"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let arguments = json!({"amount": 4200});
+    let approval = approvals::create(
+        &pool,
+        account,
+        NewApproval {
+            server,
+            grant,
+            tool: "create_charge",
+            arguments: &arguments,
+            timeout: Duration::from_secs(300),
+        },
+    )
+    .await
+    .unwrap();
+
+    let dispatcher = WebhookDispatcher::new(
+        pool.clone(),
+        key,
+        PUBLIC_URL,
+        true,
+        DeliveryPolicy {
+            poll_every: Duration::from_millis(50),
+            first_retry: Duration::from_millis(300),
+            ..DeliveryPolicy::default()
+        },
+    )
+    .unwrap();
+    let running = tokio::spawn(dispatcher.run());
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while receiver.deliveries.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "two deliveries within 10 s");
+    // The outbox records the success, so nothing more is sent.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.abort();
+
+    let deliveries = receiver.deliveries.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 2, "one failure, one retry, then no more");
+    for (headers, body) in &deliveries {
+        assert!(verify(&secret, headers, body), "the signature verifies");
+        assert!(!verify("whsec_wrong", headers, body));
+        assert_eq!(headers["content-type"], "application/json");
+    }
+    // One event, delivered twice: the same id and body each time.
+    let (first_headers, first_body) = &deliveries[0];
+    let (second_headers, second_body) = &deliveries[1];
+    assert_eq!(
+        first_headers["toolgate-event-id"],
+        second_headers["toolgate-event-id"]
+    );
+    assert_eq!(first_body, second_body);
+    let event: Value = serde_json::from_slice(second_body).unwrap();
+    assert_eq!(event["type"], "approval.requested");
+    assert_eq!(
+        event["id"],
+        second_headers["toolgate-event-id"].to_str().unwrap()
+    );
+    let data = &event["data"];
+    assert_eq!(data["approval_id"], approval.id.to_string());
+    assert_eq!(data["server_name"], "payments");
+    assert_eq!(data["tool"], "create_charge");
+    assert_eq!(data["arguments"], arguments);
+    assert!(data["expires_at"].is_string());
+    assert_eq!(
+        data["approve"]["url"],
+        format!("{PUBLIC_URL}/v1/approvals/{}/approve", approval.id)
+    );
+    let (state, attempts): (String, i32) =
+        sqlx::query_as("SELECT notify_state, notify_attempts FROM approvals WHERE id = $1")
+            .bind(approval.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), attempts), ("delivered", 2));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn without_a_webhook_nothing_is_queued(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let (token, body) = app.signup("ada@example.com", "Acme").await;
+    let account: AccountId = body["account"]["id"].as_str().unwrap().parse().unwrap();
+    let server: ServerId = app.create_server(&token, "payments").await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let grant: GrantId = app
+        .post("/v1/grants", &token, json!({"name": "agent"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    approvals::create(
+        &pool,
+        account,
+        NewApproval {
+            server,
+            grant,
+            tool: "create_charge",
+            arguments: &json!({}),
+            timeout: Duration::from_secs(300),
+        },
+    )
+    .await
+    .unwrap();
+    let claimed = approvals::claim_notifications(&pool, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(claimed.is_empty());
+}

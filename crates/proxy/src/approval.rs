@@ -1,0 +1,424 @@
+//! Holding a `require_approval` call until a person decides.
+//!
+//! The gateway records a pending approval, answers the agent at once with an
+//! SSE stream that it keeps open (`:` keep-alives, and progress
+//! notifications when the call asked for them), and waits for the decision:
+//! a message on the [`ApprovalBus`] wakes it within a second on whichever
+//! replica holds the call, and a slow re-read catches any message lost.
+//! Postgres is the authority: the gateway acts on the row, never on a
+//! message. Approved, the original request bytes go to the upstream and its
+//! answer is relayed on the same stream; denied or timed out, the agent gets
+//! a `Denied by policy:` result; gone, the approval is marked abandoned.
+//!
+//! Writing to Postgres from the gateway breaks its "no Postgres on the hot
+//! path" rule on purpose: an approval is a rare, write-type event that waits
+//! minutes for a person anyway, and recording it directly (instead of via a
+//! control-plane call) keeps the gateway free of a dependency on the control
+//! plane's availability and credentials.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body as AxumBody;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde_json::json;
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tokio::time::{interval_at, sleep_until, Instant};
+use toolgate_changes::{ApprovalBus, Decision, DecisionSubscription};
+use toolgate_mcp::headers::{Era, EVENT_STREAM_CONTENT_TYPE, X_ACCEL_BUFFERING};
+use toolgate_mcp::sse::SseEvent;
+use toolgate_mcp::tools_list::FilterOptions;
+use toolgate_store::approvals::{self, Approval, ApprovalStatus, NewApproval};
+use toolgate_store::ids::{AccountId, GrantId};
+
+use crate::enforce::{refusal, Hold};
+use crate::error::GatewayError;
+use crate::limiting::{Caller, Settlement, Verdict};
+use crate::relay::{relay, RelayContext};
+use crate::snapshot::ServerConfig;
+use crate::ProxyState;
+
+/// Largest non-SSE answer relayed onto the held stream.
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
+
+/// Where approvals are recorded and their decisions heard.
+#[derive(Clone)]
+pub struct Approvals {
+    pool: PgPool,
+    bus: ApprovalBus,
+    /// How often a held stream gets a `:` comment (and a progress
+    /// notification, when asked for), so proxies keep it open.
+    keep_alive: Duration,
+    /// How often a waiter re-reads its approval, in case a bus message was
+    /// lost.
+    recheck: Duration,
+}
+
+impl Approvals {
+    pub fn new(pool: PgPool, bus: ApprovalBus) -> Self {
+        Self {
+            pool,
+            bus,
+            keep_alive: Duration::from_secs(10),
+            recheck: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A call to hold, with everything needed to forward it later.
+pub(crate) struct HeldCall {
+    pub state: ProxyState,
+    pub account: AccountId,
+    pub server: Arc<ServerConfig>,
+    pub grant: GrantId,
+    pub session: Option<String>,
+    pub headers: HeaderMap,
+    /// The agent's request, forwarded byte for byte once approved.
+    pub body: Bytes,
+    pub era: Era,
+    pub filter: FilterOptions,
+    pub hold: Hold,
+}
+
+/// How the wait ended.
+enum Outcome {
+    Approved,
+    Denied {
+        by: String,
+        reason: Option<String>,
+    },
+    TimedOut,
+    /// Abandoned or used meanwhile: not this call's to forward.
+    Gone(ApprovalStatus),
+}
+
+/// Records the approval and answers with the held stream.
+pub(crate) async fn hold(call: HeldCall) -> Response {
+    let desk = call.state.approvals.clone();
+    // Subscribe before recording, so no decision can slip in between.
+    let decisions = desk.bus.subscribe();
+    let created = approvals::create(
+        &desk.pool,
+        call.account,
+        NewApproval {
+            server: call.server.id,
+            grant: call.grant,
+            tool: &call.hold.tool,
+            arguments: &call.hold.arguments,
+            timeout: Duration::from_secs(call.hold.timeout_secs),
+        },
+    )
+    .await;
+    let approval = match created {
+        Ok(approval) => approval,
+        Err(error) => {
+            tracing::error!(%error, "cannot record an approval");
+            let answer = refusal(
+                call.era,
+                &call.hold.id,
+                "this call needs a person's approval, and the request for it could not be recorded right now; retry shortly",
+                &call.hold.pointer,
+                None,
+            );
+            return ([(header::CONTENT_TYPE, "application/json")], answer).into_response();
+        }
+    };
+    tracing::info!(approval = %approval.id, tool = %call.hold.tool, "holding a call for approval");
+    let (events, receiver) = mpsc::channel::<Bytes>(16);
+    tokio::spawn(run(call, approval, decisions, events));
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver
+            .recv()
+            .await
+            .map(|event| (Ok::<_, Infallible>(event), receiver))
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(EVENT_STREAM_CONTENT_TYPE),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        HeaderName::from_static(X_ACCEL_BUFFERING),
+        HeaderValue::from_static("no"),
+    );
+    (StatusCode::OK, headers, AxumBody::from_stream(stream)).into_response()
+}
+
+/// Waits for the decision, then answers on the stream.
+async fn run(
+    call: HeldCall,
+    approval: Approval,
+    mut decisions: DecisionSubscription,
+    events: mpsc::Sender<Bytes>,
+) {
+    let desk = call.state.approvals.clone();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(call.hold.timeout_secs);
+    let mut keep_alive = interval_at(started + desk.keep_alive, desk.keep_alive);
+    let mut recheck = interval_at(started + desk.recheck, desk.recheck);
+    let comment = format!(": waiting for approval {}\n\n", approval.id);
+    let _ = events.send(Bytes::from(comment)).await;
+    let _ = send_progress(&call, &approval, started, &events).await;
+
+    let outcome = loop {
+        let reread = tokio::select! {
+            () = events.closed() => {
+                match approvals::abandon(&desk.pool, call.account, approval.id).await {
+                    Ok(true) => tracing::info!(approval = %approval.id, "the agent went away; approval abandoned"),
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(approval = %approval.id, %error, "cannot mark an approval abandoned"),
+                }
+                return;
+            }
+            () = sleep_until(deadline) => {
+                match approvals::expire(&desk.pool, call.account, approval.id).await {
+                    Ok(true) => break Outcome::TimedOut,
+                    // Decided at the last moment: read what.
+                    Ok(false) => true,
+                    Err(error) => {
+                        tracing::warn!(approval = %approval.id, %error, "cannot expire an approval");
+                        break Outcome::TimedOut;
+                    }
+                }
+            }
+            decision = decisions.recv() => match decision {
+                Decision::Decided(id) => id == approval.id,
+                Decision::Resync => true,
+            },
+            _ = keep_alive.tick() => {
+                let _ = events.send(Bytes::from_static(b": keep-alive\n\n")).await;
+                let _ = send_progress(&call, &approval, started, &events).await;
+                false
+            }
+            _ = recheck.tick() => true,
+        };
+        if reread {
+            if let Some(outcome) = read_outcome(&desk.pool, &call, &approval).await {
+                break outcome;
+            }
+        }
+    };
+    let answer = match outcome {
+        Outcome::Approved => return forward(call, approval, events).await,
+        Outcome::Denied { by, reason } => match reason {
+            Some(reason) => format!("{by} denied this call: {reason}"),
+            None => format!("{by} denied this call"),
+        },
+        Outcome::TimedOut => format!(
+            "nobody approved this call within {} s (approval {} timed out)",
+            call.hold.timeout_secs, approval.id
+        ),
+        Outcome::Gone(status) => format!("approval {} is {status}", approval.id),
+    };
+    tracing::info!(approval = %approval.id, %answer, "refusing a held call");
+    let answer = refuse(&call, &answer);
+    let _ = events.send(message_event(answer)).await;
+}
+
+/// The decision as Postgres has it; `None` while still pending.
+async fn read_outcome(pool: &PgPool, call: &HeldCall, approval: &Approval) -> Option<Outcome> {
+    let current = match approvals::get(pool, call.account, approval.id).await {
+        Ok(current) => current,
+        Err(error) => {
+            tracing::warn!(approval = %approval.id, %error, "cannot read an approval; will retry");
+            return None;
+        }
+    };
+    match current.status {
+        ApprovalStatus::Pending => None,
+        ApprovalStatus::Approved => Some(Outcome::Approved),
+        ApprovalStatus::Denied => Some(Outcome::Denied {
+            by: current
+                .decided_by_name
+                .or(current.decided_by)
+                .unwrap_or_else(|| "a reviewer".to_owned()),
+            reason: current.reason,
+        }),
+        ApprovalStatus::Expired => Some(Outcome::TimedOut),
+        other => Some(Outcome::Gone(other)),
+    }
+}
+
+/// Spends the approval, acquires the rule's limits, forwards the original
+/// request and relays the upstream's answer onto the held stream.
+async fn forward(call: HeldCall, approval: Approval, events: mpsc::Sender<Bytes>) {
+    let desk = &call.state.approvals;
+    let digest = approvals::arguments_digest(&call.hold.arguments);
+    match approvals::consume(&desk.pool, call.account, approval.id, &digest).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let answer = refuse(&call, &format!("approval {} was already used", approval.id));
+            let _ = events.send(message_event(answer)).await;
+            return;
+        }
+        Err(error) => {
+            tracing::error!(approval = %approval.id, %error, "cannot spend an approval");
+            let answer = refuse(
+                &call,
+                "the approval could not be recorded as used; retry the call",
+            );
+            let _ = events.send(message_event(answer)).await;
+            return;
+        }
+    }
+    tracing::info!(approval = %approval.id, "approved; forwarding the held call");
+    let mut settlement = None;
+    if !call.hold.limits.is_empty() {
+        let caller = Caller {
+            account: call.account,
+            server: call.server.id,
+            grant: call.grant,
+            session: call.session.as_deref(),
+        };
+        match call
+            .state
+            .limiter
+            .check(&caller, &call.hold.id, call.era, &call.hold.limits)
+            .await
+        {
+            Verdict::Admitted(admission) => {
+                settlement = admission.and_then(|admission| {
+                    Settlement::new(
+                        call.state.limiter.clone(),
+                        call.account,
+                        vec![(call.hold.id.clone(), admission)],
+                    )
+                });
+            }
+            Verdict::Refused(answer) => {
+                let _ = events.send(message_event(answer)).await;
+                return;
+            }
+        }
+    }
+    let sent = call
+        .state
+        .upstream
+        .send(
+            &call.server,
+            Method::POST,
+            &call.headers,
+            call.session.as_deref(),
+            Some(call.body.clone()),
+        )
+        .await;
+    let response = match sent {
+        Ok(upstream) => relay(
+            upstream,
+            RelayContext {
+                policy: call.server.policy.clone(),
+                filter: call.filter,
+                lists_tools: false,
+                local: Vec::new(),
+                batch: false,
+                idle_timeout: Some(call.server.timeout),
+                request_id: Some(call.hold.id.clone()),
+                // The stream's headers are sent already: no session to seal.
+                session: None,
+                settlement,
+            },
+        )
+        .await
+        .unwrap_or_else(IntoResponse::into_response),
+        Err(error) => {
+            if let Some(settlement) = settlement {
+                settlement.fail();
+            }
+            GatewayError::Upstream {
+                error,
+                id: Some(call.hold.id.clone()),
+            }
+            .into_response()
+        }
+    };
+    pipe(response, &events).await;
+}
+
+/// Copies a relayed answer onto the held stream: SSE as it comes, JSON as
+/// one event.
+async fn pipe(response: Response, events: &mpsc::Sender<Bytes>) {
+    let is_sse = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(EVENT_STREAM_CONTENT_TYPE));
+    let mut body = response.into_body().into_data_stream();
+    if is_sse {
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    if events.send(chunk).await.is_err() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the upstream's stream broke off");
+                    return;
+                }
+            }
+        }
+        return;
+    }
+    let mut answer = Vec::new();
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(chunk) if answer.len() + chunk.len() <= MAX_ANSWER => {
+                answer.extend_from_slice(&chunk)
+            }
+            Ok(_) => {
+                tracing::warn!("the upstream's answer is too large to relay");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the upstream's answer broke off");
+                return;
+            }
+        }
+    }
+    let answer = Bytes::from(answer);
+    if !answer.iter().all(u8::is_ascii_whitespace) {
+        let _ = events.send(message_event(answer)).await;
+    }
+}
+
+fn refuse(call: &HeldCall, reason: &str) -> Bytes {
+    refusal(call.era, &call.hold.id, reason, &call.hold.pointer, None)
+}
+
+fn message_event(message: Bytes) -> Bytes {
+    SseEvent::message(message).encode()
+}
+
+/// A `notifications/progress` for the held call, when it carries a token.
+async fn send_progress(
+    call: &HeldCall,
+    approval: &Approval,
+    started: Instant,
+    events: &mpsc::Sender<Bytes>,
+) -> Result<(), mpsc::error::SendError<Bytes>> {
+    let Some(token) = &call.hold.progress_token else {
+        return Ok(());
+    };
+    let Ok(token) = serde_json::from_str::<serde_json::Value>(token.as_json()) else {
+        return Ok(());
+    };
+    let notification = json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/progress",
+        "params": {
+            "progressToken": token,
+            "progress": started.elapsed().as_secs(),
+            "total": call.hold.timeout_secs,
+            "message": format!("waiting for a person to approve (approval {})", approval.id),
+        }
+    });
+    events
+        .send(message_event(Bytes::from(notification.to_string())))
+        .await
+}
