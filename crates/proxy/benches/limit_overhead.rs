@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use serde_json::{json, Value};
+use toolgate_changes::ApprovalBus;
 use toolgate_limits::{Algorithm, CounterStore, LimitRequest};
+use toolgate_proxy::approval::Approvals;
 use toolgate_proxy::cache::SnapshotCache;
 use toolgate_proxy::limiting::Limiter;
 use toolgate_proxy::session::SessionSealer;
@@ -330,6 +332,7 @@ async fn run(calls: usize) {
         upstream: UpstreamClient::new(true).unwrap(),
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
         limiter: limiter.clone(),
+        approvals: Approvals::new(seeded.pool.clone(), ApprovalBus::in_process()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway = listener.local_addr().unwrap();
