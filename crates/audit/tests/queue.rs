@@ -110,7 +110,7 @@ async fn the_same_event_twice_is_one_row(pool: PgPool) {
     let account = AccountId::new();
     let one = event(account, 0);
     queue.append(&[one.clone(), one.clone()]).await.unwrap();
-    queue.append(&[one.clone()]).await.unwrap();
+    queue.append(std::slice::from_ref(&one)).await.unwrap();
     let mut consumer = Consumer::new(queue.clone(), pool.clone());
     queue.ensure_group().await.unwrap();
     while consumer.step().await.unwrap() > 0 {}

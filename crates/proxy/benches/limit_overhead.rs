@@ -333,6 +333,7 @@ async fn run(calls: usize) {
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
         limiter: limiter.clone(),
         approvals: Approvals::new(seeded.pool.clone(), ApprovalBus::in_process()),
+        audit: toolgate_audit::AuditSink::disabled(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway = listener.local_addr().unwrap();

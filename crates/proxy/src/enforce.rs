@@ -9,6 +9,8 @@ use toolgate_mcp::response::{error_response, refusal_response, unknown_tool_resp
 use toolgate_mcp::{error_codes, Body, Id, Message};
 use toolgate_policy::{CompiledPolicy, Decision, LimitAcquire, RefusalKind};
 
+use crate::audit::CallNote;
+
 /// What to do with one message.
 #[derive(Debug)]
 pub enum Action {
@@ -46,44 +48,60 @@ pub struct Plan {
     /// Whether a `tools/list` request goes upstream, whose answer must be
     /// filtered.
     pub lists_tools: bool,
+    /// For each `tools/call`, what the audit trail records about it (when
+    /// audited); `None` for every other message.
+    pub notes: Vec<Option<CallNote>>,
 }
 
 pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, era: Era) -> Plan {
+    plan_audited(body, policy, era, false)
+}
+
+/// [`plan`], noting each `tools/call` decision for the audit trail when
+/// `audit` is on.
+pub fn plan_audited(body: &Body<'_>, policy: &CompiledPolicy, era: Era, audit: bool) -> Plan {
     let mut lists_tools = false;
-    let actions = body
+    let (actions, notes) = body
         .messages()
         .iter()
         .map(|message| {
-            let action = decide(message, policy, era);
+            let (action, note) = decide(message, policy, era, audit);
             lists_tools |= matches!(action, Action::Forward) && message.is_method(TOOLS_LIST);
-            action
+            (action, note)
         })
-        .collect();
+        .unzip();
     Plan {
         actions,
         lists_tools,
+        notes,
     }
 }
 
-fn decide(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Action {
+fn decide(
+    message: &Message<'_>,
+    policy: &CompiledPolicy,
+    era: Era,
+    audit: bool,
+) -> (Action, Option<CallNote>) {
     let Some(call) = message.tool_call() else {
-        return Action::Forward;
+        return (Action::Forward, None);
     };
     // `peek` accepts tools/call only as a request, so there is an id.
     let Some(id) = message.id() else {
-        return Action::Forward;
+        return (Action::Forward, None);
     };
     let arguments = match call.arguments_value() {
         Ok(arguments) => arguments,
         Err(err) => {
-            return Action::Answer(error_response(
-                Some(id),
-                error_codes::INVALID_PARAMS,
-                &format!("Invalid params: arguments are not valid JSON: {err}"),
-            ))
+            let reason = format!("Invalid params: arguments are not valid JSON: {err}");
+            let answer = error_response(Some(id), error_codes::INVALID_PARAMS, &reason);
+            let note = audit.then(|| CallNote::malformed(call.name(), reason));
+            return (Action::Answer(answer), note);
         }
     };
-    match policy.decide(call.name(), &arguments) {
+    let decision = policy.decide(call.name(), &arguments);
+    let note = audit.then(|| CallNote::new(call.name(), &arguments, policy, &decision));
+    let action = match decision {
         Decision::Allow { limits } if limits.is_empty() => Action::Forward,
         Decision::Allow { limits } => Action::Limited {
             id: id.clone().into_owned(),
@@ -112,7 +130,8 @@ fn decide(message: &Message<'_>, policy: &CompiledPolicy, era: Era) -> Action {
             pointer,
         } => Action::Answer(refusal(era, id, &reason, &pointer, None)),
         Decision::Refuse { .. } => Action::Answer(unknown_tool_response(id, call.name())),
-    }
+    };
+    (action, note)
 }
 
 /// A refused call's `isError` result; `retry_after_ms` for limits.

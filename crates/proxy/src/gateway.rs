@@ -2,6 +2,7 @@
 //! `/mcp/{account}/{server}`, for both protocol eras.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -16,6 +17,7 @@ use toolgate_store::ids::{AccountId, GrantId};
 use tracing::Instrument;
 
 use crate::approval;
+use crate::audit;
 use crate::enforce::{self, Action};
 use crate::error::GatewayError;
 use crate::limiting::{Caller, Settlement, Verdict};
@@ -133,6 +135,7 @@ async fn handle_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
+    let started = Instant::now();
     let target = target(&state, &account, &server, &headers).await?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -167,7 +170,24 @@ async fn handle_post(
         Era::Modern => None,
     };
 
-    let plan = enforce::plan(&parsed, &target.server.policy, version.era());
+    let plan = enforce::plan_audited(
+        &parsed,
+        &target.server.policy,
+        version.era(),
+        state.audit.is_enabled(),
+    );
+    let mut notes = plan.notes;
+    let mut trail = audit::Trail::new(
+        &state.audit,
+        started,
+        audit::Caller {
+            account: target.account,
+            server: target.server.id,
+            grant: target.grant,
+            session,
+            policy_version: target.server.policy_version,
+        },
+    );
     let caller = Caller {
         account: target.account,
         server: target.server.id,
@@ -179,21 +199,44 @@ async fn handle_post(
     let mut admitted = Vec::new();
     for (index, action) in plan.actions.into_iter().enumerate() {
         match action {
-            Action::Forward => forward.push(index),
-            Action::Answer(answer) => local.push(answer),
+            Action::Forward => {
+                forward.push(index);
+                let id = parsed.messages().get(index).and_then(|m| m.id());
+                if let (Some(note), Some(id)) = (notes.get_mut(index).and_then(Option::take), id) {
+                    trail.forwarded(id.clone().into_owned(), note);
+                }
+            }
+            Action::Answer(answer) => {
+                local.push(answer);
+                if let Some(note) = notes.get_mut(index).and_then(Option::take) {
+                    trail.answered_locally(note);
+                }
+            }
             Action::Limited { id, limits } => {
-                match state
+                let (verdict, limit_note) = state
                     .limiter
-                    .check(&caller, &id, version.era(), &limits)
-                    .await
-                {
+                    .check_noted(&caller, &id, version.era(), &limits)
+                    .await;
+                let note = notes
+                    .get_mut(index)
+                    .and_then(Option::take)
+                    .map(|note| note.limited(limit_note));
+                match verdict {
                     Verdict::Admitted(admission) => {
                         forward.push(index);
+                        if let Some(note) = note {
+                            trail.forwarded(id.clone(), note);
+                        }
                         if let Some(admission) = admission {
                             admitted.push((id, admission));
                         }
                     }
-                    Verdict::Refused(answer) => local.push(answer),
+                    Verdict::Refused(answer) => {
+                        local.push(answer);
+                        if let Some(note) = note {
+                            trail.answered_locally(note);
+                        }
+                    }
                 }
             }
             Action::Approval(hold) if parsed.is_batch() => local.push(enforce::refusal(
@@ -231,7 +274,12 @@ async fn handle_post(
     } else {
         subset(&body, &forward)?
     };
-    let settlement = Settlement::new(state.limiter.clone(), target.account, admitted);
+    let settlement = Settlement::with_audit(
+        state.limiter.clone(),
+        target.account,
+        admitted,
+        trail.into_pending(),
+    );
     let sent = state
         .upstream
         .send(

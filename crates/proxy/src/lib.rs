@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod approval;
+pub mod audit;
 pub mod cache;
 pub mod enforce;
 pub mod error;
@@ -38,6 +39,8 @@ pub struct ProxyState {
     pub upstream: UpstreamClient,
     pub sealer: Arc<SessionSealer>,
     pub limiter: Limiter,
+    /// Where each `tools/call` decision is recorded, off the request path.
+    pub audit: toolgate_audit::AuditSink,
     /// Where `require_approval` calls are recorded and their decisions heard.
     pub approvals: Approvals,
 }

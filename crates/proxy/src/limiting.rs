@@ -33,6 +33,20 @@ pub enum Verdict {
     Refused(Bytes),
 }
 
+/// The limiter's verdict in the audit trail's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitNote {
+    Admitted,
+    /// The store was down and every rule said `on_backend_error: open`.
+    Uncounted,
+    Refused {
+        pointer: String,
+        reason: String,
+        /// The store was down and this limit fails closed.
+        unavailable: bool,
+    },
+}
+
 /// Limit decisions, by account, server and outcome (`admitted`, `refused`,
 /// `backend_error_open`, `backend_error_closed`).
 pub const DECISIONS_METRIC: &str = "toolgate_limit_decisions_total";
@@ -71,6 +85,17 @@ impl Limiter {
         era: Era,
         limits: &[LimitAcquire],
     ) -> Verdict {
+        self.check_noted(caller, id, era, limits).await.0
+    }
+
+    /// [`Limiter::check`], also telling the audit trail what happened.
+    pub async fn check_noted(
+        &self,
+        caller: &Caller<'_>,
+        id: &Id<'_>,
+        era: Era,
+        limits: &[LimitAcquire],
+    ) -> (Verdict, LimitNote) {
         let requests: Vec<LimitRequest> =
             limits.iter().map(|limit| request(caller, limit)).collect();
         match self
@@ -80,7 +105,7 @@ impl Limiter {
         {
             Ok(Outcome::Admitted(admission)) => {
                 count(caller, "admitted");
-                Verdict::Admitted(Some(admission))
+                (Verdict::Admitted(Some(admission)), LimitNote::Admitted)
             }
             Ok(Outcome::Refused { index, retry_after }) => {
                 count(caller, "refused");
@@ -95,7 +120,13 @@ impl Limiter {
                     window_text(limit),
                     seconds_text(retry_ms)
                 );
-                Verdict::Refused(refusal(era, id, &reason, &limit.pointer, Some(retry_ms)))
+                let answer = refusal(era, id, &reason, &limit.pointer, Some(retry_ms));
+                let note = LimitNote::Refused {
+                    pointer: limit.pointer.clone(),
+                    reason,
+                    unavailable: false,
+                };
+                (Verdict::Refused(answer), note)
             }
             Err(err) => {
                 match limits
@@ -105,13 +136,19 @@ impl Limiter {
                     None => {
                         count(caller, "backend_error_open");
                         tracing::warn!(error = %err, "counter store unavailable; rules say open: call allowed uncounted");
-                        Verdict::Admitted(None)
+                        (Verdict::Admitted(None), LimitNote::Uncounted)
                     }
                     Some(closed) => {
                         count(caller, "backend_error_closed");
                         tracing::warn!(error = %err, "counter store unavailable; call refused (on_backend_error: closed)");
                         let reason = "rate limits cannot be checked right now (the counter store is unavailable), and this limit fails closed; retry shortly";
-                        Verdict::Refused(refusal(era, id, reason, &closed.pointer, None))
+                        let answer = refusal(era, id, reason, &closed.pointer, None);
+                        let note = LimitNote::Refused {
+                            pointer: closed.pointer.clone(),
+                            reason: reason.to_owned(),
+                            unavailable: true,
+                        };
+                        (Verdict::Refused(answer), note)
                     }
                 }
             }
@@ -192,6 +229,8 @@ pub struct Settlement {
     limiter: Limiter,
     account: AccountId,
     pending: Vec<(Id<'static>, Admission)>,
+    /// Forwarded calls the audit trail records once answered.
+    audit: Option<crate::audit::Pending>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +238,8 @@ struct Reply<'a> {
     #[serde(borrow)]
     id: Option<&'a RawValue>,
     error: Option<IgnoredAny>,
+    /// Set on the upstream's own requests, whose ids are not our calls'.
+    method: Option<IgnoredAny>,
 }
 
 impl Settlement {
@@ -207,10 +248,22 @@ impl Settlement {
         account: AccountId,
         pending: Vec<(Id<'static>, Admission)>,
     ) -> Option<Self> {
-        (!pending.is_empty()).then_some(Self {
+        Self::with_audit(limiter, account, pending, None)
+    }
+
+    /// Like [`Settlement::new`], also recording forwarded calls in the audit
+    /// trail as their answers pass.
+    pub fn with_audit(
+        limiter: Limiter,
+        account: AccountId,
+        pending: Vec<(Id<'static>, Admission)>,
+        audit: Option<crate::audit::Pending>,
+    ) -> Option<Self> {
+        (!pending.is_empty() || audit.is_some()).then_some(Self {
             limiter,
             account,
             pending,
+            audit,
         })
     }
 
@@ -219,9 +272,15 @@ impl Settlement {
         let Ok(reply) = serde_json::from_slice::<Reply<'_>>(message) else {
             return;
         };
+        if reply.method.is_some() {
+            return;
+        }
         let Some(id) = reply.id.and_then(Id::from_raw) else {
             return;
         };
+        if let Some(audit) = self.audit.as_mut() {
+            audit.answered(&id, reply.error.is_some());
+        }
         if let Some(at) = self
             .pending
             .iter()
@@ -236,6 +295,9 @@ impl Settlement {
 
     /// The upstream failed: nothing still pending was served.
     pub fn fail(mut self) {
+        if let Some(audit) = self.audit.as_mut() {
+            audit.fail();
+        }
         for (_, admission) in self.pending.drain(..) {
             self.limiter.give_back(self.account, admission);
         }

@@ -198,6 +198,7 @@ async fn fixture(pool: PgPool, upstream_url: Option<&str>, timeout_ms: i32) -> F
         upstream: UpstreamClient::new(true).unwrap(),
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
         limiter: Limiter::new(CounterStore::memory()),
+        audit: toolgate_audit::AuditSink::disabled(),
         approvals: Approvals::new(pool.clone(), ApprovalBus::in_process()),
     };
     Fixture {
@@ -581,6 +582,7 @@ async fn internal_upstreams_are_refused_when_private_addresses_are_off(pool: PgP
         upstream: UpstreamClient::new(false).unwrap(),
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
         limiter: Limiter::new(CounterStore::memory()),
+        audit: toolgate_audit::AuditSink::disabled(),
         approvals: Approvals::new(pool, ApprovalBus::in_process()),
     };
     let strict = Fixture {

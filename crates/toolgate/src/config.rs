@@ -29,6 +29,15 @@ pub enum Counters {
     Memory,
 }
 
+/// How audit events travel from gateways to the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditQueue {
+    /// A Redis Stream at REDIS_URL: durable, any number of replicas.
+    Redis,
+    /// Straight from this process to Postgres: a single node only.
+    Memory,
+}
+
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
@@ -97,6 +106,31 @@ pub struct ServeArgs {
     #[arg(long, env = "TOOLGATE_COUNTERS_DEADLINE_MS", default_value_t = 250)]
     pub counters_deadline_ms: u64,
 
+    /// How audit events reach Postgres: `redis` (a stream the control plane
+    /// consumes) or `memory` (written by this process; single node). Default:
+    /// `memory` when TOOLGATE_BUS=memory, else `redis`.
+    #[arg(long, env = "TOOLGATE_AUDIT_QUEUE", value_enum)]
+    pub audit_queue: Option<AuditQueue>,
+
+    /// The Redis Stream holding queued audit events (one per deployment).
+    #[arg(long, env = "TOOLGATE_AUDIT_STREAM", default_value = "toolgate:audit")]
+    pub audit_stream: String,
+
+    /// This control plane's name in the audit consumer group. Keep it stable
+    /// across restarts (default: control-LISTEN) so a restart resumes its own
+    /// unacknowledged events at once.
+    #[arg(long, env = "TOOLGATE_AUDIT_CONSUMER")]
+    pub audit_consumer: Option<String>,
+
+    /// Audit events a gateway keeps in memory while the queue is unreachable;
+    /// past it, events are dropped and counted.
+    #[arg(long, env = "TOOLGATE_AUDIT_BUFFER", default_value_t = 100_000)]
+    pub audit_buffer: usize,
+
+    /// Audit events older than this many days are deleted (0: keep forever).
+    #[arg(long, env = "TOOLGATE_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: u32,
+
     /// Allow upstream URLs on private, loopback and link-local addresses.
     #[arg(long, env = "TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_private_upstreams: bool,
@@ -112,6 +146,13 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    pub fn audit_queue(&self) -> AuditQueue {
+        self.audit_queue.unwrap_or(match self.bus {
+            Bus::Redis => AuditQueue::Redis,
+            Bus::Memory => AuditQueue::Memory,
+        })
+    }
+
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod config;
 mod policy_cmd;
 mod serve;

@@ -154,6 +154,7 @@ fn control_app(
     )
     .context("building the webhook HTTP client")?;
     tokio::spawn(dispatcher.run());
+    crate::audit::start_control(args, &pool)?;
     let state = AppState::new(
         pool,
         keys.secret_key.clone(),
@@ -201,6 +202,7 @@ fn gateway_app(
             .context("building the upstream HTTP client")?,
         sealer: Arc::new(SessionSealer::new(keys.secret_key.expose_bytes())),
         limiter,
+        audit: crate::audit::sink(args, &pool)?,
         approvals: Approvals::new(pool, approvals.clone()),
     };
     Ok(toolgate_proxy::router(state))

@@ -1,0 +1,253 @@
+//! One audit event per `tools/call` decision. Local answers (refusals,
+//! unknown tools, limits) are recorded as they are decided; a forwarded call
+//! is recorded when its answer passes through the relay (or the upstream
+//! fails, or the agent goes away). Recording hands the event to the
+//! [`AuditSink`] and never waits.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use toolgate_audit::{AuditEvent, AuditSink, Decision as Recorded, UpstreamOutcome};
+use toolgate_mcp::Id;
+use toolgate_policy::{CompiledPolicy, Decision, RefusalKind};
+use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
+
+use crate::limiting::LimitNote;
+
+/// What the policy (and then the limiter) said about one call.
+#[derive(Debug)]
+pub struct CallNote {
+    tool: String,
+    decision: Recorded,
+    rule: Option<String>,
+    reason: Option<String>,
+    argument_keys: Vec<String>,
+    arguments: Option<Value>,
+}
+
+impl CallNote {
+    pub fn new(
+        tool: &str,
+        arguments: &Value,
+        policy: &CompiledPolicy,
+        decision: &Decision,
+    ) -> Self {
+        let (recorded, rule, reason) = match decision {
+            Decision::Allow { .. } => (Recorded::Allowed, None, None),
+            Decision::RequireApproval { pointer, .. } => {
+                (Recorded::ApprovalRequired, Some(pointer.clone()), None)
+            }
+            Decision::Refuse {
+                reason,
+                pointer,
+                kind,
+            } => {
+                let recorded = match kind {
+                    RefusalKind::Denied => Recorded::Refused,
+                    RefusalKind::Hidden | RefusalKind::Unknown => Recorded::UnknownTool,
+                };
+                (recorded, Some(pointer.clone()), Some(reason.clone()))
+            }
+        };
+        let keeps_values = policy.audit_arguments(tool);
+        Self {
+            tool: tool.to_owned(),
+            decision: recorded,
+            rule: rule.or_else(|| Some(policy.governing_pointer(tool).to_owned())),
+            reason,
+            argument_keys: arguments
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default(),
+            arguments: keeps_values.then(|| arguments.clone()),
+        }
+    }
+
+    /// A call refused before the policy could look at it.
+    pub fn malformed(tool: &str, reason: String) -> Self {
+        Self {
+            tool: tool.to_owned(),
+            decision: Recorded::Refused,
+            rule: None,
+            reason: Some(reason),
+            argument_keys: Vec::new(),
+            arguments: None,
+        }
+    }
+
+    /// Folds in the limiter's verdict.
+    pub fn limited(mut self, note: LimitNote) -> Self {
+        match note {
+            LimitNote::Admitted => {}
+            LimitNote::Uncounted => {
+                self.reason = Some(
+                    "the counter store was unavailable and every limit fails open: allowed uncounted"
+                        .to_owned(),
+                );
+            }
+            LimitNote::Refused {
+                pointer,
+                reason,
+                unavailable,
+            } => {
+                self.decision = if unavailable {
+                    Recorded::LimitUnavailable
+                } else {
+                    Recorded::Limited
+                };
+                self.rule = Some(pointer);
+                self.reason = Some(reason);
+            }
+        }
+        self
+    }
+
+    pub fn decision(&self) -> Recorded {
+        self.decision
+    }
+}
+
+/// Who called which server, shared by the events of one request.
+pub struct Trail {
+    sink: AuditSink,
+    started: Instant,
+    at: DateTime<Utc>,
+    account: AccountId,
+    server: ServerId,
+    grant: GrantId,
+    session: Option<String>,
+    policy_version: Option<i32>,
+    /// Forwarded calls awaiting their answers.
+    pending: Vec<(Id<'static>, AuditEvent)>,
+}
+
+/// A digest that tells sessions apart without revealing their ids.
+fn session_hash(session: &str) -> String {
+    let digest = Sha256::digest(session.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Who made the call, for [`Trail::new`].
+pub struct Caller<'a> {
+    pub account: AccountId,
+    pub server: ServerId,
+    pub grant: GrantId,
+    pub session: Option<&'a str>,
+    pub policy_version: Option<i32>,
+}
+
+impl Trail {
+    /// `started`: when the gateway received the request.
+    pub fn new(sink: &AuditSink, started: Instant, caller: Caller<'_>) -> Self {
+        Self {
+            sink: sink.clone(),
+            started,
+            at: Utc::now() - chrono::Duration::from_std(started.elapsed()).unwrap_or_default(),
+            account: caller.account,
+            server: caller.server,
+            grant: caller.grant,
+            session: caller.session.map(session_hash),
+            policy_version: caller.policy_version,
+            pending: Vec::new(),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.sink.is_enabled()
+    }
+
+    fn event(&self, note: CallNote, upstream: UpstreamOutcome) -> AuditEvent {
+        AuditEvent {
+            id: EventId::new(),
+            at: self.at,
+            account: self.account,
+            server: self.server,
+            grant: self.grant,
+            session: self.session.clone(),
+            tool: note.tool,
+            decision: note.decision,
+            rule: note.rule,
+            policy_version: self.policy_version,
+            reason: note.reason,
+            upstream,
+            latency_ms: elapsed_ms(self.started),
+            argument_keys: note.argument_keys,
+            arguments: note.arguments,
+        }
+    }
+
+    /// The gateway answered the call itself.
+    pub fn answered_locally(&self, note: CallNote) {
+        self.sink
+            .record(self.event(note, UpstreamOutcome::NotCalled));
+    }
+
+    /// The call goes to the upstream; it is recorded once answered.
+    pub fn forwarded(&mut self, id: Id<'static>, note: CallNote) {
+        let event = self.event(note, UpstreamOutcome::NotCalled);
+        self.pending.push((id, event));
+    }
+
+    /// The forwarded calls, to settle as the answers pass.
+    pub fn into_pending(self) -> Option<Pending> {
+        (!self.pending.is_empty()).then_some(Pending {
+            sink: self.sink,
+            started: self.started,
+            calls: self.pending,
+        })
+    }
+}
+
+fn elapsed_ms(started: Instant) -> u32 {
+    u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX)
+}
+
+/// Forwarded calls whose answers have not passed yet. Whatever is still
+/// pending when this is dropped was abandoned by the agent.
+pub struct Pending {
+    sink: AuditSink,
+    started: Instant,
+    calls: Vec<(Id<'static>, AuditEvent)>,
+}
+
+impl Pending {
+    fn settle(&mut self, at: usize, outcome: UpstreamOutcome) {
+        let (_, mut event) = self.calls.swap_remove(at);
+        event.upstream = outcome;
+        event.latency_ms = elapsed_ms(self.started);
+        self.sink.record(event);
+    }
+
+    /// An upstream message answered the call with this id.
+    pub fn answered(&mut self, id: &Id<'_>, error: bool) {
+        if let Some(at) = self
+            .calls
+            .iter()
+            .position(|(pending, _)| pending.as_json() == id.as_json())
+        {
+            let outcome = if error {
+                UpstreamOutcome::JsonrpcError
+            } else {
+                UpstreamOutcome::Ok
+            };
+            self.settle(at, outcome);
+        }
+    }
+
+    /// The upstream failed: nothing still pending was answered.
+    pub fn fail(&mut self) {
+        while !self.calls.is_empty() {
+            self.settle(self.calls.len() - 1, UpstreamOutcome::TransportError);
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        while !self.calls.is_empty() {
+            self.settle(self.calls.len() - 1, UpstreamOutcome::Abandoned);
+        }
+    }
+}
