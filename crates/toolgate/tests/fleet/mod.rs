@@ -33,6 +33,16 @@ fn database_url(name: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// The Redis Stream a fleet's gateways queue audit events on.
+pub fn audit_stream(name: &str) -> String {
+    format!("toolgate:test:{name}:audit")
+}
+
+/// The fleet's database.
+pub fn fleet_database_url(name: &str) -> String {
+    database_url(&format!("toolgate_test_{name}"))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -173,6 +183,8 @@ impl Fleet {
                     "fleet-test-jwt-secret-fleet-test-jwt-secret",
                 )
                 .env("TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", "true")
+                // Each fleet queues its audit events on a stream of its own.
+                .env("TOOLGATE_AUDIT_STREAM", audit_stream(name))
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
