@@ -56,6 +56,22 @@ def text(result: Any) -> str:
     return result.content[0].text
 
 
+def audited(g: Any, tool: str, decision: str, upstream: str, seconds: float = 10.0) -> dict[str, Any]:
+    """Polls the audit trail for the one event of `tool` and checks how it ended."""
+    found: list[dict[str, Any]] = []
+
+    def look() -> bool:
+        items = g.tenant._req("GET", f"/audit?tool={tool}", 200)["items"]
+        found[:] = items
+        return bool(items)
+
+    assert poll_until(look, seconds) is not None, f"no audit event for {tool}"
+    assert len(found) == 1, found
+    event = found[0]
+    assert event["decision"] == decision and event["upstream"] == upstream, event
+    return event
+
+
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_held_call_completes_after_an_approve_on_another_replica(
     mode: str, gate: Any, upstream_py: Any, toolgate: Any, toolgate_b: Any
@@ -88,6 +104,7 @@ async def test_a_held_call_completes_after_an_approve_on_another_replica(
     assert len(upstream_calls(upstream_py, g.upstream_key, "echo")) == 1
     after = g.tenant._req("GET", f"/approvals/{approval['id']}", 200)
     assert after["status"] == "used" and after["used_at"]
+    audited(g, "echo", "approval_approved", "ok")
     # Spent: it cannot be decided again.
     decide(g, approval["id"], "approve", expect=409)
 
@@ -111,6 +128,8 @@ async def test_a_denied_call_gets_the_denial_with_who_and_why(
     assert "@example.com" in message or email in message, message
     assert upstream_calls(upstream_py, g.upstream_key, "echo") == []
     assert g.tenant._req("GET", f"/approvals/{approval['id']}", 200)["status"] == "denied"
+    event = audited(g, "echo", "approval_denied", "not_called")
+    assert "not without a ticket" in event["reason"], event
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -127,6 +146,7 @@ async def test_an_undecided_call_times_out(mode: str, gate: Any, upstream_py: An
     assert upstream_calls(upstream_py, g.upstream_key, "add") == []
     items = g.tenant._req("GET", "/approvals?status=expired", 200)["items"]
     assert [a["tool"] for a in items] == ["add"]
+    audited(g, "add", "approval_timed_out", "not_called")
     decide(g, items[0]["id"], "approve", expect=409)
 
 
@@ -182,5 +202,6 @@ async def test_an_agent_that_goes_away_abandons_its_approval(
         return g.tenant._req("GET", f"/approvals/{approval['id']}", 200)["status"] == "abandoned"
 
     assert poll_until(abandoned, 5) is not None
+    audited(g, "echo", "approval_abandoned", "not_called")
     decide(g, approval["id"], "approve", expect=409)
     assert upstream_calls(upstream_py, g.upstream_key, "echo") == []

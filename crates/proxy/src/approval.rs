@@ -29,6 +29,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, sleep_until, Instant};
+use toolgate_audit::Decision as Recorded;
 use toolgate_changes::{ApprovalBus, Decision, DecisionSubscription};
 use toolgate_mcp::headers::{Era, EVENT_STREAM_CONTENT_TYPE, X_ACCEL_BUFFERING};
 use toolgate_mcp::sse::SseEvent;
@@ -36,6 +37,7 @@ use toolgate_mcp::tools_list::FilterOptions;
 use toolgate_store::approvals::{self, Approval, ApprovalStatus, NewApproval};
 use toolgate_store::ids::{AccountId, GrantId};
 
+use crate::audit::{CallNote, Trail};
 use crate::enforce::{refusal, Hold};
 use crate::error::GatewayError;
 use crate::limiting::{Caller, Settlement, Verdict};
@@ -83,6 +85,17 @@ pub(crate) struct HeldCall {
     pub era: Era,
     pub filter: FilterOptions,
     pub hold: Hold,
+    /// The call's audit record, concluded when the wait ends.
+    pub audit: Option<(Trail, CallNote)>,
+}
+
+impl HeldCall {
+    /// Records how the call ended without reaching the upstream.
+    fn audit_local(&mut self, decision: Recorded, reason: Option<String>) {
+        if let Some((trail, note)) = self.audit.take() {
+            trail.answered_locally(note.concluded(decision, reason));
+        }
+    }
 }
 
 /// How the wait ended.
@@ -98,7 +111,7 @@ enum Outcome {
 }
 
 /// Records the approval and answers with the held stream.
-pub(crate) async fn hold(call: HeldCall) -> Response {
+pub(crate) async fn hold(mut call: HeldCall) -> Response {
     let desk = call.state.approvals.clone();
     // Subscribe before recording, so no decision can slip in between.
     let decisions = desk.bus.subscribe();
@@ -118,13 +131,9 @@ pub(crate) async fn hold(call: HeldCall) -> Response {
         Ok(approval) => approval,
         Err(error) => {
             tracing::error!(%error, "cannot record an approval");
-            let answer = refusal(
-                call.era,
-                &call.hold.id,
-                "this call needs a person's approval, and the request for it could not be recorded right now; retry shortly",
-                &call.hold.pointer,
-                None,
-            );
+            let reason = "this call needs a person's approval, and the request for it could not be recorded right now; retry shortly";
+            call.audit_local(Recorded::ApprovalRequired, Some(reason.to_owned()));
+            let answer = refusal(call.era, &call.hold.id, reason, &call.hold.pointer, None);
             return ([(header::CONTENT_TYPE, "application/json")], answer).into_response();
         }
     };
@@ -152,7 +161,7 @@ pub(crate) async fn hold(call: HeldCall) -> Response {
 
 /// Waits for the decision, then answers on the stream.
 async fn run(
-    call: HeldCall,
+    mut call: HeldCall,
     approval: Approval,
     mut decisions: DecisionSubscription,
     events: mpsc::Sender<Bytes>,
@@ -169,6 +178,7 @@ async fn run(
     let outcome = loop {
         let reread = tokio::select! {
             () = events.closed() => {
+                call.audit_local(Recorded::ApprovalAbandoned, None);
                 match approvals::abandon(&desk.pool, call.account, approval.id).await {
                     Ok(true) => tracing::info!(approval = %approval.id, "the agent went away; approval abandoned"),
                     Ok(false) => {}
@@ -204,19 +214,29 @@ async fn run(
             }
         }
     };
-    let answer = match outcome {
+    let (answer, recorded) = match outcome {
         Outcome::Approved => return forward(call, approval, events).await,
-        Outcome::Denied { by, reason } => match reason {
-            Some(reason) => format!("{by} denied this call: {reason}"),
-            None => format!("{by} denied this call"),
-        },
-        Outcome::TimedOut => format!(
-            "nobody approved this call within {} s (approval {} timed out)",
-            call.hold.timeout_secs, approval.id
+        Outcome::Denied { by, reason } => (
+            match reason {
+                Some(reason) => format!("{by} denied this call: {reason}"),
+                None => format!("{by} denied this call"),
+            },
+            Recorded::ApprovalDenied,
         ),
-        Outcome::Gone(status) => format!("approval {} is {status}", approval.id),
+        Outcome::TimedOut => (
+            format!(
+                "nobody approved this call within {} s (approval {} timed out)",
+                call.hold.timeout_secs, approval.id
+            ),
+            Recorded::ApprovalTimedOut,
+        ),
+        Outcome::Gone(status) => (
+            format!("approval {} is {status}", approval.id),
+            Recorded::ApprovalRequired,
+        ),
     };
     tracing::info!(approval = %approval.id, %answer, "refusing a held call");
+    call.audit_local(recorded, Some(answer.clone()));
     let answer = refuse(&call, &answer);
     let _ = events.send(message_event(answer)).await;
 }
@@ -247,28 +267,33 @@ async fn read_outcome(pool: &PgPool, call: &HeldCall, approval: &Approval) -> Op
 
 /// Spends the approval, acquires the rule's limits, forwards the original
 /// request and relays the upstream's answer onto the held stream.
-async fn forward(call: HeldCall, approval: Approval, events: mpsc::Sender<Bytes>) {
+async fn forward(mut call: HeldCall, approval: Approval, events: mpsc::Sender<Bytes>) {
     let desk = &call.state.approvals;
     let digest = approvals::arguments_digest(&call.hold.arguments);
     match approvals::consume(&desk.pool, call.account, approval.id, &digest).await {
         Ok(true) => {}
         Ok(false) => {
-            let answer = refuse(&call, &format!("approval {} was already used", approval.id));
+            let reason = format!("approval {} was already used", approval.id);
+            call.audit_local(Recorded::ApprovalRequired, Some(reason.clone()));
+            let answer = refuse(&call, &reason);
             let _ = events.send(message_event(answer)).await;
             return;
         }
         Err(error) => {
             tracing::error!(approval = %approval.id, %error, "cannot spend an approval");
-            let answer = refuse(
-                &call,
-                "the approval could not be recorded as used; retry the call",
-            );
+            let reason = "the approval could not be recorded as used; retry the call";
+            call.audit_local(Recorded::ApprovalRequired, Some(reason.to_owned()));
+            let answer = refuse(&call, reason);
             let _ = events.send(message_event(answer)).await;
             return;
         }
     }
     tracing::info!(approval = %approval.id, "approved; forwarding the held call");
-    let mut settlement = None;
+    let mut admitted = Vec::new();
+    let mut audit = call
+        .audit
+        .take()
+        .map(|(trail, note)| (trail, note.concluded(Recorded::ApprovalApproved, None)));
     if !call.hold.limits.is_empty() {
         let caller = Caller {
             account: call.account,
@@ -276,27 +301,31 @@ async fn forward(call: HeldCall, approval: Approval, events: mpsc::Sender<Bytes>
             grant: call.grant,
             session: call.session.as_deref(),
         };
-        match call
+        let (verdict, limit_note) = call
             .state
             .limiter
-            .check(&caller, &call.hold.id, call.era, &call.hold.limits)
-            .await
-        {
+            .check_noted(&caller, &call.hold.id, call.era, &call.hold.limits)
+            .await;
+        audit = audit.map(|(trail, note)| (trail, note.limited(limit_note)));
+        match verdict {
             Verdict::Admitted(admission) => {
-                settlement = admission.and_then(|admission| {
-                    Settlement::new(
-                        call.state.limiter.clone(),
-                        call.account,
-                        vec![(call.hold.id.clone(), admission)],
-                    )
-                });
+                admitted.extend(admission.map(|a| (call.hold.id.clone(), a)))
             }
             Verdict::Refused(answer) => {
+                if let Some((trail, note)) = audit {
+                    trail.answered_locally(note);
+                }
                 let _ = events.send(message_event(answer)).await;
                 return;
             }
         }
     }
+    let pending = audit.and_then(|(mut trail, note)| {
+        trail.forwarded(call.hold.id.clone(), note);
+        trail.into_pending()
+    });
+    let settlement =
+        Settlement::with_audit(call.state.limiter.clone(), call.account, admitted, pending);
     let sent = call
         .state
         .upstream

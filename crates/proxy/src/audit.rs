@@ -104,6 +104,15 @@ impl CallNote {
         self
     }
 
+    /// How a held call ended: approved, denied, timed out or abandoned.
+    pub fn concluded(mut self, decision: Recorded, reason: Option<String>) -> Self {
+        self.decision = decision;
+        if reason.is_some() {
+            self.reason = reason;
+        }
+        self
+    }
+
     pub fn decision(&self) -> Recorded {
         self.decision
     }

@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, Method, StatusCode};
 use serde_json::value::RawValue;
+use toolgate_audit::Decision as Recorded;
 use toolgate_mcp::headers::{self, check_post, Era, McpHeaders, ProtocolVersion, MCP_SESSION_ID};
 use toolgate_mcp::tools_list::FilterOptions;
 use toolgate_mcp::{peek, Body, Id};
@@ -239,14 +240,27 @@ async fn handle_post(
                     }
                 }
             }
-            Action::Approval(hold) if parsed.is_batch() => local.push(enforce::refusal(
-                version.era(),
-                &hold.id,
-                "this call needs a person's approval; send it on its own, not in a batch",
-                &hold.pointer,
-                None,
-            )),
+            Action::Approval(hold) if parsed.is_batch() => {
+                let reason =
+                    "this call needs a person's approval; send it on its own, not in a batch";
+                if let Some(note) = notes.get_mut(index).and_then(Option::take) {
+                    trail.answered_locally(
+                        note.concluded(Recorded::ApprovalRequired, Some(reason.to_owned())),
+                    );
+                }
+                local.push(enforce::refusal(
+                    version.era(),
+                    &hold.id,
+                    reason,
+                    &hold.pointer,
+                    None,
+                ));
+            }
             Action::Approval(hold) => {
+                let audit = notes
+                    .get_mut(index)
+                    .and_then(Option::take)
+                    .map(|note| (trail, note));
                 return Ok(approval::hold(approval::HeldCall {
                     state: state.clone(),
                     account: target.account,
@@ -260,6 +274,7 @@ async fn handle_post(
                         private_cache_scope: version.era() == Era::Modern,
                     },
                     hold: *hold,
+                    audit,
                 })
                 .await);
             }
