@@ -20,7 +20,6 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::future::join_all;
 use hmac::{Hmac, Mac};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::json;
 use sha2::Sha256;
 use sqlx::PgPool;
@@ -60,18 +59,6 @@ impl Default for DeliveryPolicy {
     }
 }
 
-/// Resolves names like the system does, then drops internal addresses.
-struct GuardedResolver;
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        Box::pin(async move {
-            let addrs = toolgate_netguard::resolve_public(name.as_str(), 0, false).await?;
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
-    }
-}
-
 /// Delivers due approval notifications.
 #[derive(Clone)]
 pub struct WebhookDispatcher {
@@ -98,7 +85,7 @@ impl WebhookDispatcher {
             .connect_timeout(policy.timeout)
             .timeout(policy.timeout);
         if !allow_private {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver));
+            builder = builder.dns_resolver(Arc::new(toolgate_netguard::GuardedResolver));
         }
         Ok(Self {
             pool,

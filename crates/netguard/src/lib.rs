@@ -82,6 +82,22 @@ pub async fn resolve_public(
     Ok(public)
 }
 
+/// A DNS resolver for `reqwest` clients that call on a tenant's behalf:
+/// resolves like the system does, then keeps only addresses the policy
+/// allows, so a name cannot be pointed at an internal address after it was
+/// registered. Literal IP hosts skip resolvers; check those with
+/// [`is_internal`] before sending.
+pub struct GuardedResolver;
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let addrs = resolve_public(name.as_str(), 0, false).await?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Whether an address is not on the public internet.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {

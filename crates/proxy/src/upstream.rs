@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Method};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use toolgate_mcp::headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PARAM_PREFIX, MCP_PROTOCOL_VERSION,
 };
@@ -39,18 +38,6 @@ pub enum UpstreamError {
     InvalidResponse(String),
 }
 
-/// Resolves names like the system does, then drops internal addresses.
-struct GuardedResolver;
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        Box::pin(async move {
-            let addrs = toolgate_netguard::resolve_public(name.as_str(), 0, false).await?;
-            Ok(Box::new(addrs.into_iter()) as Addrs)
-        })
-    }
-}
-
 #[derive(Clone)]
 pub struct UpstreamClient {
     client: reqwest::Client,
@@ -66,7 +53,7 @@ impl UpstreamClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true);
         if !allow_private {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver));
+            builder = builder.dns_resolver(Arc::new(toolgate_netguard::GuardedResolver));
         }
         Ok(Self {
             client: builder.build()?,
