@@ -103,6 +103,8 @@ impl ApprovalBus {
             Backend::Redis { bus, .. } => {
                 if let Err(error) = bus.publish(&approval.to_string()).await {
                     self.inner.publish_failures.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!(crate::PUBLISH_FAILURES_METRIC, "channel" => "approvals")
+                        .increment(1);
                     tracing::warn!(
                         %approval,
                         %error,

@@ -34,6 +34,9 @@ use crate::redis_bus::RedisBus;
 
 pub use crate::approvals::{ApprovalBus, Decision, DecisionSubscription};
 
+/// Announcements that could not be published, by `channel` (`changes` or
+/// `approvals`).
+pub const PUBLISH_FAILURES_METRIC: &str = "toolgate_bus_publish_failures_total";
 /// The Redis channel notifications travel on unless told otherwise.
 pub const DEFAULT_CHANNEL: &str = "toolgate:changes";
 
@@ -122,6 +125,7 @@ impl ChangeBus {
             Backend::Redis(bus) => {
                 if let Err(error) = bus.publish(&account.to_string()).await {
                     self.inner.publish_failures.fetch_add(1, Ordering::Relaxed);
+                    metrics::counter!(PUBLISH_FAILURES_METRIC, "channel" => "changes").increment(1);
                     tracing::warn!(
                         %account,
                         %error,

@@ -18,6 +18,12 @@ use toolgate_store::StoreError;
 
 use crate::snapshot::AccountSnapshot;
 
+/// Snapshot lookups, by `result`: `hit` (already loaded or loading) or `miss`.
+pub const LOOKUPS_METRIC: &str = "toolgate_snapshot_cache_lookups_total";
+/// Snapshot loads from Postgres, by `outcome`: `loaded`, `unknown_account`
+/// or `error`.
+pub const LOADS_METRIC: &str = "toolgate_snapshot_cache_loads_total";
+
 /// How long an unknown account is remembered as unknown.
 const NEGATIVE_TTL: Duration = Duration::from_secs(2);
 
@@ -69,10 +75,21 @@ impl SnapshotCache {
     /// no such account.
     pub async fn get(&self, slug: &str) -> Result<Option<Arc<AccountSnapshot>>, StoreError> {
         let slot = self.slot(slug);
+        let result = if slot.initialized() { "hit" } else { "miss" };
+        metrics::counter!(LOOKUPS_METRIC, "result" => result).increment(1);
         let loaded = slot
             .get_or_try_init(|| async {
-                let rows =
-                    toolgate_store::snapshot::load_by_slug(&self.pool, &self.key, slug).await?;
+                let rows = toolgate_store::snapshot::load_by_slug(&self.pool, &self.key, slug)
+                    .await
+                    .inspect_err(|_| {
+                        metrics::counter!(LOADS_METRIC, "outcome" => "error").increment(1);
+                    })?;
+                let outcome = if rows.is_some() {
+                    "loaded"
+                } else {
+                    "unknown_account"
+                };
+                metrics::counter!(LOADS_METRIC, "outcome" => outcome).increment(1);
                 Ok::<_, StoreError>(rows.map(|rows| Arc::new(AccountSnapshot::compile(rows))))
             })
             .await?;

@@ -10,6 +10,7 @@ use toolgate_mcp::{error_codes, Body, Id, Message};
 use toolgate_policy::{CompiledPolicy, Decision, LimitAcquire, RefusalKind};
 
 use crate::audit::CallNote;
+use crate::outcome::RequestDecision;
 
 /// What to do with one message.
 #[derive(Debug)]
@@ -51,6 +52,8 @@ pub struct Plan {
     /// For each `tools/call`, what the audit trail records about it (when
     /// audited); `None` for every other message.
     pub notes: Vec<Option<CallNote>>,
+    /// The most restrictive decision among the messages, for metrics.
+    pub decision: RequestDecision,
 }
 
 pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, era: Era) -> Plan {
@@ -61,12 +64,14 @@ pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, era: Era) -> Plan {
 /// `audit` is on.
 pub fn plan_audited(body: &Body<'_>, policy: &CompiledPolicy, era: Era, audit: bool) -> Plan {
     let mut lists_tools = false;
+    let mut request = RequestDecision::Forwarded;
     let (actions, notes) = body
         .messages()
         .iter()
         .map(|message| {
-            let (action, note) = decide(message, policy, era, audit);
+            let (action, note, decision) = decide(message, policy, era, audit);
             lists_tools |= matches!(action, Action::Forward) && message.is_method(TOOLS_LIST);
+            request = request.max(decision);
             (action, note)
         })
         .unzip();
@@ -74,6 +79,7 @@ pub fn plan_audited(body: &Body<'_>, policy: &CompiledPolicy, era: Era, audit: b
         actions,
         lists_tools,
         notes,
+        decision: request,
     }
 }
 
@@ -82,13 +88,13 @@ fn decide(
     policy: &CompiledPolicy,
     era: Era,
     audit: bool,
-) -> (Action, Option<CallNote>) {
+) -> (Action, Option<CallNote>, RequestDecision) {
     let Some(call) = message.tool_call() else {
-        return (Action::Forward, None);
+        return (Action::Forward, None, RequestDecision::Forwarded);
     };
     // `peek` accepts tools/call only as a request, so there is an id.
     let Some(id) = message.id() else {
-        return (Action::Forward, None);
+        return (Action::Forward, None, RequestDecision::Forwarded);
     };
     let arguments = match call.arguments_value() {
         Ok(arguments) => arguments,
@@ -96,42 +102,57 @@ fn decide(
             let reason = format!("Invalid params: arguments are not valid JSON: {err}");
             let answer = error_response(Some(id), error_codes::INVALID_PARAMS, &reason);
             let note = audit.then(|| CallNote::malformed(call.name(), reason));
-            return (Action::Answer(answer), note);
+            return (Action::Answer(answer), note, RequestDecision::Invalid);
         }
     };
     let decision = policy.decide(call.name(), &arguments);
     let note = audit.then(|| CallNote::new(call.name(), &arguments, policy, &decision));
+    // A limited call counts as forwarded until a limit refuses it.
     let action = match decision {
-        Decision::Allow { limits } if limits.is_empty() => Action::Forward,
-        Decision::Allow { limits } => Action::Limited {
-            id: id.clone().into_owned(),
-            limits,
-        },
+        Decision::Allow { limits } if limits.is_empty() => {
+            (Action::Forward, RequestDecision::Forwarded)
+        }
+        Decision::Allow { limits } => (
+            Action::Limited {
+                id: id.clone().into_owned(),
+                limits,
+            },
+            RequestDecision::Forwarded,
+        ),
         Decision::RequireApproval {
             timeout_secs,
             limits,
             pointer,
-        } => Action::Approval(Box::new(Hold {
-            id: id.clone().into_owned(),
-            tool: call.name().to_owned(),
-            arguments,
-            timeout_secs,
-            limits,
-            pointer,
-            progress_token: message
-                .params()
-                .and_then(|p| p.meta())
-                .and_then(|m| m.progress_token())
-                .map(|t| t.clone().into_owned()),
-        })),
+        } => (
+            Action::Approval(Box::new(Hold {
+                id: id.clone().into_owned(),
+                tool: call.name().to_owned(),
+                arguments,
+                timeout_secs,
+                limits,
+                pointer,
+                progress_token: message
+                    .params()
+                    .and_then(|p| p.meta())
+                    .and_then(|m| m.progress_token())
+                    .map(|t| t.clone().into_owned()),
+            })),
+            RequestDecision::Approval,
+        ),
         Decision::Refuse {
             kind: RefusalKind::Denied,
             reason,
             pointer,
-        } => Action::Answer(refusal(era, id, &reason, &pointer, None)),
-        Decision::Refuse { .. } => Action::Answer(unknown_tool_response(id, call.name())),
+        } => (
+            Action::Answer(refusal(era, id, &reason, &pointer, None)),
+            RequestDecision::Refused,
+        ),
+        Decision::Refuse { .. } => (
+            Action::Answer(unknown_tool_response(id, call.name())),
+            RequestDecision::UnknownTool,
+        ),
     };
-    (action, note)
+    (action.0, note, action.1)
 }
 
 /// A refused call's `isError` result; `retry_after_ms` for limits.

@@ -22,6 +22,7 @@ use crate::audit;
 use crate::enforce::{self, Action};
 use crate::error::GatewayError;
 use crate::limiting::{Caller, Settlement, Verdict};
+use crate::outcome::{RequestDecision, RequestOutcome};
 use crate::relay::{relay, RelayContext};
 use crate::session::SessionBinding;
 use crate::snapshot::{GrantRefusal, ServerConfig};
@@ -122,12 +123,28 @@ pub async fn post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let span = tracing::info_span!("gateway", %account, %server, method = tracing::field::Empty);
-    handle_post(state, account, server, headers, body)
-        .instrument(span)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    let started = Instant::now();
+    // Never the token or the arguments: these fields leave the process in
+    // logs and OTLP spans.
+    let span = tracing::info_span!(
+        "gateway",
+        %account,
+        %server,
+        request_id = header_str(&headers, REQUEST_ID).unwrap_or_default(),
+        method = tracing::field::Empty,
+        tool = tracing::field::Empty,
+        decision = tracing::field::Empty,
+    );
+    let mut outcome = RequestOutcome::default();
+    let result = handle_post(state, account, server, headers, body, &mut outcome)
+        .instrument(span.clone())
+        .await;
+    outcome.finish(&span, result.as_ref().err(), started);
+    result.unwrap_or_else(IntoResponse::into_response)
 }
+
+/// Set by the router's request-id layer when the client sent none.
+const REQUEST_ID: &str = "x-request-id";
 
 async fn handle_post(
     state: ProxyState,
@@ -135,9 +152,11 @@ async fn handle_post(
     server: String,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    outcome: &mut RequestOutcome,
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let target = target(&state, &account, &server, &headers).await?;
+    outcome.resolved(target.account, target.server.id);
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             GatewayError::TooLarge
@@ -163,7 +182,11 @@ async fn handle_post(
         id: single_id.clone(),
     })?;
     if let Body::Single(message) = &parsed {
-        tracing::Span::current().record("method", message.method().unwrap_or("(response)"));
+        let span = tracing::Span::current();
+        span.record("method", message.method().unwrap_or("(response)"));
+        if let Some(call) = message.tool_call() {
+            span.record("tool", call.name());
+        }
     }
     // The 2026-07-28 revision has no sessions: the header is ignored there.
     let session = match version.era() {
@@ -178,6 +201,7 @@ async fn handle_post(
         state.audit.is_enabled(),
     );
     let mut notes = plan.notes;
+    outcome.raise(plan.decision);
     let mut trail = audit::Trail::new(
         &state.audit,
         started,
@@ -233,6 +257,7 @@ async fn handle_post(
                         }
                     }
                     Verdict::Refused(answer) => {
+                        outcome.raise(RequestDecision::Limited);
                         local.push(answer);
                         if let Some(note) = note {
                             trail.answered_locally(note);
@@ -243,6 +268,7 @@ async fn handle_post(
             Action::Approval(hold) if parsed.is_batch() => {
                 let reason =
                     "this call needs a person's approval; send it on its own, not in a batch";
+                outcome.raise(RequestDecision::Refused);
                 if let Some(note) = notes.get_mut(index).and_then(Option::take) {
                     trail.answered_locally(
                         note.concluded(Recorded::ApprovalRequired, Some(reason.to_owned())),

@@ -14,6 +14,7 @@ pub mod enforce;
 pub mod error;
 mod gateway;
 pub mod limiting;
+pub mod outcome;
 pub mod relay;
 pub mod session;
 pub mod snapshot;
@@ -26,6 +27,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use http::StatusCode;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::approval::Approvals;
 use crate::cache::SnapshotCache;
@@ -74,7 +76,8 @@ pub fn health_router(pool: sqlx::PgPool, limiter: Limiter) -> Router {
         .with_state((pool, limiter))
 }
 
-/// The gateway routes, to merge into a serving router.
+/// The gateway routes, to merge into a serving router. Every response
+/// carries an `x-request-id`: the client's own, or one made here.
 pub fn router(state: ProxyState) -> Router {
     Router::new()
         .route(
@@ -84,5 +87,7 @@ pub fn router(state: ProxyState) -> Router {
                 .delete(gateway::delete),
         )
         .layer(DefaultBodyLimit::max(error::MAX_BODY))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }

@@ -640,3 +640,34 @@ async fn limits_refuse_with_a_retry_time_and_failed_calls_give_units_back(pool: 
         "failed calls consumed nothing"
     );
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn every_response_carries_a_request_id_kept_if_sent(pool: PgPool) {
+    let f = fixture(pool, None, 2000).await;
+    let body = call(1, "echo", json!({"message": "hi"})).to_string();
+
+    let sent = f
+        .post_with(Some(&f.token), &body, &[("x-request-id", "trace-me-42")])
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+    assert_eq!(sent.headers["x-request-id"], "trace-me-42");
+
+    // Made here when absent, different each time, also on refusals and errors.
+    let mut made = Vec::new();
+    for (token, body) in [
+        (Some(f.token.as_str()), body.clone()),
+        (
+            Some(f.token.as_str()),
+            call(2, "wipe", json!({})).to_string(),
+        ),
+        (None, body.clone()),
+    ] {
+        let reply = f.post_with(token, &body, &[]).await;
+        let id = reply.headers["x-request-id"].to_str().unwrap().to_owned();
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        made.push(id);
+    }
+    made.sort();
+    made.dedup();
+    assert_eq!(made.len(), 3);
+}

@@ -75,12 +75,14 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Control(args) => serve(args, Role::Control),
         Command::Proxy(args) => serve(args, Role::Gateway),
         Command::Migrate(args) => {
-            telemetry::init(LogFormat::Text);
-            runtime()?.block_on(async {
+            let telemetry = telemetry::init(LogFormat::Text, "toolgate-migrate")?;
+            let migrated = runtime()?.block_on(async {
                 serve::prepare_database(&args).await?;
                 tracing::info!("database is migrated");
                 anyhow::Ok(())
-            })?;
+            });
+            telemetry.shutdown();
+            migrated?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy(PolicyCommand::Check { file }) => policy_cmd::check(&file),
@@ -91,8 +93,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(args: ServeArgs, role: Role) -> anyhow::Result<ExitCode> {
-    telemetry::init(args.log_format);
-    runtime()?.block_on(serve::run(args, role))?;
+    let telemetry = telemetry::init(args.log_format, &format!("toolgate-{}", role.name()))?;
+    let served = runtime()?.block_on(serve::run(args, role));
+    // After the runtime is gone: the exporter blocks on its own client.
+    telemetry.shutdown();
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::routing::get;
 use axum::Router;
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use sqlx::PgPool;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
@@ -120,6 +120,17 @@ pub enum Role {
     All,
     Control,
     Gateway,
+}
+
+impl Role {
+    /// The subcommand that runs this role, e.g. for the default service name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::All => "serve",
+            Self::Control => "control",
+            Self::Gateway => "proxy",
+        }
+    }
 }
 
 /// Where rate-limit counters live.
@@ -259,9 +270,17 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
         .context("server failed")
 }
 
+/// Histogram buckets for every `…_seconds` metric: from a fraction of a
+/// millisecond (a refusal answered locally) to the slow upstream calls.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
 /// `GET /metrics` in the Prometheus text format.
 fn metrics_router() -> anyhow::Result<Router> {
     let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+        .context("histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
     Ok(Router::new().route("/metrics", get(move || std::future::ready(handle.render()))))
