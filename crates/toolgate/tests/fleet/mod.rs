@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use serde_json::{json, Value};
-use toolgate_store::ids::AccountId;
+use toolgate_store::ids::{AccountId, ServerId};
 use toolgate_store::secrets::SecretKey;
 use toolgate_store::{accounts, db, grants, policies, servers};
 
@@ -51,11 +51,31 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// How the fleet's processes run.
+pub struct FleetOptions {
+    /// The `toolgate` subcommand: `proxy`, or `serve` for both planes.
+    pub command: &'static str,
+    /// Extra environment, applied after (and so overriding) the defaults.
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl Default for FleetOptions {
+    fn default() -> Self {
+        Self {
+            command: "proxy",
+            env: Vec::new(),
+        }
+    }
+}
+
 pub struct Fleet {
     children: Vec<Child>,
     pub urls: Vec<String>,
     pub token: String,
     pub account: AccountId,
+    pub server: ServerId,
+    /// The account's slug, as in the gateway URLs.
+    pub slug: String,
     redis_url: String,
     upstream_calls: Arc<AtomicUsize>,
     client: reqwest::Client,
@@ -111,6 +131,17 @@ async fn start_upstream() -> (String, Arc<AtomicUsize>) {
 impl Fleet {
     /// A fleet on a fresh database named after the test.
     pub async fn start(name: &str, redis_url: &str, replicas: usize, policy: Value) -> Fleet {
+        Self::start_with(name, redis_url, replicas, policy, FleetOptions::default()).await
+    }
+
+    /// [`Fleet::start`], with processes run as `options` say.
+    pub async fn start_with(
+        name: &str,
+        redis_url: &str,
+        replicas: usize,
+        policy: Value,
+        options: FleetOptions,
+    ) -> Fleet {
         let database = format!("toolgate_test_{name}");
         let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
         sqlx::query(&format!(
@@ -173,7 +204,7 @@ impl Fleet {
         for _ in 0..replicas {
             let port = free_port();
             let child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
-                .arg("proxy")
+                .arg(options.command)
                 .env("DATABASE_URL", &url)
                 .env("REDIS_URL", redis_url)
                 .env("TOOLGATE_LISTEN", format!("127.0.0.1:{port}"))
@@ -186,6 +217,7 @@ impl Fleet {
                 // Each fleet queues its audit events on a stream of its own.
                 .env("TOOLGATE_AUDIT_STREAM", audit_stream(name))
                 .env("RUST_LOG", "warn")
+                .envs(options.env.iter().map(|(k, v)| (k, v)))
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -205,6 +237,8 @@ impl Fleet {
                 .collect(),
             token,
             account: account.id,
+            server: server.id,
+            slug: account.slug.clone(),
             redis_url: redis_url.to_owned(),
             upstream_calls,
             client,
@@ -217,6 +251,11 @@ impl Fleet {
             token: self.token.clone(),
             client: self.client.clone(),
         }
+    }
+
+    /// Where replica `index` serves everything but the gateway routes.
+    pub fn base_url(&self, index: usize) -> &str {
+        self.urls[index].split("/mcp/").next().unwrap_or_default()
     }
 
     pub fn upstream_calls(&self) -> usize {
