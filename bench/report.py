@@ -1,0 +1,208 @@
+"""Writes bench/results/latest.md and latest.png from the raw results of bench/run.
+
+Inputs (in the results directory): latest.jsonl (one line per load run),
+latest-meta.json (machine, gateway RSS), memory.json (optional).
+Prints the targets' status.
+"""
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+TARGETS = ["direct", "nginx", "allow-all", "globs", "limited", "schema"]
+LABELS = {
+    "direct": "direct (no proxy)",
+    "nginx": "nginx (bare reverse proxy)",
+    "allow-all": "Toolgate: allow-all",
+    "globs": "Toolgate: 50-tool policy with globs",
+    "limited": "Toolgate: one Redis limit (never reached)",
+    "schema": "Toolgate: argument schema",
+}
+MIB = 1024
+
+
+def load(results):
+    runs = [json.loads(line) for line in (results / "latest.jsonl").read_text().splitlines() if line]
+    meta = json.loads((results / "latest-meta.json").read_text())
+    memory_path = results / "memory.json"
+    memory = json.loads(memory_path.read_text()) if memory_path.exists() else None
+    return runs, meta, memory
+
+
+def summarise(runs):
+    """Median over rounds of each figure, plus the spread, per (target, concurrency)."""
+    table = {}
+    for target in TARGETS:
+        for c in (1, 64):
+            rows = [r for r in runs if r["target"] == target and r["concurrency"] == c]
+            if not rows:
+                continue
+            fig = {}
+            for key in ("throughput", "p50_us", "p90_us", "p99_us"):
+                values = [r[key] for r in rows]
+                fig[key] = statistics.median(values)
+                fig[key + "_min"] = min(values)
+                fig[key + "_max"] = max(values)
+            fig["errors"] = sum(r["errors"] for r in rows)
+            fig["calls"] = sum(r["calls"] for r in rows)
+            fig["rounds"] = len(rows)
+            table[(target, c)] = fig
+    return table
+
+
+def targets_status(t):
+    lines = []
+    ok_all = True
+
+    def check(name, passed, detail):
+        nonlocal ok_all
+        ok_all &= passed
+        lines.append(f"- **{'MET' if passed else 'MISSED'}** {name}: {detail}")
+
+    tg, ng = t[("allow-all", 64)], t[("nginx", 64)]
+    ratio = tg["throughput"] / ng["throughput"]
+    check(
+        "at 64 in flight, Toolgate allow-all ≥ 0.8× nginx's throughput",
+        ratio >= 0.8,
+        f"{tg['throughput']:,.0f} vs {ng['throughput']:,.0f} calls/s = **{ratio:.2f}×**"
+        + ("" if ratio >= 0.8 else f" (short by {(0.8 - ratio) / 0.8:.0%} of the target)"),
+    )
+    for c in (1, 64):
+        direct = t[("direct", c)]["p50_us"]
+        added_tg = t[("allow-all", c)]["p50_us"] - direct
+        added_ng = t[("nginx", c)]["p50_us"] - direct
+        passed = added_tg <= 1.5 * added_ng
+        times = added_tg / added_ng if added_ng > 0 else float("inf")
+        check(
+            f"at {c} in flight, p50 added over direct ≤ 1.5× nginx's",
+            passed,
+            f"Toolgate allow-all adds {added_tg:,.0f} µs, nginx adds {added_ng:,.0f} µs = **{times:.2f}×**",
+        )
+    for c in (1, 64):
+        added = t[("limited", c)]["p50_us"] - t[("allow-all", c)]["p50_us"]
+        check(
+            f"at {c} in flight, the Redis-limited configuration adds ≤ 100 µs p50 over allow-all",
+            added <= 100,
+            f"**{added:+,.0f} µs** ({t[('limited', c)]['p50_us']:,.0f} vs {t[('allow-all', c)]['p50_us']:,.0f} µs)",
+        )
+    return lines, ok_all
+
+
+def markdown(t, meta, memory, status_lines):
+    m = meta["machine"]
+    out = [
+        "# Toolgate benchmark: direct vs nginx vs Toolgate",
+        "",
+        f"- **Date**: {m['date']} · **commit** `{m['commit']}` · **command** `{m['command']}`",
+        f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['memory']}, {m['kernel']}; {m['rustc']}; {m['nginx']}",
+        f"- **Method**: every process on this one machine over loopback (load generator, nginx, Toolgate, "
+        f"the upstream, Postgres, Redis share the {m['cores']} cores). Load generator `toolgate-load`: MCP handshake, "
+        f"then `tools/call echo` with 1 or 64 calls in flight, one keep-alive connection each. "
+        f"{meta['rounds']} rounds, targets interleaved within each round, {meta['warmup_s']} s warm-up + "
+        f"{meta['duration_s']} s measured per run. Figures are the median over rounds; [min–max] shows the spread.",
+        "- **Toolgate**: one `toolgate serve` process (control plane + gateway; audit events queued on a Redis "
+        "Stream and written to Postgres by the same process) serving the four configurations as four servers "
+        "of one account.",
+        "",
+        "## Targets",
+        "",
+        *status_lines,
+        "",
+    ]
+    for c in (1, 64):
+        direct, nginx = t[("direct", c)], t[("nginx", c)]
+        out += [
+            f"## {c} call{'s' if c > 1 else ''} in flight",
+            "",
+            "| target | calls/s | ×direct | ×nginx | p50 µs | p90 µs | p99 µs | p50 ×direct | p50 ×nginx | p50 added over direct | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for target in TARGETS:
+            f = t.get((target, c))
+            if not f:
+                continue
+            out.append(
+                f"| {LABELS[target]} "
+                f"| {f['throughput']:,.0f} [{f['throughput_min']:,.0f}–{f['throughput_max']:,.0f}] "
+                f"| {f['throughput'] / direct['throughput']:.2f} | {f['throughput'] / nginx['throughput']:.2f} "
+                f"| {f['p50_us']:,.0f} [{f['p50_us_min']:,.0f}–{f['p50_us_max']:,.0f}] "
+                f"| {f['p90_us']:,.0f} | {f['p99_us']:,.0f} [{f['p99_us_min']:,.0f}–{f['p99_us_max']:,.0f}] "
+                f"| {f['p50_us'] / direct['p50_us']:.2f} | {f['p50_us'] / nginx['p50_us']:.2f} "
+                f"| {f['p50_us'] - direct['p50_us']:+,.0f} | {f['errors']} / {f['calls']:,} |"
+            )
+        out.append("")
+    out += [
+        "## Memory",
+        "",
+        f"- Throughput run, peak RSS (VmHWM): Toolgate `serve` **{meta['gateway_vmhwm_kib'] / MIB:.1f} MiB**; "
+        f"nginx workers together {meta['nginx_workers_vmhwm_kib'] / MIB:.1f} MiB.",
+    ]
+    if memory:
+        rss = memory["vmrss_kib"] / MIB
+        out += [
+            f"- One `toolgate proxy` after one call for each of **{memory['accounts']:,} accounts** (each a server, "
+            f"a small policy and a grant, so every account's snapshot is loaded): RSS **{rss:.1f} MiB** "
+            f"(peak {memory['vmhwm_kib'] / MIB:.1f} MiB; {memory['idle_vmrss_kib'] / MIB:.1f} MiB before the first call) — "
+            f"target < 64 MiB: **{'MET' if memory['vmhwm_kib'] / MIB < 64 else 'MISSED'}**. Errors: {memory['errors']}.",
+            f"- Cold account (first call, configuration loaded from Postgres), one call at a time: p50 "
+            f"**{memory['cold_p50_us'] / 1000:.2f} ms**, p90 {memory['cold_p90_us'] / 1000:.2f} ms, "
+            f"p99 {memory['cold_p99_us'] / 1000:.2f} ms; the same accounts warm (second call, "
+            f"{memory['warm_calls']:,} of them): p50 {memory['warm_p50_us'] / 1000:.2f} ms, "
+            f"p99 {memory['warm_p99_us'] / 1000:.2f} ms. Loading an account costs about "
+            f"**{(memory['cold_p50_us'] - memory['warm_p50_us']) / 1000:.2f} ms** at p50. "
+            f"All {memory['accounts']:,} cold calls took {memory['cold_pass_s']:.1f} s.",
+        ]
+    else:
+        out.append("- The 10,000-account memory run was not part of this run (`bench/run memory`).")
+    out += ["", "Raw figures: `latest.jsonl` (one line per run), `latest-meta.json`, `memory.json`.", ""]
+    return "\n".join(out)
+
+
+def chart(t, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    names = [LABELS[x].replace("Toolgate: ", "TG ").replace(" (bare reverse proxy)", "").replace(" (no proxy)", "")
+             .replace("one Redis limit (never reached)", "Redis limit").replace("50-tool policy with globs", "50-tool globs")
+             for x in TARGETS]
+    colours = ["#7f7f7f", "#2ca02c", "#1f77b4", "#4a90d9", "#ff7f0e", "#9467bd"]
+    panels = [
+        (axes[0], 64, "throughput", "calls/s at 64 in flight (higher is better)"),
+        (axes[1], 1, "p50_us", "p50 µs at 1 in flight (lower is better)"),
+        (axes[2], 64, "p50_us", "p50 µs at 64 in flight (lower is better)"),
+    ]
+    for ax, c, key, title in panels:
+        values = [t[(x, c)][key] for x in TARGETS]
+        low = [v - t[(x, c)][key + "_min"] for x, v in zip(TARGETS, values)]
+        high = [t[(x, c)][key + "_max"] - v for x, v in zip(TARGETS, values)]
+        ax.bar(range(len(TARGETS)), values, color=colours, yerr=[low, high], capsize=3)
+        ax.set_xticks(range(len(TARGETS)))
+        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        for i, v in enumerate(values):
+            ax.text(i, v, f"{v:,.0f}", ha="center", va="bottom", fontsize=7)
+    fig.suptitle("Toolgate vs nginx vs direct — median of rounds, bars show min–max", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    results = Path(sys.argv[1])
+    runs, meta, memory = load(results)
+    t = summarise(runs)
+    status_lines, _ = targets_status(t)
+    (results / "latest.md").write_text(markdown(t, meta, memory, status_lines))
+    chart(t, results / "latest.png")
+    print("\n".join(status_lines))
+    if memory:
+        print(f"- memory: {memory['vmrss_kib'] / MIB:.1f} MiB RSS after {memory['accounts']} accounts "
+              f"(target < 64 MiB); cold account p50 {memory['cold_p50_us'] / 1000:.2f} ms")
+    print(f"wrote {results / 'latest.md'} and {results / 'latest.png'}")
+
+
+if __name__ == "__main__":
+    main()
