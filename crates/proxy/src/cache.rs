@@ -18,7 +18,8 @@ use toolgate_store::StoreError;
 
 use crate::snapshot::AccountSnapshot;
 
-/// Snapshot lookups, by `result`: `hit` (already loaded or loading) or `miss`.
+/// Snapshot lookups, by `result`: `hit` (already loaded) or `miss` (loaded
+/// now, or waiting for a load already under way).
 pub const LOOKUPS_METRIC: &str = "toolgate_snapshot_cache_lookups_total";
 /// Snapshot loads from Postgres, by `outcome`: `loaded`, `unknown_account`
 /// or `error`.
