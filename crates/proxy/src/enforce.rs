@@ -226,6 +226,41 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_carries_the_most_restrictive_decision_for_metrics() {
+        let decision = |body: String| plan_of(&body).decision;
+        let batch = |calls: &[String]| format!("[{}]", calls.join(","));
+        assert_eq!(
+            decision(call(1, "echo", json!({"message": "hi"}))),
+            RequestDecision::Forwarded
+        );
+        // A limited call counts as forwarded until a limit refuses it.
+        assert_eq!(
+            decision(call(1, "limited", json!({}))),
+            RequestDecision::Forwarded
+        );
+        assert_eq!(
+            decision(call(1, "nope", json!({}))),
+            RequestDecision::UnknownTool
+        );
+        assert_eq!(
+            decision(call(1, "echo", json!({"message": "far too long"}))),
+            RequestDecision::Refused
+        );
+        assert_eq!(
+            decision(call(1, "pay", json!({}))),
+            RequestDecision::Approval
+        );
+        assert_eq!(
+            decision(batch(&[
+                call(1, "echo", json!({"message": "hi"})),
+                call(2, "echo", json!({"message": "far too long"})),
+                call(3, "wipe", json!({})),
+            ])),
+            RequestDecision::Refused
+        );
+    }
+
+    #[test]
     fn hidden_denied_and_unknown_tools_are_unknown() {
         for name in ["get-env", "wipe", "nope"] {
             let answer = answer(&plan_of(&call(9, name, json!({}))), 0);
