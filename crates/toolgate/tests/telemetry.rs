@@ -35,7 +35,8 @@ fn policy() -> Value {
         "default": "allow",
         "tools": {
             "echo": {"arguments": {"type": "object", "properties": {"message": {"type": "string", "maxLength": 10}}}},
-            "wipe": {"action": "deny", "reason": "no wiping"}
+            "wipe": {"action": "deny", "reason": "no wiping"},
+            "once": {"limits": [{"counter": "once", "window": "day", "max": 1, "scope": "grant"}]}
         }
     })
 }
@@ -285,6 +286,9 @@ async fn metrics_count_gateway_requests_by_account_server_and_decision() {
     .await;
     call(&fleet, &fleet.token, "wipe", json!({})).await;
     call(&fleet, "tgg_not_a_grant", "echo", json!({})).await;
+    // Admitted, then refused by its limit.
+    call(&fleet, &fleet.token, "once", json!({})).await;
+    call(&fleet, &fleet.token, "once", json!({})).await;
 
     let text = reqwest::get(format!("{}/metrics", fleet.base_url(0)))
         .await
@@ -304,9 +308,10 @@ async fn metrics_count_gateway_requests_by_account_server_and_decision() {
     let requests = "toolgate_gateway_requests_total";
     assert_eq!(
         samples(&text, requests, &ours("forwarded")),
-        [3.0],
+        [4.0],
         "{text}"
     );
+    assert_eq!(samples(&text, requests, &ours("limited")), [1.0]);
     assert_eq!(samples(&text, requests, &ours("refused")), [1.0]);
     assert_eq!(samples(&text, requests, &ours("unknown_tool")), [1.0]);
     // The bad token never resolved a grant: no account label to trust.
@@ -323,13 +328,13 @@ async fn metrics_count_gateway_requests_by_account_server_and_decision() {
     let duration = "toolgate_gateway_request_duration_seconds";
     assert_eq!(
         samples(&text, &format!("{duration}_count"), &ours("forwarded")),
-        [3.0]
+        [4.0]
     );
     let buckets = samples(&text, &format!("{duration}_bucket"), &ours("forwarded"));
     assert!(buckets.len() > 10, "{text}");
     assert_eq!(
         buckets.last(),
-        Some(&3.0),
+        Some(&4.0),
         "le=\"+Inf\" holds every request"
     );
     assert!(text.contains(&format!("{duration}_bucket{{account=\"{account}\",server=\"{server}\",decision=\"forwarded\",le=\"0.005\"}}")));
