@@ -671,3 +671,28 @@ async fn every_response_carries_a_request_id_kept_if_sent(pool: PgPool) {
     made.dedup();
     assert_eq!(made.len(), 3);
 }
+
+/// HTTPS upstreams are spoken to over TLS: here the upstream answers plain
+/// HTTP on an https:// URL, so the handshake fails and says so.
+#[sqlx::test(migrations = "../../migrations")]
+async fn https_upstreams_are_reached_over_tls(pool: PgPool) {
+    let (url, _) = start_upstream().await;
+    let https = url.replacen("http://", "https://", 1);
+    let f = fixture(pool, Some(&https), 2000).await;
+    let reply = f
+        .post(call(1, "echo", json!({"message": "x"})))
+        .await
+        .json();
+    assert_eq!(reply["error"]["code"], -31001, "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap().to_lowercase();
+    assert!(
+        !message.contains("scheme"),
+        "TLS must be available: {message}"
+    );
+    assert!(
+        message.contains("tls")
+            || message.contains("handshake")
+            || message.contains("corrupt message"),
+        "{message}"
+    );
+}
