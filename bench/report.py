@@ -192,6 +192,8 @@ def chart(t, path):
 
 def main():
     results = Path(sys.argv[1])
+    if not (results / "latest.jsonl").exists():
+        sys.exit("no throughput results yet: run `bench/run throughput` (or `bench/run`) first")
     runs, meta, memory = load(results)
     t = summarise(runs)
     status_lines, _ = targets_status(t)
