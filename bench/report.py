@@ -19,6 +19,12 @@ LABELS = {
     "limited": "Toolgate: one Redis limit (never reached)",
     "schema": "Toolgate: argument schema",
 }
+# The realism run: @modelcontextprotocol/server-everything, direct and through Toolgate.
+REALISM = ["everything-direct", "everything"]
+REALISM_LABELS = {
+    "everything-direct": "server-everything, direct",
+    "everything": "server-everything through Toolgate (allow-all)",
+}
 MIB = 1024
 
 
@@ -33,7 +39,7 @@ def load(results):
 def summarise(runs):
     """Median over rounds of each figure, plus the spread, per (target, concurrency)."""
     table = {}
-    for target in TARGETS:
+    for target in TARGETS + REALISM:
         for c in (1, 64):
             rows = [r for r in runs if r["target"] == target and r["concurrency"] == c]
             if not rows:
@@ -131,6 +137,29 @@ def markdown(t, meta, memory, status_lines):
                 f"| {f['p50_us'] / direct['p50_us']:.2f} | {f['p50_us'] / nginx['p50_us']:.2f} "
                 f"| {f['p50_us'] - direct['p50_us']:+,.0f} | {f['errors']} / {f['calls']:,} |"
             )
+        out.append("")
+    if ("everything", 1) in t:
+        out += [
+            "## Realism: @modelcontextprotocol/server-everything",
+            "",
+            "The reference MCP server (Node.js, streamableHttp, sessions, SSE answers) as the upstream; "
+            "`tools/call echo {\"message\": \"hello\"}`. Here the upstream is the bottleneck, "
+            "which is what a real deployment looks like.",
+            "",
+            "| target | in flight | calls/s | ×direct | p50 µs | p90 µs | p99 µs | p50 added over direct | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for c in (1, 64):
+            direct = t[("everything-direct", c)]
+            for target in REALISM:
+                f = t[(target, c)]
+                out.append(
+                    f"| {REALISM_LABELS[target]} | {c} "
+                    f"| {f['throughput']:,.0f} [{f['throughput_min']:,.0f}–{f['throughput_max']:,.0f}] "
+                    f"| {f['throughput'] / direct['throughput']:.2f} "
+                    f"| {f['p50_us']:,.0f} | {f['p90_us']:,.0f} | {f['p99_us']:,.0f} "
+                    f"| {f['p50_us'] - direct['p50_us']:+,.0f} | {f['errors']} / {f['calls']:,} |"
+                )
         out.append("")
     out += [
         "## Memory",

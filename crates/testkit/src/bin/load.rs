@@ -46,6 +46,12 @@ enum Mode {
         /// Seconds run before measuring starts.
         #[arg(long, default_value_t = 1.0)]
         warmup: f64,
+        /// The tool called.
+        #[arg(long, default_value = "echo")]
+        tool: String,
+        /// The call's arguments, as JSON.
+        #[arg(long, default_value = r#"{"text":"hello"}"#)]
+        arguments: String,
     },
     /// One stateless `tools/call echo` per account (each loads that account's
     /// configuration), then a second call on some of them (warm).
@@ -162,11 +168,15 @@ impl Connection {
     }
 }
 
-fn call_body(id: u64) -> Bytes {
+/// A `tools/call` body; `params` is serialised once and reused.
+fn call_body(id: u64, params: &str) -> Bytes {
     Bytes::from(format!(
-        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"hello"}}}}}}"#
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{params}}}"#
     ))
 }
+
+/// The `params` of `tools/call echo {"text": "hello"}`.
+const ECHO_PARAMS: &str = r#"{"name":"echo","arguments":{"text":"hello"}}"#;
 
 /// `initialize` then `notifications/initialized`; the session id, if any.
 async fn handshake(endpoint: &Endpoint, token: Option<&str>) -> anyhow::Result<Option<String>> {
@@ -229,13 +239,31 @@ impl Tally {
     }
 }
 
-async fn run(
+struct Load {
     url: String,
     token: Option<String>,
     concurrency: usize,
     duration: f64,
     warmup: f64,
-) -> anyhow::Result<()> {
+    tool: String,
+    arguments: String,
+}
+
+async fn run(load: Load) -> anyhow::Result<()> {
+    let Load {
+        url,
+        token,
+        concurrency,
+        duration,
+        warmup,
+        tool,
+        arguments,
+    } = load;
+    let arguments: serde_json::Value =
+        serde_json::from_str(&arguments).context("--arguments must be JSON")?;
+    let params: Arc<str> = json!({"name": tool, "arguments": arguments})
+        .to_string()
+        .into();
     let endpoint = Endpoint::parse(&url)?;
     let session = handshake(&endpoint, token.as_deref()).await?;
     let start = Instant::now();
@@ -246,6 +274,7 @@ async fn run(
         let endpoint = endpoint.clone();
         let token = token.clone();
         let session = session.clone();
+        let params = params.clone();
         workers.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             let mut connection = Connection::open(&endpoint.authority).await?;
@@ -261,7 +290,7 @@ async fn run(
                         &endpoint.path,
                         token.as_deref(),
                         session.as_deref(),
-                        call_body(id),
+                        call_body(id, &params),
                     )
                     .await;
                 let done = Instant::now();
@@ -385,7 +414,7 @@ async fn pass(
                 let (path, token) = &accounts[i];
                 let sent = Instant::now();
                 match connection
-                    .post(path, Some(token), None, call_body(i as u64))
+                    .post(path, Some(token), None, call_body(i as u64, ECHO_PARAMS))
                     .await
                 {
                     Ok(reply) if !reply.failed() => {
@@ -429,7 +458,20 @@ fn main() -> anyhow::Result<()> {
                 concurrency,
                 duration,
                 warmup,
-            } => run(url, token, concurrency, duration, warmup).await,
+                tool,
+                arguments,
+            } => {
+                run(Load {
+                    url,
+                    token,
+                    concurrency,
+                    duration,
+                    warmup,
+                    tool,
+                    arguments,
+                })
+                .await
+            }
             Mode::Accounts {
                 base,
                 file,

@@ -36,7 +36,12 @@ struct Args {
 #[derive(Subcommand)]
 enum Mode {
     /// One account with the four benchmark configurations.
-    Bench,
+    Bench {
+        /// Also a fifth server, `everything`, allowing every tool of this
+        /// upstream (the realism run with @modelcontextprotocol/server-everything).
+        #[arg(long)]
+        everything: Option<String>,
+    },
     /// Many accounts, one server, policy and grant each.
     Accounts {
         #[arg(long, default_value_t = 10_000)]
@@ -97,7 +102,12 @@ async fn fresh_database(url: &str) -> anyhow::Result<PgPool> {
     Ok(pool)
 }
 
-async fn seed_bench(pool: &PgPool, key: &SecretKey, upstream: &str) -> anyhow::Result<()> {
+async fn seed_bench(
+    pool: &PgPool,
+    key: &SecretKey,
+    upstream: &str,
+    everything: Option<&str>,
+) -> anyhow::Result<()> {
     let (account, _) = accounts::create_with_owner(
         pool,
         accounts::NewAccount {
@@ -109,14 +119,25 @@ async fn seed_bench(pool: &PgPool, key: &SecretKey, upstream: &str) -> anyhow::R
     )
     .await?;
     let headers = BTreeMap::from([("Authorization".to_owned(), "Bearer upstream".to_owned())]);
-    for (name, policy) in configurations() {
+    let mut servers_to_seed: Vec<(&str, &str, Value)> = configurations()
+        .into_iter()
+        .map(|(name, policy)| (name, upstream, policy))
+        .collect();
+    if let Some(url) = everything {
+        servers_to_seed.push((
+            "everything",
+            url,
+            json!({"version": "1", "default": "allow"}),
+        ));
+    }
+    for (name, url, policy) in servers_to_seed {
         let server = servers::create(
             pool,
             key,
             account.id,
             servers::NewServer {
                 name,
-                url: upstream,
+                url,
                 headers: &headers,
                 timeout_ms: Some(10_000),
             },
@@ -232,7 +253,9 @@ fn main() -> anyhow::Result<()> {
         .block_on(async move {
             let pool = fresh_database(&args.database_url).await?;
             match args.mode {
-                Mode::Bench => seed_bench(&pool, &key, &args.upstream).await,
+                Mode::Bench { everything } => {
+                    seed_bench(&pool, &key, &args.upstream, everything.as_deref()).await
+                }
                 Mode::Accounts { count, out } => {
                     seed_accounts(&pool, Arc::new(key), &args.upstream, count, &out).await
                 }
