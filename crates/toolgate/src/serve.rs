@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use sqlx::PgPool;
@@ -262,7 +263,14 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     let app = app.merge(metrics_router()?);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("cannot listen on TOOLGATE_LISTEN={}", args.listen))?;
+        .with_context(|| format!("cannot listen on TOOLGATE_LISTEN={}", args.listen))?
+        // Without TCP_NODELAY a relayed SSE answer (several small writes) waits
+        // on the agent's delayed ACK: ~40 ms added to every streamed call.
+        .tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "cannot set TCP_NODELAY on an accepted connection");
+            }
+        });
     tracing::info!(listen = %args.listen, public_url = %args.public_url(), ?role, "toolgate is serving");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
