@@ -291,6 +291,16 @@ fn metrics_router() -> anyhow::Result<Router> {
         .context("histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
+    // Histogram samples pile up until folded in by upkeep; without it a
+    // gateway nobody scrapes would grow without bound.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     Ok(Router::new().route("/metrics", get(move || std::future::ready(handle.render()))))
 }
 
