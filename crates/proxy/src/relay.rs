@@ -113,6 +113,19 @@ async fn relay_inner(
             headers.insert(header::CONTENT_TYPE, json);
             Ok((status, headers, body).into_response())
         }
+        ContentKind::Json if declared_length(upstream.headers()) <= MAX_WHOLE => {
+            // A small answer of known size goes out in one write, with its
+            // length, instead of as a chunked stream of the same bytes.
+            let body = read_limited(upstream, ctx.idle_timeout)
+                .await
+                .map_err(fail)?;
+            if let Some(mut settlement) = settlement.take() {
+                settle_json(&mut settlement, &body);
+                settlement.fail();
+            }
+            headers.insert(header::CONTENT_TYPE, json);
+            Ok((status, headers, body).into_response())
+        }
         ContentKind::Json => {
             // Upstream JSON-RPC errors keep their status (a 404 tells the
             // client its session is gone); successes stream as they come.
@@ -153,6 +166,18 @@ async fn relay_inner(
             ))))
         }
     }
+}
+
+/// Largest JSON answer of declared length relayed whole rather than streamed.
+const MAX_WHOLE: u64 = 64 * 1024;
+
+/// The upstream's `Content-Length`; `u64::MAX` when it sent none.
+fn declared_length(headers: &HeaderMap) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -564,6 +589,37 @@ mod tests {
                 "chunk {chunk_size}: {text}"
             );
         }
+    }
+
+    fn upstream_json(body: &'static str, declared: bool) -> reqwest::Response {
+        let mut response = http::Response::builder().header("content-type", "application/json");
+        if declared {
+            response = response.header("content-length", body.len());
+        }
+        reqwest::Response::from(response.body(body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn small_json_answers_go_out_whole_and_unsized_ones_stream() {
+        use axum::body::HttpBody as _;
+        let text = r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#;
+        let mut context = ctx(false, vec![]);
+        context.lists_tools = false;
+        let whole = relay(upstream_json(text, true), context).await.unwrap();
+        assert_eq!(whole.body().size_hint().exact(), Some(text.len() as u64));
+        let body = axum::body::to_bytes(whole.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], text.as_bytes(), "relayed byte for byte");
+
+        let mut context = ctx(false, vec![]);
+        context.lists_tools = false;
+        let streamed = relay(upstream_json(text, false), context).await.unwrap();
+        assert_eq!(streamed.body().size_hint().exact(), None);
+        let body = axum::body::to_bytes(streamed.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], text.as_bytes());
     }
 
     #[test]
