@@ -7,16 +7,13 @@
 //! first and inserts them again, which adds nothing. Entries of a reader
 //! that never returns are claimed by another after `claim_idle`.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use tokio::sync::mpsc;
 use toolgate_store::audit::insert_batch;
 
 use crate::queue::{Entry, QueueError, RedisQueue};
-use crate::sink::SinkConfig;
-use crate::{AuditEvent, ERRORS_METRIC, QUEUED_METRIC, STORED_METRIC};
+use crate::{AuditEvent, ERRORS_METRIC, STORED_METRIC};
 
 /// Largest batch read (and written in one transaction).
 const BATCH: usize = 500;
@@ -144,44 +141,4 @@ pub async fn write(pool: &PgPool, events: &[AuditEvent]) -> Result<u64, ConsumeE
     tx.commit().await?;
     metrics::counter!(STORED_METRIC).increment(inserted);
     Ok(inserted)
-}
-
-/// The in-process writer of a single node: batches from the sink's channel
-/// straight into Postgres, retried while the database is down (bounded by
-/// the buffer, like the queue's producer).
-pub(crate) async fn write_in_process(
-    pool: PgPool,
-    mut receiver: mpsc::Receiver<AuditEvent>,
-    config: SinkConfig,
-) {
-    let mut buffer: VecDeque<AuditEvent> = VecDeque::new();
-    let mut backoff: Option<Duration> = None;
-    loop {
-        if !crate::sink::fill(&mut receiver, &mut buffer, config.buffer, backoff).await
-            && buffer.is_empty()
-        {
-            return;
-        }
-        while !buffer.is_empty() {
-            let take = buffer.len().min(config.batch);
-            let batch: Vec<AuditEvent> = buffer.range(..take).cloned().collect();
-            match write(&pool, &batch).await {
-                Ok(_) => {
-                    buffer.drain(..take);
-                    metrics::counter!(QUEUED_METRIC).increment(take as u64);
-                    backoff = None;
-                }
-                Err(err) => {
-                    metrics::counter!(ERRORS_METRIC, "stage" => "store").increment(1);
-                    if backoff.is_none() {
-                        tracing::warn!(error = %err, buffered = buffer.len(), "storing audit events failed; buffering");
-                    }
-                    backoff = Some(backoff.map_or(Duration::from_millis(100), |b| {
-                        (b * 2).min(Duration::from_secs(5))
-                    }));
-                    break;
-                }
-            }
-        }
-    }
 }

@@ -18,7 +18,7 @@ pub mod sink;
 
 pub use consumer::Consumer;
 pub use queue::{QueueError, RedisQueue, StreamConfig};
-pub use sink::{AuditSink, SinkConfig};
+pub use sink::{AuditSink, SinkConfig, SinkDrain};
 pub use toolgate_store::audit::{AuditEvent, Decision, UpstreamOutcome};
 
 /// Events the gateway could not keep, by `reason`: `channel_full` (the

@@ -77,7 +77,7 @@ async fn drain(consumer: &mut Consumer, pool: &PgPool, account: AccountId, want:
 #[sqlx::test(migrations = "../../migrations")]
 async fn events_travel_from_the_sink_through_the_stream_into_postgres(pool: PgPool) {
     let queue = queue("c1");
-    let sink = AuditSink::redis(queue.clone(), SinkConfig::default());
+    let (sink, _drain) = AuditSink::redis(queue.clone(), SinkConfig::default());
     let account = AccountId::new();
     let sent: Vec<AuditEvent> = (0..120).map(|n| event(account, n)).collect();
     for e in &sent {
@@ -166,12 +166,13 @@ async fn another_reader_claims_entries_a_dead_reader_left_pending(pool: PgPool) 
 async fn an_unreachable_queue_buffers_up_to_the_bound_and_counts_drops(pool: PgPool) {
     // Nothing listens on port 1.
     let dead = RedisQueue::new("redis://127.0.0.1:1", StreamConfig::new("x", "c")).unwrap();
-    let sink = AuditSink::redis(
+    let (sink, _drain) = AuditSink::redis(
         dead,
         SinkConfig {
             channel: 4,
             buffer: 8,
             batch: 4,
+            ..SinkConfig::default()
         },
     );
     let account = AccountId::new();
@@ -186,7 +187,7 @@ async fn an_unreachable_queue_buffers_up_to_the_bound_and_counts_drops(pool: PgP
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_in_process_path_writes_straight_to_postgres(pool: PgPool) {
-    let sink = AuditSink::in_process(pool.clone(), SinkConfig::default());
+    let (sink, _drain) = AuditSink::in_process(pool.clone(), SinkConfig::default());
     let account = AccountId::new();
     for n in 0..30 {
         sink.record(event(account, n));
@@ -197,5 +198,52 @@ async fn the_in_process_path_writes_straight_to_postgres(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(rows(&pool, account).await, 30);
+}
+
+/// Long enough that only the drain can have stored the events in time.
+fn lingering() -> SinkConfig {
+    SinkConfig {
+        linger: Duration::from_secs(600),
+        ..SinkConfig::default()
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_finished_drain_has_queued_every_event_the_sink_took(pool: PgPool) {
+    let queue = queue("c1");
+    let (sink, sink_drain) = AuditSink::redis(queue.clone(), lingering());
+    let account = AccountId::new();
+    for n in 0..40 {
+        sink.record(event(account, n));
+    }
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        sink_drain.finish(Duration::from_secs(5)),
+    )
+    .await
+    .unwrap();
+    let mut consumer = Consumer::new(queue.clone(), pool.clone());
+    drain(&mut consumer, &pool, account, 40).await;
+    assert_eq!(rows(&pool, account).await, 40);
+    // The sink takes nothing more once drained.
+    sink.record(event(account, 99));
+    consumer.step().await.unwrap();
+    assert_eq!(rows(&pool, account).await, 40);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_finished_in_process_drain_has_stored_every_event(pool: PgPool) {
+    let (sink, drain) = AuditSink::in_process(pool.clone(), lingering());
+    let account = AccountId::new();
+    for n in 0..30 {
+        sink.record(event(account, n));
+    }
+    assert_eq!(
+        rows(&pool, account).await,
+        0,
+        "lingering events are not stored yet"
+    );
+    drain.finish(Duration::from_secs(5)).await;
     assert_eq!(rows(&pool, account).await, 30);
 }

@@ -181,10 +181,9 @@ async fn run(calls: usize) {
     let off = format!("{}{path}", serve(state(AuditSink::disabled())).await);
     let on = format!(
         "{}{path}",
-        serve(state(AuditSink::redis(
-            queue.clone(),
-            SinkConfig::default()
-        )))
+        serve(state(
+            AuditSink::redis(queue.clone(), SinkConfig::default()).0
+        ))
         .await
     );
     let (client_off, client_on) = (reqwest::Client::new(), reqwest::Client::new());

@@ -140,7 +140,7 @@ async fn fixture(pool: PgPool) -> Fixture {
         sealer: Arc::new(SessionSealer::new(&[3; 32])),
         limiter: Limiter::new(CounterStore::memory()),
         approvals: Approvals::new(pool.clone(), ApprovalBus::in_process()),
-        audit: AuditSink::in_process(pool.clone(), SinkConfig::default()),
+        audit: AuditSink::in_process(pool.clone(), SinkConfig::default()).0,
     };
     Fixture {
         router: router(state),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::PgPool;
-use toolgate_audit::{AuditSink, Consumer, RedisQueue, SinkConfig, StreamConfig};
+use toolgate_audit::{AuditSink, Consumer, RedisQueue, SinkConfig, SinkDrain, StreamConfig};
 
 use crate::config::{AuditQueue, ServeArgs};
 
@@ -22,7 +22,7 @@ fn stream(args: &ServeArgs) -> anyhow::Result<RedisQueue> {
 }
 
 /// Where the gateway records each `tools/call` decision.
-pub fn sink(args: &ServeArgs, pool: &PgPool) -> anyhow::Result<AuditSink> {
+pub fn sink(args: &ServeArgs, pool: &PgPool) -> anyhow::Result<(AuditSink, SinkDrain)> {
     let config = SinkConfig {
         buffer: args.audit_buffer,
         ..SinkConfig::default()

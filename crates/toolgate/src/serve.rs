@@ -9,6 +9,7 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use sqlx::PgPool;
+use toolgate_audit::SinkDrain;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
@@ -201,23 +202,24 @@ fn gateway_app(
     changes: &ChangeBus,
     approvals: &ApprovalBus,
     limiter: Limiter,
-) -> anyhow::Result<Router> {
+) -> anyhow::Result<(Router, SinkDrain)> {
     let cache = Arc::new(SnapshotCache::new(
         pool.clone(),
         keys.secret_key.clone(),
         Duration::from_secs(args.snapshot_ttl),
     ));
     tokio::spawn(cache.clone().follow(changes.subscribe()));
+    let (audit, drain) = crate::audit::sink(args, &pool)?;
     let state = ProxyState {
         cache,
         upstream: UpstreamClient::new(args.allow_private_upstreams)
             .context("building the upstream HTTP client")?,
         sealer: Arc::new(SessionSealer::new(keys.secret_key.expose_bytes())),
         limiter,
-        audit: crate::audit::sink(args, &pool)?,
+        audit,
         approvals: Approvals::new(pool, approvals.clone()),
     };
-    Ok(toolgate_proxy::router(state))
+    Ok((toolgate_proxy::router(state), drain))
 }
 
 pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
@@ -226,38 +228,36 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     let keys = keys(&args, &pool).await?;
     let changes = change_bus(&args)?;
     let approvals = approval_bus(&args)?;
-    let app = match role {
+    let (app, drain) = match role {
         Role::All => {
             let limiter = Limiter::new(counter_store(&args)?);
-            gateway_app(
+            let (gateway, drain) = gateway_app(
                 &args,
                 pool.clone(),
                 &keys,
                 &changes,
                 &approvals,
                 limiter.clone(),
-            )?
-            .merge(control_app(
-                &args,
-                pool,
-                &keys,
-                changes,
-                approvals,
-                Some(&limiter),
-            )?)
+            )?;
+            let control = control_app(&args, pool, &keys, changes, approvals, Some(&limiter))?;
+            (gateway.merge(control), Some(drain))
         }
-        Role::Control => control_app(&args, pool, &keys, changes, approvals, None)?,
+        Role::Control => (
+            control_app(&args, pool, &keys, changes, approvals, None)?,
+            None,
+        ),
         Role::Gateway => {
             let limiter = Limiter::new(counter_store(&args)?);
-            gateway_app(
+            let (gateway, drain) = gateway_app(
                 &args,
                 pool.clone(),
                 &keys,
                 &changes,
                 &approvals,
                 limiter.clone(),
-            )?
-            .merge(toolgate_proxy::health_router(pool, limiter))
+            )?;
+            let health = toolgate_proxy::health_router(pool, limiter);
+            (gateway.merge(health), Some(drain))
         }
     };
     let app = app.merge(metrics_router()?);
@@ -275,8 +275,16 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("server failed")
+        .context("server failed")?;
+    // Every request is answered: store the audit events still held.
+    if let Some(drain) = drain {
+        drain.finish(AUDIT_DRAIN_TIMEOUT).await;
+    }
+    Ok(())
 }
+
+/// How long a stopping process keeps trying to store its audit events.
+const AUDIT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Histogram buckets for every `…_seconds` metric: from a fraction of a
 /// millisecond (a refusal answered locally) to the slow upstream calls.
