@@ -78,22 +78,26 @@ impl SnapshotCache {
         let slot = self.slot(slug);
         let result = if slot.initialized() { "hit" } else { "miss" };
         metrics::counter!(LOOKUPS_METRIC, "result" => result).increment(1);
-        let loaded = slot
-            .get_or_try_init(|| async {
-                let rows = toolgate_store::snapshot::load_by_slug(&self.pool, &self.key, slug)
-                    .await
-                    .inspect_err(|_| {
-                        metrics::counter!(LOADS_METRIC, "outcome" => "error").increment(1);
-                    })?;
-                let outcome = if rows.is_some() {
-                    "loaded"
-                } else {
-                    "unknown_account"
-                };
-                metrics::counter!(LOADS_METRIC, "outcome" => outcome).increment(1);
-                Ok::<_, StoreError>(rows.map(|rows| Arc::new(AccountSnapshot::compile(rows))))
-            })
-            .await?;
+        if let Some(loaded) = slot.get() {
+            return Ok(loaded.clone());
+        }
+        // Boxed: the load (Postgres queries) is rare next to hits, and would
+        // otherwise make every request's future as large as its own.
+        let loaded = Box::pin(slot.get_or_try_init(|| async {
+            let rows = toolgate_store::snapshot::load_by_slug(&self.pool, &self.key, slug)
+                .await
+                .inspect_err(|_| {
+                    metrics::counter!(LOADS_METRIC, "outcome" => "error").increment(1);
+                })?;
+            let outcome = if rows.is_some() {
+                "loaded"
+            } else {
+                "unknown_account"
+            };
+            metrics::counter!(LOADS_METRIC, "outcome" => outcome).increment(1);
+            Ok::<_, StoreError>(rows.map(|rows| Arc::new(AccountSnapshot::compile(rows))))
+        }))
+        .await?;
         Ok(loaded.clone())
     }
 

@@ -156,7 +156,7 @@ async fn handle_post(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let target = target(&state, &account, &server, &headers).await?;
-    outcome.resolved(target.account, target.server.id);
+    outcome.resolved(target.account, target.server.clone());
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             GatewayError::TooLarge
@@ -238,10 +238,15 @@ async fn handle_post(
                 }
             }
             Action::Limited { id, limits } => {
-                let (verdict, limit_note) = state
-                    .limiter
-                    .check_noted(&caller, &id, version.era(), &limits)
-                    .await;
+                // Boxed: the limiter's future is the largest this function
+                // awaits; inline, it doubled every request's future.
+                let (verdict, limit_note) = Box::pin(state.limiter.check_noted(
+                    &caller,
+                    &id,
+                    version.era(),
+                    &limits,
+                ))
+                .await;
                 let note = notes
                     .get_mut(index)
                     .and_then(Option::take)

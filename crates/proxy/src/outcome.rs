@@ -6,11 +6,14 @@
 //! the URL, which anyone can vary), so the series stay bounded by the
 //! accounts and servers that exist.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use metrics::{Counter, Histogram};
 use toolgate_store::ids::{AccountId, ServerId};
 
 use crate::error::GatewayError;
+use crate::snapshot::ServerConfig;
 use crate::upstream::UpstreamError;
 
 /// Gateway `POST` requests, by `account`, `server` and `decision`.
@@ -49,6 +52,9 @@ pub enum RequestDecision {
     Error,
 }
 
+/// How many [`RequestDecision`]s there are.
+const DECISIONS: usize = RequestDecision::Error as usize + 1;
+
 impl RequestDecision {
     pub fn label(self) -> &'static str {
         match self {
@@ -64,15 +70,52 @@ impl RequestDecision {
     }
 }
 
+/// One server's request series, each registered on its first use (a
+/// decision never taken shows no series), then recorded without building a
+/// labelled key on every request.
+#[derive(Default)]
+pub struct ServerMetrics {
+    by_decision: [OnceLock<(Counter, Histogram)>; DECISIONS],
+}
+
+impl ServerMetrics {
+    fn series(
+        &self,
+        account: AccountId,
+        server: ServerId,
+        decision: RequestDecision,
+    ) -> &(Counter, Histogram) {
+        self.by_decision[decision as usize]
+            .get_or_init(|| series(account.to_string(), server.to_string(), decision))
+    }
+}
+
+fn series(account: String, server: String, decision: RequestDecision) -> (Counter, Histogram) {
+    let decision = decision.label();
+    let histogram = metrics::histogram!(
+        DURATION_METRIC,
+        "account" => account.clone(),
+        "server" => server.clone(),
+        "decision" => decision
+    );
+    let counter = metrics::counter!(
+        REQUESTS_METRIC,
+        "account" => account,
+        "server" => server,
+        "decision" => decision
+    );
+    (counter, histogram)
+}
+
 /// What is known about a request so far.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct RequestOutcome {
-    target: Option<(AccountId, ServerId)>,
+    target: Option<(AccountId, Arc<ServerConfig>)>,
     decision: RequestDecision,
 }
 
 impl RequestOutcome {
-    pub fn resolved(&mut self, account: AccountId, server: ServerId) {
+    pub fn resolved(&mut self, account: AccountId, server: Arc<ServerConfig>) {
         self.target = Some((account, server));
     }
 
@@ -83,10 +126,6 @@ impl RequestOutcome {
 
     /// Records the decision on the request's span and in the metrics.
     pub fn finish(mut self, span: &tracing::Span, error: Option<&GatewayError>, started: Instant) {
-        let (account, server) = match self.target {
-            Some((account, server)) => (account.to_string(), server.to_string()),
-            None => (UNRESOLVED.to_owned(), UNRESOLVED.to_owned()),
-        };
         if let Some(error) = error {
             self.raise(match error {
                 GatewayError::Unauthorized(_) | GatewayError::WrongServer => {
@@ -95,31 +134,39 @@ impl RequestOutcome {
                 _ => RequestDecision::Error,
             });
             if let GatewayError::Upstream { error, .. } = error {
+                let (account, server) = self.labels();
                 metrics::counter!(
                     UPSTREAM_ERRORS_METRIC,
-                    "account" => account.clone(),
-                    "server" => server.clone(),
+                    "account" => account,
+                    "server" => server,
                     "kind" => upstream_kind(error)
                 )
                 .increment(1);
             }
         }
-        let decision = self.decision.label();
-        span.record("decision", decision);
-        metrics::histogram!(
-            DURATION_METRIC,
-            "account" => account.clone(),
-            "server" => server.clone(),
-            "decision" => decision
-        )
-        .record(started.elapsed().as_secs_f64());
-        metrics::counter!(
-            REQUESTS_METRIC,
-            "account" => account,
-            "server" => server,
-            "decision" => decision
-        )
-        .increment(1);
+        let decision = self.decision;
+        span.record("decision", decision.label());
+        let elapsed = started.elapsed().as_secs_f64();
+        match &self.target {
+            Some((account, server)) => {
+                let (counter, histogram) = server.metrics.series(*account, server.id, decision);
+                histogram.record(elapsed);
+                counter.increment(1);
+            }
+            None => {
+                let (counter, histogram) =
+                    series(UNRESOLVED.to_owned(), UNRESOLVED.to_owned(), decision);
+                histogram.record(elapsed);
+                counter.increment(1);
+            }
+        }
+    }
+
+    fn labels(&self) -> (String, String) {
+        match &self.target {
+            Some((account, server)) => (account.to_string(), server.id.to_string()),
+            None => (UNRESOLVED.to_owned(), UNRESOLVED.to_owned()),
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use toolgate_policy::CompiledPolicy;
 use crate::error::GatewayError;
 use crate::limiting::Settlement;
 use crate::session::SessionBinding;
-use crate::upstream::{describe, UpstreamError};
+use crate::upstream::{UpstreamBody, UpstreamError, UpstreamResponse};
 
 /// Largest JSON response the gateway buffers to rewrite.
 const MAX_BUFFERED: usize = 16 * 1024 * 1024;
@@ -50,7 +50,7 @@ pub struct RelayContext {
 }
 
 pub async fn relay(
-    upstream: reqwest::Response,
+    upstream: UpstreamResponse,
     mut ctx: RelayContext,
 ) -> Result<Response, GatewayError> {
     let mut settlement = ctx.settlement.take();
@@ -63,7 +63,7 @@ pub async fn relay(
 }
 
 async fn relay_inner(
-    upstream: reqwest::Response,
+    upstream: UpstreamResponse,
     ctx: RelayContext,
     settlement: &mut Option<Settlement>,
 ) -> Result<Response, GatewayError> {
@@ -102,7 +102,7 @@ async fn relay_inner(
                 options: ctx.filter,
                 settlement: settlement.take(),
             };
-            let stream = sse_stream(upstream.bytes_stream(), prefix, watch, ctx.idle_timeout);
+            let stream = sse_stream(data_stream(upstream), prefix, watch, ctx.idle_timeout);
             Ok((status, headers, AxumBody::from_stream(stream)).into_response())
         }
         ContentKind::Json if status.is_success() && (ctx.lists_tools || !ctx.local.is_empty()) => {
@@ -130,7 +130,7 @@ async fn relay_inner(
             // Upstream JSON-RPC errors keep their status (a 404 tells the
             // client its session is gone); successes stream as they come.
             headers.insert(header::CONTENT_TYPE, json);
-            let stream = idle_limited(upstream.bytes_stream(), ctx.idle_timeout);
+            let stream = idle_limited(data_stream(upstream), ctx.idle_timeout);
             let stream = settle_at_end(stream, settlement.take());
             Ok((status, headers, AxumBody::from_stream(stream)).into_response())
         }
@@ -236,11 +236,11 @@ fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap, session: Option<&
 }
 
 async fn read_limited(
-    upstream: reqwest::Response,
+    upstream: UpstreamResponse,
     idle: Option<Duration>,
 ) -> Result<Bytes, UpstreamError> {
     let mut body = BytesMut::new();
-    let mut stream = std::pin::pin!(idle_limited(upstream.bytes_stream(), idle));
+    let mut stream = std::pin::pin!(idle_limited(data_stream(upstream), idle));
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
         if body.len() + chunk.len() > MAX_BUFFERED {
@@ -313,8 +313,16 @@ fn join_messages<'m>(batch: bool, messages: impl Iterator<Item = &'m [u8]>) -> B
 
 type ChunkResult = Result<Bytes, std::io::Error>;
 
+/// The body's data as it arrives (trailers, which MCP does not use, are
+/// skipped).
+fn data_stream(
+    upstream: UpstreamResponse,
+) -> impl Stream<Item = Result<Bytes, UpstreamError>> + Send + 'static {
+    http_body_util::BodyDataStream::<UpstreamBody>::new(upstream.into_body())
+}
+
 fn idle_limited(
-    upstream: impl Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static,
+    upstream: impl Stream<Item = Result<Bytes, UpstreamError>> + Send + 'static,
     idle: Option<Duration>,
 ) -> impl Stream<Item = ChunkResult> + Send + 'static {
     futures_util::stream::unfold(
@@ -340,7 +348,7 @@ fn idle_limited(
                 None => None,
                 Some(Ok(chunk)) => Some((Ok(chunk), (upstream, false))),
                 Some(Err(err)) => Some((
-                    Err(std::io::Error::other(describe(err).to_string())),
+                    Err(std::io::Error::other(err.to_string())),
                     (upstream, true),
                 )),
             }
@@ -402,7 +410,7 @@ fn sse_stream<S>(
     idle: Option<Duration>,
 ) -> impl Stream<Item = ChunkResult> + Send + 'static
 where
-    S: Stream<Item = Result<Bytes, reqwest::Error>> + Send + 'static,
+    S: Stream<Item = Result<Bytes, UpstreamError>> + Send + 'static,
 {
     let state = SseRelay {
         upstream: Box::pin(idle_limited(upstream, idle)),
@@ -492,11 +500,13 @@ fn settle_at_end(
 
 /// Observes every message of a JSON body (one message or a batch).
 fn settle_json(settlement: &mut Settlement, body: &[u8]) {
-    match serde_json::from_slice::<Vec<&RawValue>>(body) {
-        Ok(messages) => messages
-            .iter()
-            .for_each(|m| settlement.observe(m.get().as_bytes())),
-        Err(_) => settlement.observe(body),
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return settlement.observe(body);
+    }
+    if let Ok(messages) = serde_json::from_slice::<Vec<&RawValue>>(body) {
+        for message in messages {
+            settlement.observe(message.get().as_bytes());
+        }
     }
 }
 
@@ -562,7 +572,7 @@ mod tests {
             list_response(1)
         );
         for chunk_size in [1, 3, 17, 4096] {
-            let chunks: Vec<Result<Bytes, reqwest::Error>> = stream_text
+            let chunks: Vec<Result<Bytes, UpstreamError>> = stream_text
                 .as_bytes()
                 .chunks(chunk_size)
                 .map(|c| Ok(Bytes::copy_from_slice(c)))
@@ -591,12 +601,18 @@ mod tests {
         }
     }
 
-    fn upstream_json(body: &'static str, declared: bool) -> reqwest::Response {
+    fn upstream_json(body: &'static str, declared: bool) -> UpstreamResponse {
+        use http_body_util::BodyExt;
         let mut response = http::Response::builder().header("content-type", "application/json");
         if declared {
             response = response.header("content-length", body.len());
         }
-        reqwest::Response::from(response.body(body).unwrap())
+        // A stream of one chunk: no size of its own, like a chunked answer.
+        let chunks = futures_util::stream::iter([Ok::<_, UpstreamError>(
+            hyper::body::Frame::data(Bytes::from_static(body.as_bytes())),
+        )]);
+        let body = BodyExt::boxed(http_body_util::StreamBody::new(chunks));
+        response.body(body).unwrap()
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 //! token digest.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -12,7 +13,9 @@ use sha2::{Digest, Sha256};
 use toolgate_policy::CompiledPolicy;
 use toolgate_store::ids::{AccountId, GrantId, ServerId};
 use toolgate_store::snapshot::{AccountRows, ServerRows};
-use url::Url;
+use url::{Host, Url};
+
+use crate::outcome::ServerMetrics;
 
 /// Prefix of grant tokens; anything else is not worth a lookup.
 const GRANT_TOKEN_PREFIX: &str = "tgg_";
@@ -27,7 +30,10 @@ pub struct AccountSnapshot {
 pub struct ServerConfig {
     pub id: ServerId,
     pub name: String,
-    pub url: Url,
+    /// The upstream's endpoint, parsed once.
+    pub uri: http::Uri,
+    /// The host when it is a literal address, which no resolver sees.
+    pub literal_ip: Option<IpAddr>,
     /// The upstream's own credentials and settings, sent on every request.
     pub headers: HeaderMap,
     pub timeout: Duration,
@@ -35,6 +41,8 @@ pub struct ServerConfig {
     /// The stored version the policy came from; `None` means no policy was
     /// stored and the server is closed (every tool hidden).
     pub policy_version: Option<i32>,
+    /// Its request series, registered as they are first used.
+    pub metrics: ServerMetrics,
 }
 
 #[derive(Debug, Clone)]
@@ -129,12 +137,26 @@ impl AccountSnapshot {
 }
 
 fn compile_server(server: ServerRows) -> Option<ServerConfig> {
-    let url = match Url::parse(&server.url) {
-        Ok(url) => url,
+    let parsed = Url::parse(&server.url)
+        .map_err(|e| e.to_string())
+        .and_then(|url| {
+            let uri = url
+                .as_str()
+                .parse::<http::Uri>()
+                .map_err(|e| e.to_string())?;
+            Ok((url, uri))
+        });
+    let (url, uri) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             tracing::error!(server = %server.id, error = %err, "stored upstream URL does not parse; server disabled");
             return None;
         }
+    };
+    let literal_ip = match url.host() {
+        Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
     };
     let mut headers = HeaderMap::new();
     for (name, value) in &server.headers {
@@ -165,11 +187,13 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
     Some(ServerConfig {
         id: server.id,
         name: server.name,
-        url,
+        uri,
+        literal_ip,
         headers,
         timeout: Duration::from_millis(u64::try_from(server.timeout_ms).unwrap_or(30_000)),
         policy,
         policy_version,
+        metrics: ServerMetrics::default(),
     })
 }
 

@@ -2,16 +2,24 @@
 //! server's own credentials added, the SSRF guard applied to every address
 //! connected to, and a deadline on every call.
 
-use std::net::IpAddr;
-use std::sync::Arc;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Method};
+use http::{HeaderMap, HeaderName, Method, Request};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use toolgate_mcp::headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PARAM_PREFIX, MCP_PROTOCOL_VERSION,
 };
-use url::Host;
 
 use crate::snapshot::ServerConfig;
 
@@ -38,25 +46,45 @@ pub enum UpstreamError {
     InvalidResponse(String),
 }
 
+/// An upstream's answer; its body yields data as the upstream sends it.
+pub type UpstreamResponse = http::Response<UpstreamBody>;
+pub type UpstreamBody = BoxBody<Bytes, UpstreamError>;
+
+type Connector = HttpsConnector<HttpConnector<GuardedDns>>;
+
+/// The gateway's HTTP client for upstreams: hyper's pooled HTTP/1.1 client
+/// over rustls, without a general-purpose client's per-request layers
+/// (redirects are never followed: one could lead past the address guard).
 #[derive(Clone)]
 pub struct UpstreamClient {
-    client: reqwest::Client,
+    client: Client<Connector, Full<Bytes>>,
     allow_private: bool,
 }
 
 impl UpstreamClient {
-    pub fn new(allow_private: bool) -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
-            // A redirect could lead anywhere, including past the guard.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
+    pub fn new(allow_private: bool) -> std::io::Result<Self> {
+        let mut http = HttpConnector::new_with_resolver(GuardedDns { allow_private });
+        // https:// URLs are handed to the TLS layer.
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("loading the system's root certificates: {e}"),
+                )
+            })?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true);
-        if !allow_private {
-            builder = builder.dns_resolver(Arc::new(toolgate_netguard::GuardedResolver));
-        }
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         Ok(Self {
-            client: builder.build()?,
+            client,
             allow_private,
         })
     }
@@ -70,9 +98,13 @@ impl UpstreamClient {
         agent_headers: &HeaderMap,
         session: Option<&str>,
         body: Option<Bytes>,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<UpstreamResponse, UpstreamError> {
         self.check_literal_address(server)?;
-        let mut headers = forwarded_headers(agent_headers);
+        let mut request = Request::new(Full::new(body.unwrap_or_default()));
+        *request.method_mut() = method;
+        *request.uri_mut() = server.uri.clone();
+        let headers = request.headers_mut();
+        forward_headers(agent_headers, headers);
         if let Some(session) = session {
             let value = session
                 .parse()
@@ -85,66 +117,82 @@ impl UpstreamClient {
         for (name, value) in &server.headers {
             headers.insert(name.clone(), value.clone());
         }
-        let mut request = self
-            .client
-            .request(method, server.url.clone())
-            .headers(headers);
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        match tokio::time::timeout(server.timeout, request.send()).await {
+        match tokio::time::timeout(server.timeout, self.client.request(request)).await {
             Err(_) => Err(UpstreamError::Timeout(server.timeout)),
-            Ok(Err(err)) => Err(describe(err)),
-            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) => Err(describe(&err, err.is_connect())),
+            Ok(Ok(response)) => Ok(response.map(|body| {
+                body.map_err(|err| UpstreamError::Unreachable(innermost(&err)))
+                    .boxed()
+            })),
         }
     }
 
     /// The resolver guards names; literal addresses skip it, so check here.
     fn check_literal_address(&self, server: &ServerConfig) -> Result<(), UpstreamError> {
-        if self.allow_private {
-            return Ok(());
+        match server.literal_ip {
+            Some(ip) if !self.allow_private && toolgate_netguard::is_internal(ip) => Err(
+                UpstreamError::Forbidden(format!("{ip} is a private or internal address")),
+            ),
+            _ => Ok(()),
         }
-        let ip = match server.url.host() {
-            Some(Host::Ipv4(ip)) => IpAddr::V4(ip),
-            Some(Host::Ipv6(ip)) => IpAddr::V6(ip),
-            _ => return Ok(()),
-        };
-        if toolgate_netguard::is_internal(ip) {
-            return Err(UpstreamError::Forbidden(format!(
-                "{ip} is a private or internal address"
-            )));
-        }
-        Ok(())
     }
 }
 
-fn forwarded_headers(agent: &HeaderMap) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+/// Resolves upstream names like the system does, keeping only the addresses
+/// the guard allows, so a name cannot be pointed at an internal address
+/// after it was registered.
+#[derive(Clone)]
+struct GuardedDns {
+    allow_private: bool,
+}
+
+type Resolving =
+    Pin<Box<dyn Future<Output = std::io::Result<std::vec::IntoIter<SocketAddr>>> + Send>>;
+
+impl tower_service::Service<Name> for GuardedDns {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            toolgate_netguard::resolve_public(name.as_str(), 0, allow_private)
+                .await
+                .map(Vec::into_iter)
+        })
+    }
+}
+
+fn forward_headers(agent: &HeaderMap, into: &mut HeaderMap) {
     for (name, value) in agent {
         let name_str = name.as_str();
         if FORWARDED.contains(&name_str) || name_str.starts_with(MCP_PARAM_PREFIX) {
-            headers.append(name.clone(), value.clone());
+            into.append(name.clone(), value.clone());
         }
     }
-    headers
+}
+
+/// The innermost cause of an error: the outer layers' text is generic.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// A transport error, said without the URL (its query may hold secrets).
-pub fn describe(err: reqwest::Error) -> UpstreamError {
-    let timeout = err.is_timeout();
-    let connect = err.is_connect();
-    let err = err.without_url();
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    // reqwest's own text is generic; the innermost cause says what happened.
-    while let Some(cause) = source {
-        text = cause.to_string();
-        source = cause.source();
-    }
-    if timeout {
-        UpstreamError::Unreachable(format!("timed out: {text}"))
-    } else if connect && text.contains("not allowed") {
+pub fn describe(err: &(dyn std::error::Error + 'static), connecting: bool) -> UpstreamError {
+    let text = innermost(err);
+    if connecting && text.contains("not allowed") {
         UpstreamError::Forbidden(text)
+    } else if text.contains("timed out") || text.contains("timeout") {
+        UpstreamError::Unreachable(format!("timed out: {text}"))
     } else {
         UpstreamError::Unreachable(text)
     }
@@ -178,7 +226,8 @@ mod tests {
                 HeaderValue::from_static(value),
             );
         }
-        let forwarded = forwarded_headers(&agent);
+        let mut forwarded = HeaderMap::new();
+        forward_headers(&agent, &mut forwarded);
         for gone in [
             "authorization",
             "cookie",

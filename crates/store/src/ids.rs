@@ -41,7 +41,14 @@ macro_rules! typed_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}_{}", $prefix, self.0.simple())
+                // Ids are written on every audited call: one write of a stack
+                // buffer, not a trip through the formatting machinery.
+                const START: usize = $prefix.len() + 1;
+                let mut buf = [0u8; START + 32];
+                buf[..START - 1].copy_from_slice($prefix.as_bytes());
+                buf[START - 1] = b'_';
+                self.0.simple().encode_lower(&mut buf[START..]);
+                f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
             }
         }
 
