@@ -120,6 +120,7 @@ impl UpstreamOutcome {
 pub struct AuditEvent {
     pub id: EventId,
     /// When the gateway received the call.
+    #[serde(serialize_with = "rfc3339_micros")]
     pub at: DateTime<Utc>,
     pub account: AccountId,
     pub server: ServerId,
@@ -145,6 +146,38 @@ pub struct AuditEvent {
     /// The argument values, only when the rule says `"audit_arguments": true`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub arguments: Option<serde_json::Value>,
+}
+
+/// RFC 3339 in UTC to the microsecond (what Postgres keeps), e.g.
+/// `2026-11-25T06:44:07.123456Z`. Every audited call writes one on its way
+/// to the queue: digits into a buffer, not a trip through `Display`.
+fn rfc3339_micros<S: serde::Serializer>(
+    at: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use chrono::{Datelike, Timelike};
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return serializer.collect_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    }
+    let mut buf = *b"0000-00-00T00:00:00.000000Z";
+    let fields = [
+        (0, 4, year as u32),
+        (5, 2, at.month()),
+        (8, 2, at.day()),
+        (11, 2, at.hour()),
+        (14, 2, at.minute()),
+        (17, 2, at.second()),
+        // A leap second's nanoseconds run past 10^9; keep the fraction.
+        (20, 6, (at.nanosecond() % 1_000_000_000) / 1_000),
+    ];
+    for (start, width, mut value) in fields {
+        for digit in buf[start..start + width].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    serializer.serialize_str(std::str::from_utf8(&buf).unwrap_or_default())
 }
 
 /// Inserts a batch; events already stored (by id) are skipped. Returns the
@@ -385,6 +418,23 @@ mod tests {
         assert_eq!(AuditCursor::parse(&cursor.encode()), Some(cursor));
         for bad in ["", "1", "x.evt_0", "1.srv_0123456789abcdef0123456789abcdef"] {
             assert_eq!(AuditCursor::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[derive(Serialize)]
+    struct At(#[serde(serialize_with = "rfc3339_micros")] DateTime<Utc>);
+
+    proptest::proptest! {
+        /// Matches chrono's own RFC 3339 at microseconds, and reads back as
+        /// the same instant to the microsecond, across and beyond 0..=9999.
+        #[test]
+        fn times_serialise_as_rfc3339_micros(micros in -70_000_000_000_000_000i64..260_000_000_000_000_000i64) {
+            let at = Utc.timestamp_micros(micros).unwrap();
+            let json = serde_json::to_string(&At(at)).unwrap();
+            let expected = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            proptest::prop_assert_eq!(&json, &format!("\"{expected}\""));
+            let back: DateTime<Utc> = serde_json::from_str(&json).unwrap();
+            proptest::prop_assert_eq!(back, at);
         }
     }
 

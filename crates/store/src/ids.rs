@@ -39,16 +39,23 @@ macro_rules! typed_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                // Ids are written on every audited call: one write of a stack
-                // buffer, not a trip through the formatting machinery.
+        impl $name {
+            /// The wire form, written into a stack buffer: ids are printed on
+            /// every audited call, so not through the formatting machinery.
+            fn with_str<R>(&self, then: impl FnOnce(&str) -> R) -> R {
                 const START: usize = $prefix.len() + 1;
                 let mut buf = [0u8; START + 32];
                 buf[..START - 1].copy_from_slice($prefix.as_bytes());
                 buf[START - 1] = b'_';
                 self.0.simple().encode_lower(&mut buf[START..]);
-                f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+                // Ascii by construction: the prefix and lowercase hex.
+                then(std::str::from_utf8(&buf).unwrap_or_default())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.with_str(|s| f.write_str(s))
             }
         }
 
@@ -73,7 +80,7 @@ macro_rules! typed_id {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
+                self.with_str(|s| serializer.serialize_str(s))
             }
         }
 
