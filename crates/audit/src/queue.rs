@@ -1,6 +1,6 @@
 //! The durable queue: a Redis Stream, written by gateways (`XADD`) and read
-//! by control planes through one consumer group (`XREADGROUP`, `XACK`,
-//! `XAUTOCLAIM`). Each entry holds one event as JSON in the field `e`.
+//! by control planes through one consumer group (`XREADGROUP`, `XACK` with
+//! `XDEL`, `XAUTOCLAIM`). Each entry holds one event as JSON in the field `e`.
 
 use std::time::Duration;
 
@@ -34,7 +34,8 @@ pub struct StreamConfig {
     /// reader that never returns are claimed by others after `claim_idle`.
     pub consumer: String,
     /// Approximate length past which Redis trims the oldest entries
-    /// (`MAXLEN ~`); only reached if no control plane reads for a long time.
+    /// (`MAXLEN ~`). Stored entries are deleted as they are acknowledged, so
+    /// this is only reached if no control plane reads for a long time.
     pub max_len: u64,
     /// How long an entry may stay unacknowledged by another reader before
     /// this one claims it.
@@ -241,22 +242,46 @@ impl RedisQueue {
         Ok(reply.claimed.into_iter().map(entry).collect())
     }
 
-    /// Acknowledges entries: they leave the group's pending list for good.
+    /// Acknowledges entries and deletes them: they are stored, and a stream
+    /// keeps acknowledged entries until trimmed, so without the delete it
+    /// would grow to `max_len` however promptly it is read. Both in one
+    /// transaction: an entry is never deleted unacknowledged or left behind.
     pub async fn ack(&self, ids: &[String]) -> Result<(), QueueError> {
         if ids.is_empty() {
             return Ok(());
         }
-        let _: i64 = self
-            .run(
-                || {
-                    let mut cmd = redis::cmd("XACK");
-                    cmd.arg(&self.config.key).arg(&self.config.group).arg(ids);
-                    cmd
-                },
-                Duration::ZERO,
-            )
-            .await?;
-        Ok(())
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("XACK")
+            .arg(&self.config.key)
+            .arg(&self.config.group)
+            .arg(ids)
+            .ignore()
+            .cmd("XDEL")
+            .arg(&self.config.key)
+            .arg(ids)
+            .ignore();
+        let work = async {
+            let mut connection = self.connection().await?;
+            pipe.query_async::<()>(&mut connection).await?;
+            Ok::<(), QueueError>(())
+        };
+        tokio::time::timeout(self.deadline, work)
+            .await
+            .map_err(|_| QueueError::Timeout)?
+    }
+
+    /// Entries in the stream (stored ones are deleted as they are acknowledged).
+    pub async fn entry_count(&self) -> Result<u64, QueueError> {
+        self.run(
+            || {
+                let mut cmd = redis::cmd("XLEN");
+                cmd.arg(&self.config.key);
+                cmd
+            },
+            Duration::ZERO,
+        )
+        .await
     }
 
     /// The number of entries delivered to the group and not acknowledged.

@@ -87,6 +87,11 @@ async fn events_travel_from_the_sink_through_the_stream_into_postgres(pool: PgPo
     drain(&mut consumer, &pool, account, 120).await;
     assert_eq!(rows(&pool, account).await, 120);
     assert_eq!(queue.pending_count().await.unwrap(), 0);
+    assert_eq!(
+        queue.entry_count().await.unwrap(),
+        0,
+        "stored entries leave the stream"
+    );
 
     let page = toolgate_store::audit::list(&pool, account, &Default::default(), None, 200)
         .await
