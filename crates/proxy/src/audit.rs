@@ -247,16 +247,24 @@ impl Pending {
 
     /// The upstream failed: nothing still pending was answered.
     pub fn fail(&mut self) {
+        self.settle_all(UpstreamOutcome::TransportError);
+    }
+
+    /// The upstream's whole answer passed without being read: it answered
+    /// every call still pending.
+    pub fn answered_all(&mut self) {
+        self.settle_all(UpstreamOutcome::Ok);
+    }
+
+    fn settle_all(&mut self, outcome: UpstreamOutcome) {
         while !self.calls.is_empty() {
-            self.settle(self.calls.len() - 1, UpstreamOutcome::TransportError);
+            self.settle(self.calls.len() - 1, outcome);
         }
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        while !self.calls.is_empty() {
-            self.settle(self.calls.len() - 1, UpstreamOutcome::Abandoned);
-        }
+        self.settle_all(UpstreamOutcome::Abandoned);
     }
 }

@@ -293,6 +293,16 @@ impl Settlement {
         }
     }
 
+    /// The upstream's whole answer passed but was too large to keep a copy
+    /// of: it served every call still pending. (An error answer is a few
+    /// hundred bytes; an answer this large is a result.)
+    pub fn answered_unread(mut self) {
+        if let Some(audit) = self.audit.as_mut() {
+            audit.answered_all();
+        }
+        self.pending.clear();
+    }
+
     /// The upstream failed: nothing still pending was served.
     pub fn fail(mut self) {
         if let Some(audit) = self.audit.as_mut() {

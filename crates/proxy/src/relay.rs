@@ -472,12 +472,16 @@ fn settle_at_end(
     stream: impl Stream<Item = ChunkResult> + Send + 'static,
     settlement: Option<Settlement>,
 ) -> impl Stream<Item = ChunkResult> + Send + 'static {
-    let state = (Box::pin(stream), settlement, BytesMut::new());
+    // The copy is `None` once the answer outgrew it.
+    let state = (Box::pin(stream), settlement, Some(BytesMut::new()));
     futures_util::stream::unfold(state, |(mut stream, mut settlement, mut copy)| async move {
         match stream.next().await {
             Some(Ok(chunk)) => {
-                if settlement.is_some() && copy.len() + chunk.len() <= MAX_SETTLE_COPY {
-                    copy.extend_from_slice(&chunk);
+                if settlement.is_some() {
+                    copy = copy.filter(|c| c.len() + chunk.len() <= MAX_SETTLE_COPY);
+                    if let Some(copy) = copy.as_mut() {
+                        copy.extend_from_slice(&chunk);
+                    }
                 }
                 Some((Ok(chunk), (stream, settlement, copy)))
             }
@@ -488,9 +492,13 @@ fn settle_at_end(
                 Some((Err(err), (stream, None, copy)))
             }
             None => {
-                if let Some(mut settlement) = settlement.take() {
-                    settle_json(&mut settlement, &copy);
-                    settlement.fail();
+                match (settlement.take(), copy) {
+                    (Some(mut settlement), Some(copy)) => {
+                        settle_json(&mut settlement, &copy);
+                        settlement.fail();
+                    }
+                    (Some(settlement), None) => settlement.answered_unread(),
+                    (None, _) => {}
                 }
                 None
             }

@@ -80,6 +80,20 @@ async fn upstream_handler(
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 StatusCode::OK.into_response()
             }
+            Some("huge") => {
+                // Over the gateway's 1 MiB settling copy, sent without a
+                // length so that it streams through.
+                let head = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":""#);
+                let chunks = std::iter::once(head)
+                    .chain(std::iter::repeat_n("x".repeat(64 * 1024), 32))
+                    .chain(std::iter::once(r#""}]}}"#.to_owned()))
+                    .map(Ok::<_, std::io::Error>);
+                (
+                    [("content-type", "application/json")],
+                    axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+                )
+                    .into_response()
+            }
             Some("failing") => (
                 [("content-type", "application/json")],
                 json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": "tool crashed"}}).to_string(),
@@ -123,7 +137,8 @@ const POLICY: &str = r#"{"version": "1", "default": "allow", "hide": ["get-env"]
   "tools": {"echo": {"arguments": {"type": "object", "properties": {"message": {"type": "string", "maxLength": 10}}}},
             "wipe": {"action": "deny", "reason": "no"},
             "failing": {"limits": [{"counter": "failing", "window": "day", "max": 2, "scope": "grant"}]},
-            "counted": {"limits": [{"counter": "counted", "window": "day", "max": 2, "scope": "grant"}]}}}"#;
+            "counted": {"limits": [{"counter": "counted", "window": "day", "max": 2, "scope": "grant"}]},
+            "huge": {"limits": [{"counter": "huge", "window": "day", "max": 2, "scope": "grant"}]}}}"#;
 
 async fn fixture(pool: PgPool, upstream_url: Option<&str>, timeout_ms: i32) -> Fixture {
     let (url, seen) = match upstream_url {
@@ -639,6 +654,21 @@ async fn limits_refuse_with_a_retry_time_and_failed_calls_give_units_back(pool: 
         5,
         "failed calls consumed nothing"
     );
+}
+
+/// An answer too large to keep a copy of still counts as served: its units
+/// are not given back (which would let the limit over-admit).
+#[sqlx::test(migrations = "../../migrations")]
+async fn limited_calls_with_answers_too_large_to_read_keep_their_units(pool: PgPool) {
+    let f = fixture(pool, None, 2000).await;
+    for i in 0..2 {
+        let answer = f.post(call(i, "huge", json!({}))).await.json();
+        let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+        assert_eq!(text.len(), 32 * 64 * 1024, "relayed whole");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = f.post(call(3, "huge", json!({}))).await.json();
+    assert_eq!(refused["result"]["isError"], true, "{refused}");
 }
 
 #[sqlx::test(migrations = "../../migrations")]
