@@ -148,6 +148,11 @@ impl RedisQueue {
                 .arg(json)
                 .ignore();
         }
+        self.run_pipeline(pipe).await
+    }
+
+    /// Sends a pipeline (replies ignored) within the deadline.
+    async fn run_pipeline(&self, pipe: redis::Pipeline) -> Result<(), QueueError> {
         let work = async {
             let mut connection = self.connection().await?;
             pipe.query_async::<()>(&mut connection).await?;
@@ -261,14 +266,7 @@ impl RedisQueue {
             .arg(&self.config.key)
             .arg(ids)
             .ignore();
-        let work = async {
-            let mut connection = self.connection().await?;
-            pipe.query_async::<()>(&mut connection).await?;
-            Ok::<(), QueueError>(())
-        };
-        tokio::time::timeout(self.deadline, work)
-            .await
-            .map_err(|_| QueueError::Timeout)?
+        self.run_pipeline(pipe).await
     }
 
     /// Entries in the stream (stored ones are deleted as they are acknowledged).
