@@ -229,24 +229,11 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     let changes = change_bus(&args)?;
     let approvals = approval_bus(&args)?;
     let (app, drain) = match role {
-        Role::All => {
-            let limiter = Limiter::new(counter_store(&args)?);
-            let (gateway, drain) = gateway_app(
-                &args,
-                pool.clone(),
-                &keys,
-                &changes,
-                &approvals,
-                limiter.clone(),
-            )?;
-            let control = control_app(&args, pool, &keys, changes, approvals, Some(&limiter))?;
-            (gateway.merge(control), Some(drain))
-        }
         Role::Control => (
             control_app(&args, pool, &keys, changes, approvals, None)?,
             None,
         ),
-        Role::Gateway => {
+        Role::All | Role::Gateway => {
             let limiter = Limiter::new(counter_store(&args)?);
             let (gateway, drain) = gateway_app(
                 &args,
@@ -256,8 +243,12 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
                 &approvals,
                 limiter.clone(),
             )?;
-            let health = toolgate_proxy::health_router(pool, limiter);
-            (gateway.merge(health), Some(drain))
+            let rest = if role == Role::All {
+                control_app(&args, pool, &keys, changes, approvals, Some(&limiter))?
+            } else {
+                toolgate_proxy::health_router(pool, limiter)
+            };
+            (gateway.merge(rest), Some(drain))
         }
     };
     let app = app.merge(metrics_router()?);
