@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import pytest
 
+import httpx2
 from harness import poll_until, py_client
 
 pytestmark = pytest.mark.anyio
@@ -130,6 +131,11 @@ async def test_a_denied_call_gets_the_denial_with_who_and_why(
     assert g.tenant._req("GET", f"/approvals/{approval['id']}", 200)["status"] == "denied"
     event = audited(g, "echo", "approval_denied", "not_called")
     assert "not without a ticket" in event["reason"], event
+    # The replica that held the call counted how the wait ended.
+    labels = f'account="{g.tenant.account["id"]}",server="{g.server["id"]}",outcome="denied"'
+    metrics = httpx2.get(f"{toolgate_b.base}/metrics", timeout=5).text
+    assert f"toolgate_gateway_approval_waits_total{{{labels}}} 1" in metrics, metrics
+    assert f"toolgate_gateway_approval_wait_seconds_count{{{labels}}} 1" in metrics, metrics
 
 
 @pytest.mark.parametrize("mode", MODES)

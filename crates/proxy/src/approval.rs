@@ -48,6 +48,16 @@ use crate::ProxyState;
 /// Largest non-SSE answer relayed onto the held stream.
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
+/// Held calls, by `account`, `server` and how the wait ended (`outcome`):
+/// `approved`, `denied`, `timed_out`, `abandoned` (the agent went away),
+/// `gone` (decided elsewhere, e.g. abandoned by another replica).
+pub const WAITS_METRIC: &str = "toolgate_gateway_approval_waits_total";
+/// Seconds from holding a call to the end of the wait, by the same labels:
+/// how long people take to decide.
+pub const WAIT_DURATION_METRIC: &str = "toolgate_gateway_approval_wait_seconds";
+/// Calls being held on this process right now.
+pub const HELD_METRIC: &str = "toolgate_gateway_approvals_held";
+
 /// Where approvals are recorded and their decisions heard.
 #[derive(Clone)]
 pub struct Approvals {
@@ -108,6 +118,47 @@ enum Outcome {
     TimedOut,
     /// Abandoned or used meanwhile: not this call's to forward.
     Gone(ApprovalStatus),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Denied { .. } => "denied",
+            Self::TimedOut => "timed_out",
+            Self::Gone(_) => "gone",
+        }
+    }
+}
+
+/// Counts a finished wait and how long it took.
+fn waited(call: &HeldCall, outcome: &'static str, started: Instant) {
+    let (account, server) = (call.account.to_string(), call.server.id.to_string());
+    metrics::histogram!(
+        WAIT_DURATION_METRIC,
+        "account" => account.clone(),
+        "server" => server.clone(),
+        "outcome" => outcome
+    )
+    .record(started.elapsed().as_secs_f64());
+    metrics::counter!(WAITS_METRIC, "account" => account, "server" => server, "outcome" => outcome)
+        .increment(1);
+}
+
+/// Counts a held call in [`HELD_METRIC`] for as long as it lives.
+struct HeldGauge;
+
+impl HeldGauge {
+    fn raise() -> Self {
+        metrics::gauge!(HELD_METRIC).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for HeldGauge {
+    fn drop(&mut self) {
+        metrics::gauge!(HELD_METRIC).decrement(1.0);
+    }
 }
 
 /// Records the approval and answers with the held stream.
@@ -175,9 +226,11 @@ async fn run(
     let _ = events.send(Bytes::from(comment)).await;
     let _ = send_progress(&call, &approval, started, &events).await;
 
+    let _held = HeldGauge::raise();
     let outcome = loop {
         let reread = tokio::select! {
             () = events.closed() => {
+                waited(&call, "abandoned", started);
                 call.audit_local(Recorded::ApprovalAbandoned, None);
                 match approvals::abandon(&desk.pool, call.account, approval.id).await {
                     Ok(true) => tracing::info!(approval = %approval.id, "the agent went away; approval abandoned"),
@@ -214,6 +267,7 @@ async fn run(
             }
         }
     };
+    waited(&call, outcome.label(), started);
     let (answer, recorded) = match outcome {
         Outcome::Approved => return forward(call, approval, events).await,
         Outcome::Denied { by, reason } => (
