@@ -46,7 +46,8 @@ struct Inner {
 
 enum Backend {
     Redis {
-        bus: RedisBus,
+        // Boxed: a Redis client (with its TLS settings) dwarfs a channel sender.
+        bus: Box<RedisBus>,
         /// The shared subscription, made on first use: a receiver to clone
         /// new ones from, and the task feeding it.
         shared: Mutex<Option<(broadcast::Receiver<Decision>, AbortHandle)>>,
@@ -74,7 +75,7 @@ impl ApprovalBus {
 
     pub fn redis_with_channel(url: &str, channel: impl Into<String>) -> Result<Self, ChangesError> {
         Ok(Self::with_backend(Backend::Redis {
-            bus: RedisBus::new(url, channel.into())?,
+            bus: Box::new(RedisBus::new(url, channel.into())?),
             shared: Mutex::new(None),
         }))
     }

@@ -74,7 +74,8 @@ struct Inner {
 }
 
 enum Backend {
-    Redis(RedisBus),
+    // Boxed: a Redis client (with its TLS settings) dwarfs a channel sender.
+    Redis(Box<RedisBus>),
     InProcess(broadcast::Sender<Change>),
 }
 
@@ -90,10 +91,10 @@ impl ChangeBus {
     /// Redis pub/sub on `channel`; buses on different channels do not hear
     /// each other.
     pub fn redis_with_channel(url: &str, channel: impl Into<String>) -> Result<Self, ChangesError> {
-        Ok(Self::with_backend(Backend::Redis(RedisBus::new(
+        Ok(Self::with_backend(Backend::Redis(Box::new(RedisBus::new(
             url,
             channel.into(),
-        )?)))
+        )?))))
     }
 
     /// A channel inside this process: for a single replica, and for tests.
