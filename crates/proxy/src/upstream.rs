@@ -187,7 +187,7 @@ fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A transport error, said without the URL (its query may hold secrets).
-pub fn describe(err: &(dyn std::error::Error + 'static), connecting: bool) -> UpstreamError {
+fn describe(err: &(dyn std::error::Error + 'static), connecting: bool) -> UpstreamError {
     let text = innermost(err);
     if connecting && text.contains("not allowed") {
         UpstreamError::Forbidden(text)
