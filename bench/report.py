@@ -50,6 +50,11 @@ def summarise(runs):
                 fig[key] = statistics.median(values)
                 fig[key + "_min"] = min(values)
                 fig[key + "_max"] = max(values)
+            if all("cpu_us_per_call" in r for r in rows):
+                fig["cpu"] = {
+                    part: statistics.median(r["cpu_us_per_call"][part] for r in rows)
+                    for part in ("proxy", "postgres", "redis")
+                }
             fig["errors"] = sum(r["errors"] for r in rows)
             fig["calls"] = sum(r["calls"] for r in rows)
             fig["rounds"] = len(rows)
@@ -137,6 +142,32 @@ def markdown(t, meta, memory, status_lines):
                 f"| {f['p50_us'] / direct['p50_us']:.2f} | {f['p50_us'] / nginx['p50_us']:.2f} "
                 f"| {f['p50_us'] - direct['p50_us']:+,.0f} | {f['errors']} / {f['calls']:,} |"
             )
+        out.append("")
+    if all("cpu" in t[(target, c)] for target in TARGETS for c in (1, 64) if (target, c) in t):
+        out += [
+            "## CPU per call",
+            "",
+            "CPU time (user + system, from `/proc`) used during each run, warm-up included, divided by the "
+            "calls made: by the proxy in the path (nginx's master and workers; the `toolgate serve` process, "
+            "gateway and audit consumer), and by Postgres and Redis, which Toolgate's audit trail and limits "
+            "use (they idle for direct and nginx). The load generator and the upstream are not counted. "
+            "Medians over rounds.",
+            "",
+            "| target | in flight | proxy µs | Postgres µs | Redis µs | total µs | total ×nginx |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for c in (1, 64):
+            nginx_total = sum(t[("nginx", c)]["cpu"].values())
+            for target in TARGETS[1:]:
+                f = t.get((target, c))
+                if not f:
+                    continue
+                cpu = f["cpu"]
+                total = sum(cpu.values())
+                out.append(
+                    f"| {LABELS[target]} | {c} | {cpu['proxy']:.1f} | {cpu['postgres']:.1f} | {cpu['redis']:.1f} "
+                    f"| {total:.1f} | {total / nginx_total:.2f} |"
+                )
         out.append("")
     if ("everything", 1) in t:
         out += [
