@@ -9,86 +9,21 @@ mod common;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use common::{TestApp, JWT_SECRET, PUBLIC_URL};
-use serde_json::{json, Value};
+use common::TestApp;
+use serde_json::json;
 use sqlx::PgPool;
-use toolgate_changes::{ApprovalBus, ChangeBus, Decision};
-use toolgate_control::auth::jwt::JwtKeys;
-use toolgate_control::{app, AppState, Settings};
-use toolgate_store::approvals::{self, NewApproval};
-use toolgate_store::ids::{AccountId, ApprovalId, GrantId, ServerId};
-use toolgate_store::secrets::SecretKey;
-
-fn test_app(pool: PgPool, bus: ApprovalBus) -> TestApp {
-    let changes = ChangeBus::in_process();
-    let state = AppState::new(
-        pool.clone(),
-        SecretKey::generate(),
-        JwtKeys::new(JWT_SECRET, 3600),
-        Settings {
-            public_url: PUBLIC_URL.to_owned(),
-            allow_private_upstreams: false,
-        },
-        changes.clone(),
-    )
-    .with_approvals(bus);
-    TestApp {
-        router: app(state),
-        pool,
-        changes,
-    }
-}
-
-struct Tenant {
-    token: String,
-    account: AccountId,
-    server: ServerId,
-    grant: GrantId,
-}
-
-async fn tenant(app: &TestApp, email: &str) -> Tenant {
-    let (token, body) = app.signup(email, "Acme").await;
-    let account = body["account"]["id"].as_str().unwrap().parse().unwrap();
-    let server = app.create_server(&token, "payments").await;
-    let grant = app
-        .post("/v1/grants", &token, json!({"name": "agent"}))
-        .await;
-    assert_eq!(grant.status, StatusCode::CREATED, "{}", grant.raw);
-    Tenant {
-        token,
-        account,
-        server: server["id"].as_str().unwrap().parse().unwrap(),
-        grant: grant.body["id"].as_str().unwrap().parse().unwrap(),
-    }
-}
-
-/// What the gateway records when it holds a call.
-async fn hold(app: &TestApp, t: &Tenant, arguments: Value, timeout: Duration) -> ApprovalId {
-    approvals::create(
-        &app.pool,
-        t.account,
-        NewApproval {
-            server: t.server,
-            grant: t.grant,
-            tool: "create_charge",
-            arguments: &arguments,
-            timeout,
-        },
-    )
-    .await
-    .unwrap()
-    .id
-}
+use toolgate_changes::{ApprovalBus, Decision};
+use toolgate_store::approvals;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_approval_is_listed_decided_once_announced_and_spent_once(pool: PgPool) {
     let bus = ApprovalBus::in_process();
-    let app = test_app(pool, bus.clone());
-    let t = tenant(&app, "ada@example.com").await;
+    let app = TestApp::with_approvals(pool, bus.clone());
+    let t = app.tenant("ada@example.com").await;
     let arguments = json!({"amount": 4200, "currency": "eur"});
-    let id = hold(&app, &t, arguments.clone(), MINUTE).await;
+    let id = app.hold(&t, arguments.clone(), MINUTE).await;
 
     let pending = app.get("/v1/approvals?status=pending", &t.token).await;
     assert_eq!(pending.status, StatusCode::OK, "{}", pending.raw);
@@ -160,10 +95,10 @@ async fn an_approval_is_listed_decided_once_announced_and_spent_once(pool: PgPoo
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_denial_keeps_its_reason_and_other_accounts_see_nothing(pool: PgPool) {
-    let app = test_app(pool, ApprovalBus::in_process());
-    let t = tenant(&app, "ada@example.com").await;
-    let other = tenant(&app, "bob@example.com").await;
-    let id = hold(&app, &t, json!({"amount": 1}), MINUTE).await;
+    let app = TestApp::with_approvals(pool, ApprovalBus::in_process());
+    let t = app.tenant("ada@example.com").await;
+    let other = app.tenant("bob@example.com").await;
+    let id = app.hold(&t, json!({"amount": 1}), MINUTE).await;
 
     for (method, path) in [
         (Method::GET, format!("/v1/approvals/{id}")),
@@ -206,9 +141,9 @@ async fn a_denial_keeps_its_reason_and_other_accounts_see_nothing(pool: PgPool) 
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn an_expired_approval_cannot_be_decided(pool: PgPool) {
-    let app = test_app(pool, ApprovalBus::in_process());
-    let t = tenant(&app, "ada@example.com").await;
-    let id = hold(&app, &t, json!({}), Duration::ZERO).await;
+    let app = TestApp::with_approvals(pool, ApprovalBus::in_process());
+    let t = app.tenant("ada@example.com").await;
+    let id = app.hold(&t, json!({}), Duration::ZERO).await;
     let r = app
         .call(
             Method::POST,
@@ -233,10 +168,10 @@ async fn an_expired_approval_cannot_be_decided(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn racing_reviewers_get_one_decision(pool: PgPool) {
-    let app = test_app(pool, ApprovalBus::in_process());
-    let t = tenant(&app, "ada@example.com").await;
+    let app = TestApp::with_approvals(pool, ApprovalBus::in_process());
+    let t = app.tenant("ada@example.com").await;
     for _ in 0..5 {
-        let id = hold(&app, &t, json!({"n": 1}), MINUTE).await;
+        let id = app.hold(&t, json!({"n": 1}), MINUTE).await;
         let approve = format!("/v1/approvals/{id}/approve");
         let deny = format!("/v1/approvals/{id}/deny");
         let (a, d, a2) = tokio::join!(

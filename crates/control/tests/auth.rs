@@ -250,26 +250,14 @@ async fn api_keys_authenticate_until_deleted_and_are_shown_once(pool: PgPool) {
         .unwrap();
     assert_eq!(stored, toolgate_store::secrets::credential_hash(&secret));
 
-    let deleted = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/api-keys/{id}"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let deleted = app.delete(&format!("/v1/api-keys/{id}"), &token).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     app.get("/v1/account", &secret)
         .await
         .problem(StatusCode::UNAUTHORIZED);
-    app.call(
-        Method::DELETE,
-        &format!("/v1/api-keys/{id}"),
-        Some(&token),
-        None,
-    )
-    .await
-    .problem(StatusCode::NOT_FOUND);
+    app.delete(&format!("/v1/api-keys/{id}"), &token)
+        .await
+        .problem(StatusCode::NOT_FOUND);
     app.get("/v1/account", "tgk_not-a-real-key")
         .await
         .problem(StatusCode::UNAUTHORIZED);

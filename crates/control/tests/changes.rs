@@ -41,18 +41,12 @@ async fn each_cached_write_announces_its_account_and_nothing_else_does(pool: PgP
     let server = app.create_server(&token, "github").await;
     assert_eq!(announced(&mut changes).await, [Change::Account(acme)]);
     let server = format!("/v1/servers/{}", server["id"].as_str().unwrap());
-    let grant = app
-        .post("/v1/grants", &token, json!({"name": "agent"}))
-        .await;
-    assert_eq!(grant.status, StatusCode::CREATED, "{}", grant.raw);
+    let grant = app.create_grant(&token, "agent").await;
     assert_eq!(announced(&mut changes).await, [Change::Account(acme)]);
-    let grant = format!("/v1/grants/{}", grant.body["id"].as_str().unwrap());
-    let other_grant = app
-        .post("/v1/grants", &other_token, json!({"name": "agent"}))
-        .await;
-    assert_eq!(other_grant.status, StatusCode::CREATED);
+    let grant = format!("/v1/grants/{}", grant["id"].as_str().unwrap());
+    let other_grant = app.create_grant(&other_token, "agent").await;
     assert_eq!(announced(&mut changes).await, [Change::Account(globex)]);
-    let other_grant = format!("/v1/grants/{}", other_grant.body["id"].as_str().unwrap());
+    let other_grant = format!("/v1/grants/{}", other_grant["id"].as_str().unwrap());
 
     let mut call = async |method: Method, path: &str, body: Option<Value>, status: StatusCode| {
         let r = app.call(method.clone(), path, Some(&token), body).await;

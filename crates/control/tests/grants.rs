@@ -4,7 +4,7 @@
 
 mod common;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::json;
 use sqlx::PgPool;
@@ -121,33 +121,16 @@ async fn grants_can_be_limited_to_servers_and_expire(pool: PgPool) {
 async fn revocation_marks_the_grant_and_is_idempotent(pool: PgPool) {
     let app = TestApp::new(pool);
     let (token, _) = app.signup("ada@example.com", "Acme").await;
-    let id = app
-        .post("/v1/grants", &token, json!({"name": "agent"}))
-        .await
-        .body["id"]
+    let id = app.create_grant(&token, "agent").await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let revoked = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/grants/{id}"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let revoked = app.delete(&format!("/v1/grants/{id}"), &token).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
     let fetched = app.get(&format!("/v1/grants/{id}"), &token).await;
     assert_eq!(fetched.body["status"], "revoked");
     let first = fetched.body["revoked_at"].as_str().unwrap().to_owned();
-    let again = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/grants/{id}"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let again = app.delete(&format!("/v1/grants/{id}"), &token).await;
     assert_eq!(again.status, StatusCode::NO_CONTENT);
     assert_eq!(
         app.get(&format!("/v1/grants/{id}"), &token).await.body["revoked_at"],

@@ -29,10 +29,7 @@ async fn another_accounts_ids_are_404_on_every_route(pool: PgPool) {
         )
         .await;
     assert_eq!(put.status, StatusCode::OK);
-    let grant = app
-        .post("/v1/grants", &alice, json!({"name": "agent"}))
-        .await
-        .body["id"]
+    let grant = app.create_grant(&alice, "agent").await["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -124,10 +121,7 @@ async fn another_accounts_ids_are_404_on_every_route(pool: PgPool) {
 async fn ids_of_the_wrong_kind_or_shape_are_404(pool: PgPool) {
     let app = TestApp::new(pool);
     let (token, _) = app.signup("ada@example.com", "Acme").await;
-    let grant = app
-        .post("/v1/grants", &token, json!({"name": "agent"}))
-        .await
-        .body["id"]
+    let grant = app.create_grant(&token, "agent").await["id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -14,17 +14,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use common::{TestApp, JWT_SECRET, PUBLIC_URL};
+use common::{TestApp, PUBLIC_URL};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use sqlx::PgPool;
-use toolgate_changes::ChangeBus;
-use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
-use toolgate_control::{app, AppState, Settings};
-use toolgate_store::approvals::{self, NewApproval};
-use toolgate_store::ids::{AccountId, GrantId, ServerId};
+use toolgate_store::approvals;
 use toolgate_store::secrets::SecretKey;
 
 #[derive(Clone, Default)]
@@ -82,30 +78,15 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: PgPool) {
     let key = Arc::new(SecretKey::generate());
-    let state = AppState::new(
-        pool.clone(),
-        key.clone(),
-        JwtKeys::new(JWT_SECRET, 3600),
-        Settings {
-            public_url: PUBLIC_URL.to_owned(),
-            // The receiver is on loopback.
-            allow_private_upstreams: true,
-        },
-        ChangeBus::in_process(),
-    );
-    let app = TestApp {
-        router: app(state),
-        pool: pool.clone(),
-        changes: ChangeBus::in_process(),
-    };
+    // The receiver is on loopback.
+    let app = TestApp::with_key(pool.clone(), key.clone(), true);
     let (receiver_url, receiver) = start_receiver().await;
-    let (token, body) = app.signup("ada@example.com", "Acme").await;
-    let account: AccountId = body["account"]["id"].as_str().unwrap().parse().unwrap();
+    let t = app.tenant("ada@example.com").await;
     let patched = app
         .call(
             axum::http::Method::PATCH,
             "/v1/account",
-            Some(&token),
+            Some(&t.token),
             Some(json!({"approval_webhook_url": receiver_url})),
         )
         .await;
@@ -116,33 +97,10 @@ async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: Pg
         .to_owned();
     assert!(secret.starts_with("whsec_"));
 
-    let server: ServerId = app.create_server(&token, "payments").await["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let grant: GrantId = app
-        .post("/v1/grants", &token, json!({"name": "agent"}))
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
     let arguments = json!({"amount": 4200});
-    let approval = approvals::create(
-        &pool,
-        account,
-        NewApproval {
-            server,
-            grant,
-            tool: "create_charge",
-            arguments: &arguments,
-            timeout: Duration::from_secs(300),
-        },
-    )
-    .await
-    .unwrap();
+    let approval_id = app
+        .hold(&t, arguments.clone(), Duration::from_secs(300))
+        .await;
 
     let dispatcher = WebhookDispatcher::new(
         pool.clone(),
@@ -190,18 +148,18 @@ async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: Pg
         second_headers["toolgate-event-id"].to_str().unwrap()
     );
     let data = &event["data"];
-    assert_eq!(data["approval_id"], approval.id.to_string());
+    assert_eq!(data["approval_id"], approval_id.to_string());
     assert_eq!(data["server_name"], "payments");
     assert_eq!(data["tool"], "create_charge");
     assert_eq!(data["arguments"], arguments);
     assert!(data["expires_at"].is_string());
     assert_eq!(
         data["approve"]["url"],
-        format!("{PUBLIC_URL}/v1/approvals/{}/approve", approval.id)
+        format!("{PUBLIC_URL}/v1/approvals/{approval_id}/approve")
     );
     let (state, attempts): (String, i32) =
         sqlx::query_as("SELECT notify_state, notify_attempts FROM approvals WHERE id = $1")
-            .bind(approval.id)
+            .bind(approval_id)
             .fetch_one(&pool)
             .await
             .unwrap();
@@ -211,34 +169,8 @@ async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: Pg
 #[sqlx::test(migrations = "../../migrations")]
 async fn without_a_webhook_nothing_is_queued(pool: PgPool) {
     let app = TestApp::new(pool.clone());
-    let (token, body) = app.signup("ada@example.com", "Acme").await;
-    let account: AccountId = body["account"]["id"].as_str().unwrap().parse().unwrap();
-    let server: ServerId = app.create_server(&token, "payments").await["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let grant: GrantId = app
-        .post("/v1/grants", &token, json!({"name": "agent"}))
-        .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    approvals::create(
-        &pool,
-        account,
-        NewApproval {
-            server,
-            grant,
-            tool: "create_charge",
-            arguments: &json!({}),
-            timeout: Duration::from_secs(300),
-        },
-    )
-    .await
-    .unwrap();
+    let t = app.tenant("ada@example.com").await;
+    app.hold(&t, json!({}), Duration::from_secs(300)).await;
     let claimed = approvals::claim_notifications(&pool, 10, Duration::from_secs(30))
         .await
         .unwrap();

@@ -21,25 +21,22 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::routing::post;
+use common::{env_or, percentile, redis_connection, seed, start_upstream};
 use serde_json::{json, Value};
-use toolgate_changes::ApprovalBus;
+use toolgate_audit::AuditSink;
 use toolgate_limits::{Algorithm, CounterStore, LimitRequest};
-use toolgate_proxy::approval::Approvals;
-use toolgate_proxy::cache::SnapshotCache;
 use toolgate_proxy::limiting::Limiter;
-use toolgate_proxy::session::SessionSealer;
-use toolgate_proxy::upstream::UpstreamClient;
-use toolgate_proxy::{router, ProxyState};
-use toolgate_store::ids::{AccountId, GrantId, ServerId};
+use toolgate_proxy::router;
+use toolgate_proxy::test_support::{post_mcp, proxy_state, serve};
 use toolgate_store::secrets::SecretKey;
-use toolgate_store::{accounts, db, grants, policies, servers};
 
 const DATABASE: &str = "toolgate_bench_limits";
 const WARMUP_CALLS: usize = 300;
@@ -60,17 +57,8 @@ fn policy() -> Value {
     }})
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_owned())
-}
-
 fn main() {
-    let calls: usize = env_or("BENCH_CALLS", "3000").parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(calls));
+    common::run(run);
 }
 
 /// One client's view of the gateway: a `tools/call` of `tool`.
@@ -88,16 +76,7 @@ impl Agent {
                           "params": {"name": tool, "arguments": {}}})
         .to_string();
         let started = Instant::now();
-        let response = self
-            .client
-            .post(&*self.url)
-            .bearer_auth(&*self.token)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = post_mcp(&self.client, &self.url, &self.token, body).await;
         let status = response.status();
         let text = response.text().await.unwrap();
         let elapsed = started.elapsed();
@@ -185,109 +164,8 @@ fn script_commands() -> BTreeSet<String> {
         .collect()
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 fn micros(d: Duration) -> f64 {
     d.as_nanos() as f64 / 1000.0
-}
-
-async fn start_upstream() -> String {
-    let app = axum::Router::new().route(
-        "/mcp",
-        post(|body: String| async move {
-            let message: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let reply = json!({"jsonrpc": "2.0", "id": message["id"],
-                               "result": {"content": [{"type": "text", "text": "ok"}]}});
-            ([("content-type", "application/json")], reply.to_string())
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}/mcp")
-}
-
-/// What `seed` created.
-struct Seeded {
-    pool: sqlx::PgPool,
-    account: AccountId,
-    server: ServerId,
-    grant: GrantId,
-    /// The gateway path of the server.
-    path: String,
-    token: String,
-}
-
-/// A fresh database with one account, its server, policy and grant.
-async fn seed(upstream: &str, key: &SecretKey) -> Seeded {
-    let admin_url = env_or(
-        "DATABASE_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    );
-    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!(
-        "DROP DATABASE IF EXISTS \"{DATABASE}\" WITH (FORCE)"
-    ))
-    .execute(&admin)
-    .await
-    .unwrap();
-    admin.close().await;
-    let base = admin_url.rsplit_once('/').map_or(&*admin_url, |(b, _)| b);
-    let url = format!("{base}/{DATABASE}");
-    db::create_database_if_missing(&url).await.unwrap();
-    let pool = db::connect(&url, 4).await.unwrap();
-    db::migrate(&pool).await.unwrap();
-
-    let (account, _) = accounts::create_with_owner(
-        &pool,
-        accounts::NewAccount {
-            name: "Bench",
-            slug_base: "bench",
-            email: "bench@example.com",
-            password_hash: "x",
-        },
-    )
-    .await
-    .unwrap();
-    let server = servers::create(
-        &pool,
-        key,
-        account.id,
-        servers::NewServer {
-            name: "tools",
-            url: upstream,
-            headers: &BTreeMap::new(),
-            timeout_ms: Some(10_000),
-        },
-    )
-    .await
-    .unwrap();
-    policies::put(&pool, account.id, server.id, &policy(), None)
-        .await
-        .unwrap();
-    let (grant, token) = grants::create(
-        &pool,
-        account.id,
-        grants::NewGrant {
-            name: "bench",
-            servers: None,
-            expires_at: None,
-        },
-    )
-    .await
-    .unwrap();
-    Seeded {
-        pool,
-        account: account.id,
-        server: server.id,
-        grant: grant.id,
-        path: format!("/mcp/{}/tools", account.slug),
-        token,
-    }
 }
 
 /// `calls` calls of `tool` from `IN_FLIGHT` concurrent clients; how long they took.
@@ -316,34 +194,16 @@ async fn concurrently(agent: &Agent, tool: &'static str, calls: usize) -> Durati
 
 async fn run(calls: usize) {
     let redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
-    let key = SecretKey::from_bytes([7; 32]);
+    let key = Arc::new(SecretKey::from_bytes([7; 32]));
     let upstream = start_upstream().await;
-    let seeded = seed(&upstream, &key).await;
+    let (pool, seeded) = seed(DATABASE, 4, &upstream, &key, &policy()).await;
 
     let limiter =
         Limiter::new(CounterStore::redis(&redis_url, Duration::from_millis(250)).unwrap());
-    let state = ProxyState {
-        // Long enough that no snapshot reload lands inside the run.
-        cache: Arc::new(SnapshotCache::new(
-            seeded.pool.clone(),
-            Arc::new(key),
-            Duration::from_secs(3600),
-        )),
-        upstream: UpstreamClient::new(true).unwrap(),
-        sealer: Arc::new(SessionSealer::new(&[3; 32])),
-        limiter: limiter.clone(),
-        approvals: Approvals::new(seeded.pool.clone(), ApprovalBus::in_process()),
-        audit: toolgate_audit::AuditSink::disabled(),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gateway = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    let state = proxy_state(&pool, key, limiter.clone(), AuditSink::disabled());
+    let gateway = serve(router(state)).await;
 
-    let mut redis = redis::Client::open(redis_url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = redis_connection(&redis_url).await;
     let redis_version: String = redis::cmd("INFO")
         .arg("server")
         .query_async::<String>(&mut redis)
@@ -353,14 +213,14 @@ async fn run(calls: usize) {
         .find_map(|l| l.strip_prefix("redis_version:").map(str::to_owned))
         .unwrap_or_default();
     let inside_script = script_commands();
-    let url: Arc<str> = format!("http://{gateway}{}", seeded.path).into();
+    let url: Arc<str> = format!("http://{gateway}{}", seeded.path()).into();
     let sequential = Agent {
         client: reqwest::Client::builder()
             .pool_max_idle_per_host(1)
             .build()
             .unwrap(),
         url: url.clone(),
-        token: seeded.token.as_str().into(),
+        token: seeded.token().into(),
     };
 
     // Warm-up: the snapshot loads, connections open, the script is cached.
@@ -390,7 +250,7 @@ async fn run(calls: usize) {
             .build()
             .unwrap(),
         url,
-        token: seeded.token.as_str().into(),
+        token: seeded.token().into(),
     };
     // Phases alternate in rounds, so drift hits both tools alike.
     concurrently(&concurrent, "free", WARMUP_CALLS).await;
@@ -412,7 +272,10 @@ async fn run(calls: usize) {
     // Every limited call was served (checked per call); the counter holds
     // exactly one unit per call.
     let counter = LimitRequest {
-        key: format!("bench:server:{}:grant:{}", seeded.server, seeded.grant),
+        key: format!(
+            "bench:server:{}:grant:{}",
+            seeded.server, seeded.grants[0].id
+        ),
         window_secs: 86_400,
         max: 1_000_000_000,
         cost: 1,

@@ -18,6 +18,8 @@ pub mod outcome;
 pub mod relay;
 pub mod session;
 pub mod snapshot;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod upstream;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,18 +18,13 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use toolgate_audit::{AuditSink, SinkConfig};
-use toolgate_changes::ApprovalBus;
 use toolgate_limits::CounterStore;
-use toolgate_proxy::approval::Approvals;
-use toolgate_proxy::cache::SnapshotCache;
 use toolgate_proxy::limiting::Limiter;
-use toolgate_proxy::session::SessionSealer;
-use toolgate_proxy::upstream::UpstreamClient;
-use toolgate_proxy::{router, ProxyState};
+use toolgate_proxy::router;
+use toolgate_proxy::test_support::{json_response, proxy_state, serve, Seed};
 use toolgate_store::audit::{AuditEvent, AuditFilter};
 use toolgate_store::ids::AccountId;
 use toolgate_store::secrets::SecretKey;
-use toolgate_store::{accounts, grants, policies, servers};
 use tower::ServiceExt;
 
 const POLICY: &str = r#"{"version": "1", "default": "allow", "hide": ["secret_*"],
@@ -49,30 +44,30 @@ async fn upstream(body: String) -> axum::response::Response {
             .filter(|m| m.get("id").is_some())
             .map(|m| json!({"jsonrpc": "2.0", "id": m["id"], "result": {"content": []}}))
             .collect();
-        return (
-            [("content-type", "application/json")],
-            Value::Array(answers).to_string(),
-        )
-            .into_response();
+        return json_response(&Value::Array(answers));
     }
     let id = message["id"].clone();
     match message["params"]["name"].as_str() {
-        Some("failing") => (
-            [("content-type", "application/json")],
-            json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": "tool crashed"}}).to_string(),
+        Some("failing") => json_response(
+            &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": "tool crashed"}}),
+        ),
+        Some("garbage") => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [("content-type", "text/html")],
+            "<h1>oops</h1>",
         )
             .into_response(),
-        Some("garbage") => (StatusCode::INTERNAL_SERVER_ERROR, [("content-type", "text/html")], "<h1>oops</h1>").into_response(),
         Some("streamed") => (
             [("content-type", "text/event-stream")],
-            format!("event: message\ndata: {}\n\n", json!({"jsonrpc": "2.0", "id": id, "result": {"content": []}})),
+            format!(
+                "event: message\ndata: {}\n\n",
+                json!({"jsonrpc": "2.0", "id": id, "result": {"content": []}})
+            ),
         )
             .into_response(),
-        _ => (
-            [("content-type", "application/json")],
-            json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": message["params"]["arguments"]["message"]}]}}).to_string(),
-        )
-            .into_response(),
+        _ => json_response(
+            &json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": message["params"]["arguments"]["message"]}]}}),
+        ),
     }
 }
 
@@ -84,68 +79,21 @@ struct Fixture {
 }
 
 async fn fixture(pool: PgPool) -> Fixture {
-    let app = Router::new().route("/mcp", post(upstream));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+    let upstream_addr = serve(Router::new().route("/mcp", post(upstream))).await;
     let key = Arc::new(SecretKey::from_bytes([9; 32]));
-    let account = accounts::create_with_owner(
-        &pool,
-        accounts::NewAccount {
-            name: "Acme",
-            slug_base: "acme",
-            email: "a@example.com",
-            password_hash: "x",
-        },
-    )
-    .await
-    .unwrap()
-    .0;
-    let server = servers::create(
-        &pool,
-        &key,
-        account.id,
-        servers::NewServer {
-            name: "tools",
-            url: &url,
-            headers: &BTreeMap::new(),
-            timeout_ms: Some(2000),
-        },
-    )
-    .await
-    .unwrap();
-    let document = serde_json::from_str(POLICY).unwrap();
-    policies::put(&pool, account.id, server.id, &document, None)
-        .await
-        .unwrap();
-    let (_, token) = grants::create(
-        &pool,
-        account.id,
-        grants::NewGrant {
-            name: "agent",
-            servers: None,
-            expires_at: None,
-        },
-    )
-    .await
-    .unwrap();
-    let state = ProxyState {
-        cache: Arc::new(SnapshotCache::new(
-            pool.clone(),
-            key,
-            Duration::from_secs(60),
-        )),
-        upstream: UpstreamClient::new(true).unwrap(),
-        sealer: Arc::new(SessionSealer::new(&[3; 32])),
-        limiter: Limiter::new(CounterStore::memory()),
-        approvals: Approvals::new(pool.clone(), ApprovalBus::in_process()),
-        audit: AuditSink::in_process(pool.clone(), SinkConfig::default()).0,
-    };
+    let policy = serde_json::from_str(POLICY).unwrap();
+    let seeded = Seed {
+        timeout_ms: 2000,
+        ..Seed::new("Acme", &format!("http://{upstream_addr}/mcp"), &policy)
+    }
+    .create(&pool, &key)
+    .await;
+    let audit = AuditSink::in_process(pool.clone(), SinkConfig::default()).0;
+    let state = proxy_state(&pool, key, Limiter::new(CounterStore::memory()), audit);
     Fixture {
         router: router(state),
-        token,
-        account: account.id,
+        token: seeded.token().to_owned(),
+        account: seeded.account,
         pool,
     }
 }
@@ -164,37 +112,27 @@ impl Fixture {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// The account's stored events, newest first.
+    async fn stored_events(&self) -> Vec<AuditEvent> {
+        toolgate_store::audit::list(&self.pool, self.account, &AuditFilter::default(), None, 200)
+            .await
+            .unwrap()
+            .items
+    }
+
     /// Waits until `want` events are stored, then a little longer to catch
     /// any extra, and returns them all.
     async fn events(&self, want: usize) -> Vec<AuditEvent> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let page = toolgate_store::audit::list(
-                &self.pool,
-                self.account,
-                &AuditFilter::default(),
-                None,
-                200,
-            )
-            .await
-            .unwrap();
-            if page.items.len() >= want {
+            let stored = self.stored_events().await.len();
+            if stored >= want {
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                return toolgate_store::audit::list(
-                    &self.pool,
-                    self.account,
-                    &AuditFilter::default(),
-                    None,
-                    200,
-                )
-                .await
-                .unwrap()
-                .items;
+                return self.stored_events().await;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{} of {want} events",
-                page.items.len()
+                "{stored} of {want} events"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

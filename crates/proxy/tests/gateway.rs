@@ -17,17 +17,15 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use toolgate_changes::ApprovalBus;
+use toolgate_audit::AuditSink;
 use toolgate_limits::CounterStore;
-use toolgate_proxy::approval::Approvals;
 use toolgate_proxy::cache::SnapshotCache;
 use toolgate_proxy::limiting::Limiter;
-use toolgate_proxy::session::SessionSealer;
+use toolgate_proxy::test_support::{json_response, proxy_state, serve, Seed};
 use toolgate_proxy::upstream::UpstreamClient;
 use toolgate_proxy::{router, ProxyState};
 use toolgate_store::ids::AccountId;
 use toolgate_store::secrets::SecretKey;
-use toolgate_store::{accounts, grants, policies, servers};
 use tower::ServiceExt;
 
 /// What the scripted upstream saw.
@@ -50,11 +48,7 @@ async fn upstream_handler(
             .iter()
             .map(|m| json!({"jsonrpc": "2.0", "id": m["id"], "result": {"content": [{"type": "text", "text": m["params"]["arguments"]["message"]}]}}))
             .collect();
-        return (
-            [("content-type", "application/json")],
-            Value::Array(answers).to_string(),
-        )
-            .into_response();
+        return json_response(&Value::Array(answers));
     }
     let id = message["id"].clone();
     match message["method"].as_str() {
@@ -94,21 +88,13 @@ async fn upstream_handler(
                 )
                     .into_response()
             }
-            Some("failing") => (
-                [("content-type", "application/json")],
-                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": "tool crashed"}}).to_string(),
-            )
-                .into_response(),
+            Some("failing") => json_response(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": "tool crashed"}})),
             Some("garbage") => (StatusCode::INTERNAL_SERVER_ERROR, [("content-type", "text/html")], "<h1>oops</h1>").into_response(),
             Some("unauthorized") => (StatusCode::UNAUTHORIZED, [("www-authenticate", "Bearer")], "").into_response(),
-            _ => (
-                [("content-type", "application/json")],
-                json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": message["params"]["arguments"]["message"]}]}}).to_string(),
-            )
-                .into_response(),
+            _ => json_response(&json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": message["params"]["arguments"]["message"]}]}})),
         },
         None => StatusCode::ACCEPTED.into_response(),
-        Some(_) => ([("content-type", "application/json")], json!({"jsonrpc": "2.0", "id": id, "result": {}}).to_string()).into_response(),
+        Some(_) => json_response(&json!({"jsonrpc": "2.0", "id": id, "result": {}})),
     }
 }
 
@@ -117,10 +103,7 @@ async fn start_upstream() -> (String, Recorder) {
     let app = Router::new()
         .route("/mcp", post(upstream_handler))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/mcp"), seen)
+    (format!("http://{}/mcp", serve(app).await), seen)
 }
 
 struct Fixture {
@@ -146,83 +129,31 @@ async fn fixture(pool: PgPool, upstream_url: Option<&str>, timeout_ms: i32) -> F
         None => start_upstream().await,
     };
     let key = Arc::new(SecretKey::from_bytes([9; 32]));
-    let account = accounts::create_with_owner(
+    let policy = serde_json::from_str(POLICY).unwrap();
+    let seeded = Seed {
+        upstream_headers: BTreeMap::from([(
+            "x-upstream-key".to_owned(),
+            "upstream-secret".to_owned(),
+        )]),
+        timeout_ms,
+        grants: &["agent", "other"],
+        ..Seed::new("Acme", &url, &policy)
+    }
+    .create(&pool, &key)
+    .await;
+    let state = proxy_state(
         &pool,
-        accounts::NewAccount {
-            name: "Acme",
-            slug_base: "acme",
-            email: "a@example.com",
-            password_hash: "x",
-        },
-    )
-    .await
-    .unwrap()
-    .0;
-    let headers = BTreeMap::from([("x-upstream-key".to_owned(), "upstream-secret".to_owned())]);
-    let server = servers::create(
-        &pool,
-        &key,
-        account.id,
-        servers::NewServer {
-            name: "tools",
-            url: &url,
-            headers: &headers,
-            timeout_ms: Some(timeout_ms),
-        },
-    )
-    .await
-    .unwrap();
-    policies::put(
-        &pool,
-        account.id,
-        server.id,
-        &serde_json::from_str(POLICY).unwrap(),
-        None,
-    )
-    .await
-    .unwrap();
-    let (_, token) = grants::create(
-        &pool,
-        account.id,
-        grants::NewGrant {
-            name: "agent",
-            servers: None,
-            expires_at: None,
-        },
-    )
-    .await
-    .unwrap();
-    let (_, other_token) = grants::create(
-        &pool,
-        account.id,
-        grants::NewGrant {
-            name: "other",
-            servers: None,
-            expires_at: None,
-        },
-    )
-    .await
-    .unwrap();
-    let cache = Arc::new(SnapshotCache::new(
-        pool.clone(),
-        key.clone(),
-        Duration::from_secs(60),
-    ));
-    let state = ProxyState {
-        cache: cache.clone(),
-        upstream: UpstreamClient::new(true).unwrap(),
-        sealer: Arc::new(SessionSealer::new(&[3; 32])),
-        limiter: Limiter::new(CounterStore::memory()),
-        audit: toolgate_audit::AuditSink::disabled(),
-        approvals: Approvals::new(pool.clone(), ApprovalBus::in_process()),
-    };
+        key,
+        Limiter::new(CounterStore::memory()),
+        AuditSink::disabled(),
+    );
     Fixture {
-        router: router(state),
-        cache,
+        router: router(state.clone()),
+        cache: state.cache,
         seen,
-        token,
-        other_token,
-        account: account.id,
+        token: seeded.grants[0].token.clone(),
+        other_token: seeded.grants[1].token.clone(),
+        account: seeded.account,
         pool,
     }
 }
@@ -587,18 +518,14 @@ async fn an_unreachable_upstream_is_named_without_secrets(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn internal_upstreams_are_refused_when_private_addresses_are_off(pool: PgPool) {
     let f = fixture(pool.clone(), None, 1000).await;
-    let key = Arc::new(SecretKey::from_bytes([9; 32]));
     let state = ProxyState {
-        cache: Arc::new(SnapshotCache::new(
-            pool.clone(),
-            key,
-            Duration::from_secs(60),
-        )),
         upstream: UpstreamClient::new(false).unwrap(),
-        sealer: Arc::new(SessionSealer::new(&[3; 32])),
-        limiter: Limiter::new(CounterStore::memory()),
-        audit: toolgate_audit::AuditSink::disabled(),
-        approvals: Approvals::new(pool, ApprovalBus::in_process()),
+        ..proxy_state(
+            &pool,
+            Arc::new(SecretKey::from_bytes([9; 32])),
+            Limiter::new(CounterStore::memory()),
+            AuditSink::disabled(),
+        )
     };
     let strict = Fixture {
         router: router(state),

@@ -9,22 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| ADMIN_URL.to_owned())
-}
-
-/// A database URL on the same server as the admin URL, with another name.
-fn database_url(name: &str) -> String {
-    let admin = admin_url();
-    let base = admin
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .unwrap_or(&admin);
-    format!("{base}/{name}")
-}
+use toolgate_proxy::test_support::{admin_url, database_url};
 
 struct Server {
     child: Child,

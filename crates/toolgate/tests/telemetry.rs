@@ -23,6 +23,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use prost::Message;
 use serde_json::{json, Value};
+use toolgate_proxy::test_support::post_mcp;
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 
@@ -151,21 +152,27 @@ fn gateway_decisions(spans: &[Span]) -> Vec<&str> {
 /// One `tools/call`; the response's `x-request-id`.
 async fn call(fleet: &Fleet, token: &str, tool: &str, arguments: Value) -> String {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}});
-    let response = reqwest::Client::new()
-        .post(&fleet.urls[0])
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let client = reqwest::Client::new();
+    let response = post_mcp(&client, &fleet.urls[0], token, body.to_string()).await;
     let request_id = response.headers()["x-request-id"]
         .to_str()
         .unwrap()
         .to_owned();
     response.text().await.unwrap();
     request_id
+}
+
+/// One call refused by its argument schema (with an argument value that must
+/// stay private), then one to a denied tool.
+async fn refused_and_denied_calls(fleet: &Fleet) {
+    call(
+        fleet,
+        &fleet.token,
+        "echo",
+        json!({"message": SECRET_ARGUMENT}),
+    )
+    .await;
+    call(fleet, &fleet.token, "wipe", json!({})).await;
 }
 
 #[tokio::test]
@@ -204,14 +211,7 @@ async fn spans_reach_an_otlp_receiver_with_decisions_and_without_secrets() {
     // Gateway calls: one forwarded, one refused by its argument schema (with
     // an argument value that must stay private), one to a denied tool.
     let forwarded = call(&fleet, &fleet.token, "echo", json!({"message": "hi"})).await;
-    call(
-        &fleet,
-        &fleet.token,
-        "echo",
-        json!({"message": SECRET_ARGUMENT}),
-    )
-    .await;
-    call(&fleet, &fleet.token, "wipe", json!({})).await;
+    refused_and_denied_calls(&fleet).await;
 
     let spans = wait_for(&received, |spans| {
         gateway_decisions(spans) == ["forwarded", "refused", "unknown_tool"]
@@ -277,14 +277,7 @@ async fn metrics_count_gateway_requests_by_account_server_and_decision() {
     for _ in 0..3 {
         call(&fleet, &fleet.token, "echo", json!({"message": "hi"})).await;
     }
-    call(
-        &fleet,
-        &fleet.token,
-        "echo",
-        json!({"message": SECRET_ARGUMENT}),
-    )
-    .await;
-    call(&fleet, &fleet.token, "wipe", json!({})).await;
+    refused_and_denied_calls(&fleet).await;
     call(&fleet, "tgg_not_a_grant", "echo", json!({})).await;
     // Admitted, then refused by its limit.
     call(&fleet, &fleet.token, "once", json!({})).await;

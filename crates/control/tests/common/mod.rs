@@ -3,15 +3,20 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use toolgate_changes::ChangeBus;
+use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::{app, AppState, Settings};
+use toolgate_store::approvals::{self, NewApproval};
+use toolgate_store::ids::{AccountId, ApprovalId, GrantId, ServerId};
 use toolgate_store::secrets::SecretKey;
 use tower::ServiceExt;
 
@@ -71,10 +76,32 @@ impl TestApp {
     }
 
     pub fn with_settings(pool: PgPool, allow_private_upstreams: bool) -> Self {
+        let key = Arc::new(SecretKey::generate());
+        Self::build(pool, key, allow_private_upstreams, |state| state)
+    }
+
+    /// Approval decisions are announced on `bus`, for tests that listen.
+    pub fn with_approvals(pool: PgPool, bus: ApprovalBus) -> Self {
+        let key = Arc::new(SecretKey::generate());
+        Self::build(pool, key, false, |state| state.with_approvals(bus))
+    }
+
+    /// Secrets are sealed with `key`, for tests that also run what reads
+    /// them (a webhook dispatcher) beside the router.
+    pub fn with_key(pool: PgPool, key: Arc<SecretKey>, allow_private_upstreams: bool) -> Self {
+        Self::build(pool, key, allow_private_upstreams, |state| state)
+    }
+
+    fn build(
+        pool: PgPool,
+        key: Arc<SecretKey>,
+        allow_private_upstreams: bool,
+        adjust: impl FnOnce(AppState) -> AppState,
+    ) -> Self {
         let changes = ChangeBus::in_process();
         let state = AppState::new(
             pool.clone(),
-            SecretKey::generate(),
+            key,
             JwtKeys::new(JWT_SECRET, 3600),
             Settings {
                 public_url: PUBLIC_URL.to_owned(),
@@ -83,7 +110,7 @@ impl TestApp {
             changes.clone(),
         );
         Self {
-            router: app(state),
+            router: app(adjust(state)),
             pool,
             changes,
         }
@@ -138,6 +165,10 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
     /// Signs up a new account; returns its session token and the response body.
     pub async fn signup(&self, email: &str, account: &str) -> (String, Value) {
         let r = self
@@ -164,6 +195,57 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
         r.body
     }
+
+    /// Creates a grant to every server; returns its JSON.
+    pub async fn create_grant(&self, token: &str, name: &str) -> Value {
+        let r = self.post("/v1/grants", token, json!({"name": name})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
+        r.body
+    }
+
+    /// Signs up account "Acme" with a server, `payments`, and a grant to it.
+    pub async fn tenant(&self, email: &str) -> Tenant {
+        let (token, body) = self.signup(email, "Acme").await;
+        let server = self.create_server(&token, "payments").await;
+        let grant = self.create_grant(&token, "agent").await;
+        Tenant {
+            token,
+            account: parse_id(&body["account"]),
+            server: parse_id(&server),
+            grant: parse_id(&grant),
+        }
+    }
+
+    /// What the gateway records when it holds a call of `create_charge`.
+    pub async fn hold(&self, t: &Tenant, arguments: Value, timeout: Duration) -> ApprovalId {
+        approvals::create(
+            &self.pool,
+            t.account,
+            NewApproval {
+                server: t.server,
+                grant: t.grant,
+                tool: "create_charge",
+                arguments: &arguments,
+                timeout,
+            },
+        )
+        .await
+        .unwrap()
+        .id
+    }
+}
+
+/// A signed-up account, its session token, and the ids of its server and grant.
+pub struct Tenant {
+    pub token: String,
+    pub account: AccountId,
+    pub server: ServerId,
+    pub grant: GrantId,
+}
+
+/// The `id` of a resource's JSON.
+pub fn parse_id<T: std::str::FromStr<Err: std::fmt::Debug>>(resource: &Value) -> T {
+    resource["id"].as_str().unwrap().parse().unwrap()
 }
 
 /// A minimal valid policy document.

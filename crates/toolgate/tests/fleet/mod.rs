@@ -12,26 +12,13 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use serde_json::{json, Value};
+use toolgate_proxy::test_support::{
+    database_url, fresh_database, json_response, post_mcp, serve, Seed,
+};
 use toolgate_store::ids::{AccountId, ServerId};
 use toolgate_store::secrets::SecretKey;
-use toolgate_store::{accounts, db, grants, policies, servers};
 
 pub const SECRET_KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-fn database_url(name: &str) -> String {
-    let admin = admin_url();
-    let base = admin
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .unwrap_or(&admin)
-        .to_owned();
-    format!("{base}/{name}")
-}
 
 /// The Redis Stream a fleet's gateways queue audit events on.
 pub fn audit_stream(name: &str) -> String {
@@ -118,14 +105,11 @@ async fn start_upstream() -> (String, Arc<AtomicUsize>) {
                     counter.fetch_add(1, Ordering::SeqCst);
                 }
                 let reply = json!({"jsonrpc": "2.0", "id": message["id"], "result": {"content": [{"type": "text", "text": "done"}]}});
-                ([("content-type", "application/json")], reply.to_string())
+                json_response(&reply)
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/mcp"), calls)
+    (format!("http://{}/mcp", serve(app).await), calls)
 }
 
 impl Fleet {
@@ -143,60 +127,13 @@ impl Fleet {
         options: FleetOptions,
     ) -> Fleet {
         let database = format!("toolgate_test_{name}");
-        let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
-        ))
-        .execute(&admin)
-        .await
-        .unwrap();
-        admin.close().await;
+        let pool = fresh_database(&database, 4).await;
         let url = database_url(&database);
-        db::create_database_if_missing(&url).await.unwrap();
-        let pool = db::connect(&url, 4).await.unwrap();
-        db::migrate(&pool).await.unwrap();
-
         let (upstream, upstream_calls) = start_upstream().await;
         let key = SecretKey::parse(SECRET_KEY_HEX).unwrap();
-        let (account, _) = accounts::create_with_owner(
-            &pool,
-            accounts::NewAccount {
-                name: "Fleet",
-                slug_base: "fleet",
-                email: "fleet@example.com",
-                password_hash: "x",
-            },
-        )
-        .await
-        .unwrap();
-        let headers = Default::default();
-        let server = servers::create(
-            &pool,
-            &key,
-            account.id,
-            servers::NewServer {
-                name: "tools",
-                url: &upstream,
-                headers: &headers,
-                timeout_ms: Some(10_000),
-            },
-        )
-        .await
-        .unwrap();
-        policies::put(&pool, account.id, server.id, &policy, None)
-            .await
-            .unwrap();
-        let (_, token) = grants::create(
-            &pool,
-            account.id,
-            grants::NewGrant {
-                name: "agent",
-                servers: None,
-                expires_at: None,
-            },
-        )
-        .await
-        .unwrap();
+        let seeded = Seed::new("Fleet", &upstream, &policy)
+            .create(&pool, &key)
+            .await;
         pool.close().await;
 
         let mut children = Vec::new();
@@ -233,12 +170,12 @@ impl Fleet {
             children,
             urls: urls
                 .into_iter()
-                .map(|u| format!("{u}/mcp/{}/tools", account.slug))
+                .map(|u| format!("{u}{}", seeded.path()))
                 .collect(),
-            token,
-            account: account.id,
-            server: server.id,
-            slug: account.slug.clone(),
+            token: seeded.token().to_owned(),
+            account: seeded.account,
+            server: seeded.server,
+            slug: seeded.slug,
             redis_url: redis_url.to_owned(),
             upstream_calls,
             client,
@@ -334,16 +271,7 @@ impl FleetHandle {
     pub async fn call(&self, i: usize, tool: &str) -> Outcome {
         let url = &self.urls[i % self.urls.len()];
         let body = json!({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": tool, "arguments": {}}});
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(&self.token)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
+        let response = post_mcp(&self.client, url, &self.token, body.to_string()).await;
         let text = response.text().await.unwrap();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let result = &value["result"];
