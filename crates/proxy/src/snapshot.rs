@@ -2,7 +2,6 @@
 //! name with their opened upstream headers and compiled policy, grants by
 //! token digest.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -17,11 +16,16 @@ use url::Url;
 /// Prefix of grant tokens; anything else is not worth a lookup.
 const GRANT_TOKEN_PREFIX: &str = "tgg_";
 
+/// A gateway keeps one per loaded account, so it is kept compact: servers
+/// and grants are sorted slices found by binary search (an account has a
+/// handful of each), not hash maps with their spare capacity.
 pub struct AccountSnapshot {
     pub id: AccountId,
     pub slug: String,
-    servers: HashMap<String, Arc<ServerConfig>>,
-    grants: HashMap<[u8; 32], GrantEntry>,
+    /// Sorted by name (unique within an account).
+    servers: Box<[Arc<ServerConfig>]>,
+    /// Sorted by token digest (unique).
+    grants: Box<[([u8; 32], GrantEntry)]>,
 }
 
 pub struct ServerConfig {
@@ -41,7 +45,7 @@ pub struct ServerConfig {
 pub struct GrantEntry {
     pub id: GrantId,
     /// `None`: every server of the account.
-    servers: Option<HashSet<ServerId>>,
+    servers: Option<Box<[ServerId]>>,
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -77,15 +81,15 @@ fn closed_policy() -> Arc<CompiledPolicy> {
 
 impl AccountSnapshot {
     pub fn compile(rows: AccountRows) -> Self {
-        let servers = rows
+        let mut servers: Vec<Arc<ServerConfig>> = rows
             .servers
             .into_iter()
-            .filter_map(|server| {
-                let name = server.name.clone();
-                compile_server(server).map(|config| (name, Arc::new(config)))
-            })
+            .filter_map(|server| compile_server(server).map(Arc::new))
             .collect();
-        let grants = rows
+        servers.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        // Should two rows ever share a name, one of them serves it.
+        servers.dedup_by(|a, b| a.name == b.name);
+        let mut grants: Vec<([u8; 32], GrantEntry)> = rows
             .grants
             .into_iter()
             .filter_map(|grant| {
@@ -102,16 +106,21 @@ impl AccountSnapshot {
                 ))
             })
             .collect();
+        grants.sort_unstable_by_key(|(digest, _)| *digest);
+        grants.dedup_by(|a, b| a.0 == b.0);
         Self {
             id: rows.id,
             slug: rows.slug,
-            servers,
-            grants,
+            servers: servers.into_boxed_slice(),
+            grants: grants.into_boxed_slice(),
         }
     }
 
     pub fn server(&self, name: &str) -> Option<&Arc<ServerConfig>> {
-        self.servers.get(name)
+        self.servers
+            .binary_search_by(|server| server.name.as_str().cmp(name))
+            .ok()
+            .and_then(|at| self.servers.get(at))
     }
 
     /// The live grant a bearer token names, if any.
@@ -120,7 +129,11 @@ impl AccountSnapshot {
             return None;
         }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.grants.get(&digest)
+        self.grants
+            .binary_search_by(|(key, _)| key.cmp(&digest))
+            .ok()
+            .and_then(|at| self.grants.get(at))
+            .map(|(_, grant)| grant)
     }
 
     pub fn server_count(&self) -> usize {
@@ -136,7 +149,9 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
             return None;
         }
     };
-    let mut headers = HeaderMap::new();
+    // Sized for its entries: an empty map allocates nothing, and the default
+    // first allocation holds several entries a server rarely has.
+    let mut headers = HeaderMap::with_capacity(server.headers.len());
     for (name, value) in &server.headers {
         match (
             HeaderName::from_bytes(name.as_bytes()),
