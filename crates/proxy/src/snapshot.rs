@@ -2,13 +2,14 @@
 //! name with their opened upstream headers and compiled policy, grants by
 //! token digest.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
-use toolgate_policy::CompiledPolicy;
+use toolgate_policy::{CompiledPolicy, PolicyError};
 use toolgate_store::ids::{AccountId, GrantId, ServerId};
 use toolgate_store::snapshot::{AccountRows, ServerRows};
 use url::Url;
@@ -77,6 +78,67 @@ fn closed_policy() -> Arc<CompiledPolicy> {
     CLOSED
         .get_or_init(|| Arc::new(CompiledPolicy::closed()))
         .clone()
+}
+
+/// Compiled policies by the SHA-256 of their document, so that servers whose
+/// current policy is the same document (accounts made from one template)
+/// share one compiled policy instead of holding a copy each. Sharing is safe:
+/// a compiled policy is immutable and depends on nothing but its document.
+/// Entries are weak, so a policy no snapshot uses any more is freed.
+#[derive(Default)]
+struct SharedPolicies {
+    by_digest: HashMap<[u8; 32], Weak<CompiledPolicy>>,
+    /// Dead entries are swept when the map reaches this size.
+    sweep_at: usize,
+}
+
+/// The smallest `sweep_at`: sweeping a small map is not worth it.
+const MIN_SWEEP_AT: usize = 64;
+
+impl SharedPolicies {
+    fn get(&self, digest: &[u8; 32]) -> Option<Arc<CompiledPolicy>> {
+        self.by_digest.get(digest).and_then(Weak::upgrade)
+    }
+
+    /// Keeps `policy` for `digest` unless a live one is already there, and
+    /// returns the one kept.
+    fn insert(&mut self, digest: [u8; 32], policy: Arc<CompiledPolicy>) -> Arc<CompiledPolicy> {
+        if let Some(live) = self.get(&digest) {
+            return live;
+        }
+        if self.by_digest.len() >= self.sweep_at {
+            self.by_digest.retain(|_, policy| policy.strong_count() > 0);
+            self.sweep_at = (self.by_digest.len() * 2).max(MIN_SWEEP_AT);
+        }
+        self.by_digest.insert(digest, Arc::downgrade(&policy));
+        policy
+    }
+}
+
+fn shared_policies() -> &'static Mutex<SharedPolicies> {
+    static SHARED: OnceLock<Mutex<SharedPolicies>> = OnceLock::new();
+    SHARED.get_or_init(Mutex::default)
+}
+
+/// Compiles a stored policy document, or shares the compiled policy of an
+/// identical document already in use.
+fn compile_policy(document: &serde_json::Value) -> Result<Arc<CompiledPolicy>, Vec<PolicyError>> {
+    let Ok(text) = serde_json::to_vec(document) else {
+        return toolgate_policy::parse(document).map(Arc::new);
+    };
+    let digest: [u8; 32] = Sha256::digest(&text).into();
+    let shared = || {
+        shared_policies()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    let existing = shared().get(&digest);
+    if let Some(policy) = existing {
+        return Ok(policy);
+    }
+    // Compiled outside the lock; a concurrent twin may win the insert.
+    let policy = Arc::new(toolgate_policy::parse(document)?);
+    Ok(shared().insert(digest, policy))
 }
 
 impl AccountSnapshot {
@@ -169,8 +231,8 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
     }
     let (policy, policy_version) = match server.policy {
         None => (closed_policy(), None),
-        Some((version, document)) => match toolgate_policy::parse(&document) {
-            Ok(policy) => (Arc::new(policy), Some(version)),
+        Some((version, document)) => match compile_policy(&document) {
+            Ok(policy) => (policy, Some(version)),
             Err(errors) => {
                 tracing::error!(server = %server.id, version, errors = errors.len(), "stored policy no longer compiles; server closed");
                 (closed_policy(), Some(version))
@@ -273,5 +335,45 @@ mod tests {
         );
         assert!(snapshot.grant("tgg_unknown").is_none());
         assert!(snapshot.grant("all").is_none());
+    }
+
+    #[test]
+    fn identical_policy_documents_share_one_compiled_policy() {
+        let document = serde_json::json!({"version": "1", "default": "deny",
+            "tools": {"shared_policy_test": {}}});
+        let one = compile_policy(&document).unwrap();
+        let two = compile_policy(&document.clone()).unwrap();
+        assert!(Arc::ptr_eq(&one, &two));
+        let other = compile_policy(&serde_json::json!({"version": "1", "default": "deny",
+            "tools": {"shared_policy_test_2": {}}}))
+        .unwrap();
+        assert!(!Arc::ptr_eq(&one, &other));
+        assert!(one.visible("shared_policy_test"));
+        assert!(!other.visible("shared_policy_test"));
+        // Kept only while in use.
+        let weak = Arc::downgrade(&one);
+        drop((one, two));
+        assert!(weak.upgrade().is_none());
+        assert!(compile_policy(&document)
+            .unwrap()
+            .visible("shared_policy_test"));
+        assert!(compile_policy(&serde_json::json!({"version": "2"})).is_err());
+    }
+
+    #[test]
+    fn policies_no_longer_used_are_swept() {
+        let mut shared = SharedPolicies::default();
+        for i in 0u8..200 {
+            let policy = shared.insert([i; 32], Arc::new(CompiledPolicy::closed()));
+            assert!(Arc::ptr_eq(&shared.get(&[i; 32]).unwrap(), &policy));
+        }
+        assert!(
+            shared.by_digest.len() <= MIN_SWEEP_AT,
+            "{}",
+            shared.by_digest.len()
+        );
+        let kept = shared.insert([7; 32], Arc::new(CompiledPolicy::closed()));
+        let again = shared.insert([7; 32], Arc::new(CompiledPolicy::closed()));
+        assert!(Arc::ptr_eq(&kept, &again), "a live entry is kept");
     }
 }
