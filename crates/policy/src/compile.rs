@@ -33,7 +33,8 @@ pub struct CompiledPolicy {
 pub(crate) struct CompiledRule {
     pub pointer: String,
     pub action: Action,
-    pub arguments: Option<ArgumentSchema>,
+    /// Boxed: most rules have none, and a compiled schema is large.
+    pub arguments: Option<Box<ArgumentSchema>>,
     /// The rule's own limits followed by the `"*"` limits.
     pub limits: Vec<Limit>,
     /// Audit events of calls under this rule keep argument values.
@@ -95,12 +96,18 @@ pub(crate) fn compile(doc: Document) -> CompiledPolicy {
         rules.push(CompiledRule {
             pointer: rule.pointer,
             action: rule.action,
-            arguments: rule.arguments,
+            arguments: rule.arguments.map(Box::new),
             limits,
             audit_arguments: rule.audit_arguments,
         });
     }
 
+    // Built once, kept for as long as the policy: no spare capacity.
+    hide_exact.shrink_to_fit();
+    exact.shrink_to_fit();
+    counters.shrink_to_fit();
+    let mut every_call = doc.every_call;
+    every_call.shrink_to_fit();
     CompiledPolicy {
         default: doc.default,
         hide_exact,
@@ -108,7 +115,7 @@ pub(crate) fn compile(doc: Document) -> CompiledPolicy {
         exact,
         globs: GlobSet::new(globs),
         rules,
-        every_call: doc.every_call,
+        every_call,
         counters,
     }
 }

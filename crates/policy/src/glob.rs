@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 pub(crate) struct Glob {
     pattern: String,
     /// The literal runs between stars; `parts.len() == stars + 1`.
-    parts: Vec<String>,
+    parts: Box<[String]>,
 }
 
 impl Glob {
@@ -31,7 +31,7 @@ impl Glob {
 
     /// The literal text after the last star (empty for an exact name).
     pub(crate) fn suffix(&self) -> &str {
-        match self.parts.as_slice() {
+        match &*self.parts {
             [_, .., last] => last,
             _ => "",
         }

@@ -46,11 +46,16 @@ impl<T> Groups<T> {
             .push((glob, value));
     }
 
+    /// Orders each group and drops the spare capacity left by building it:
+    /// a set is built once and kept for as long as its policy.
     fn sort(&mut self) {
         self.lengths.sort_unstable();
+        self.lengths.shrink_to_fit();
         for group in self.groups.values_mut() {
             group.sort_by(|(a, _), (b, _)| a.precedence(b));
+            group.shrink_to_fit();
         }
+        self.groups.shrink_to_fit();
     }
 
     /// Replaces `best` with the best match of each group that a key
@@ -110,6 +115,7 @@ impl<T> GlobSet<T> {
         set.by_prefix.sort();
         set.by_suffix.sort();
         set.rest.sort_by(|(a, _), (b, _)| a.precedence(b));
+        set.rest.shrink_to_fit();
         set
     }
 

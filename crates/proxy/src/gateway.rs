@@ -156,7 +156,7 @@ async fn handle_post(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let target = target(&state, &account, &server, &headers).await?;
-    outcome.resolved(target.account, target.server.clone());
+    outcome.resolved(target.account, target.server.id);
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             GatewayError::TooLarge

@@ -2,29 +2,32 @@
 //! name with their opened upstream headers and compiled policy, grants by
 //! token digest.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
-use toolgate_policy::CompiledPolicy;
+use toolgate_policy::{CompiledPolicy, PolicyError};
 use toolgate_store::ids::{AccountId, GrantId, ServerId};
 use toolgate_store::snapshot::{AccountRows, ServerRows};
 use url::{Host, Url};
 
-use crate::outcome::ServerMetrics;
-
 /// Prefix of grant tokens; anything else is not worth a lookup.
 const GRANT_TOKEN_PREFIX: &str = "tgg_";
 
+/// A gateway keeps one per loaded account, so it is kept compact: servers
+/// and grants are sorted slices found by binary search (an account has a
+/// handful of each), not hash maps with their spare capacity.
 pub struct AccountSnapshot {
     pub id: AccountId,
     pub slug: String,
-    servers: HashMap<String, Arc<ServerConfig>>,
-    grants: HashMap<[u8; 32], GrantEntry>,
+    /// Sorted by name (unique within an account).
+    servers: Box<[Arc<ServerConfig>]>,
+    /// Sorted by token digest (unique).
+    grants: Box<[([u8; 32], GrantEntry)]>,
 }
 
 pub struct ServerConfig {
@@ -41,15 +44,13 @@ pub struct ServerConfig {
     /// The stored version the policy came from; `None` means no policy was
     /// stored and the server is closed (every tool hidden).
     pub policy_version: Option<i32>,
-    /// Its request series, registered as they are first used.
-    pub metrics: ServerMetrics,
 }
 
 #[derive(Debug, Clone)]
 pub struct GrantEntry {
     pub id: GrantId,
     /// `None`: every server of the account.
-    servers: Option<HashSet<ServerId>>,
+    servers: Option<Box<[ServerId]>>,
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -83,17 +84,78 @@ fn closed_policy() -> Arc<CompiledPolicy> {
         .clone()
 }
 
+/// Compiled policies by the SHA-256 of their document, so that servers whose
+/// current policy is the same document (accounts made from one template)
+/// share one compiled policy instead of holding a copy each. Sharing is safe:
+/// a compiled policy is immutable and depends on nothing but its document.
+/// Entries are weak, so a policy no snapshot uses any more is freed.
+#[derive(Default)]
+struct SharedPolicies {
+    by_digest: HashMap<[u8; 32], Weak<CompiledPolicy>>,
+    /// Dead entries are swept when the map reaches this size.
+    sweep_at: usize,
+}
+
+/// The smallest `sweep_at`: sweeping a small map is not worth it.
+const MIN_SWEEP_AT: usize = 64;
+
+impl SharedPolicies {
+    fn get(&self, digest: &[u8; 32]) -> Option<Arc<CompiledPolicy>> {
+        self.by_digest.get(digest).and_then(Weak::upgrade)
+    }
+
+    /// Keeps `policy` for `digest` unless a live one is already there, and
+    /// returns the one kept.
+    fn insert(&mut self, digest: [u8; 32], policy: Arc<CompiledPolicy>) -> Arc<CompiledPolicy> {
+        if let Some(live) = self.get(&digest) {
+            return live;
+        }
+        if self.by_digest.len() >= self.sweep_at {
+            self.by_digest.retain(|_, policy| policy.strong_count() > 0);
+            self.sweep_at = (self.by_digest.len() * 2).max(MIN_SWEEP_AT);
+        }
+        self.by_digest.insert(digest, Arc::downgrade(&policy));
+        policy
+    }
+}
+
+fn shared_policies() -> &'static Mutex<SharedPolicies> {
+    static SHARED: OnceLock<Mutex<SharedPolicies>> = OnceLock::new();
+    SHARED.get_or_init(Mutex::default)
+}
+
+/// Compiles a stored policy document, or shares the compiled policy of an
+/// identical document already in use.
+fn compile_policy(document: &serde_json::Value) -> Result<Arc<CompiledPolicy>, Vec<PolicyError>> {
+    let Ok(text) = serde_json::to_vec(document) else {
+        return toolgate_policy::parse(document).map(Arc::new);
+    };
+    let digest: [u8; 32] = Sha256::digest(&text).into();
+    let shared = || {
+        shared_policies()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    let existing = shared().get(&digest);
+    if let Some(policy) = existing {
+        return Ok(policy);
+    }
+    // Compiled outside the lock; a concurrent twin may win the insert.
+    let policy = Arc::new(toolgate_policy::parse(document)?);
+    Ok(shared().insert(digest, policy))
+}
+
 impl AccountSnapshot {
     pub fn compile(rows: AccountRows) -> Self {
-        let servers = rows
+        let mut servers: Vec<Arc<ServerConfig>> = rows
             .servers
             .into_iter()
-            .filter_map(|server| {
-                let name = server.name.clone();
-                compile_server(server).map(|config| (name, Arc::new(config)))
-            })
+            .filter_map(|server| compile_server(server).map(Arc::new))
             .collect();
-        let grants = rows
+        servers.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        // Should two rows ever share a name, one of them serves it.
+        servers.dedup_by(|a, b| a.name == b.name);
+        let mut grants: Vec<([u8; 32], GrantEntry)> = rows
             .grants
             .into_iter()
             .filter_map(|grant| {
@@ -110,16 +172,21 @@ impl AccountSnapshot {
                 ))
             })
             .collect();
+        grants.sort_unstable_by_key(|(digest, _)| *digest);
+        grants.dedup_by(|a, b| a.0 == b.0);
         Self {
             id: rows.id,
             slug: rows.slug,
-            servers,
-            grants,
+            servers: servers.into_boxed_slice(),
+            grants: grants.into_boxed_slice(),
         }
     }
 
     pub fn server(&self, name: &str) -> Option<&Arc<ServerConfig>> {
-        self.servers.get(name)
+        self.servers
+            .binary_search_by(|server| server.name.as_str().cmp(name))
+            .ok()
+            .and_then(|at| self.servers.get(at))
     }
 
     /// The live grant a bearer token names, if any.
@@ -128,7 +195,11 @@ impl AccountSnapshot {
             return None;
         }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.grants.get(&digest)
+        self.grants
+            .binary_search_by(|(key, _)| key.cmp(&digest))
+            .ok()
+            .and_then(|at| self.grants.get(at))
+            .map(|(_, grant)| grant)
     }
 
     pub fn server_count(&self) -> usize {
@@ -158,7 +229,9 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
         Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
         _ => None,
     };
-    let mut headers = HeaderMap::new();
+    // Sized for its entries: an empty map allocates nothing, and the default
+    // first allocation holds several entries a server rarely has.
+    let mut headers = HeaderMap::with_capacity(server.headers.len());
     for (name, value) in &server.headers {
         match (
             HeaderName::from_bytes(name.as_bytes()),
@@ -176,8 +249,8 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
     }
     let (policy, policy_version) = match server.policy {
         None => (closed_policy(), None),
-        Some((version, document)) => match toolgate_policy::parse(&document) {
-            Ok(policy) => (Arc::new(policy), Some(version)),
+        Some((version, document)) => match compile_policy(&document) {
+            Ok(policy) => (policy, Some(version)),
             Err(errors) => {
                 tracing::error!(server = %server.id, version, errors = errors.len(), "stored policy no longer compiles; server closed");
                 (closed_policy(), Some(version))
@@ -193,7 +266,6 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
         timeout: Duration::from_millis(u64::try_from(server.timeout_ms).unwrap_or(30_000)),
         policy,
         policy_version,
-        metrics: ServerMetrics::default(),
     })
 }
 
@@ -282,5 +354,45 @@ mod tests {
         );
         assert!(snapshot.grant("tgg_unknown").is_none());
         assert!(snapshot.grant("all").is_none());
+    }
+
+    #[test]
+    fn identical_policy_documents_share_one_compiled_policy() {
+        let document = serde_json::json!({"version": "1", "default": "deny",
+            "tools": {"shared_policy_test": {}}});
+        let one = compile_policy(&document).unwrap();
+        let two = compile_policy(&document.clone()).unwrap();
+        assert!(Arc::ptr_eq(&one, &two));
+        let other = compile_policy(&serde_json::json!({"version": "1", "default": "deny",
+            "tools": {"shared_policy_test_2": {}}}))
+        .unwrap();
+        assert!(!Arc::ptr_eq(&one, &other));
+        assert!(one.visible("shared_policy_test"));
+        assert!(!other.visible("shared_policy_test"));
+        // Kept only while in use.
+        let weak = Arc::downgrade(&one);
+        drop((one, two));
+        assert!(weak.upgrade().is_none());
+        assert!(compile_policy(&document)
+            .unwrap()
+            .visible("shared_policy_test"));
+        assert!(compile_policy(&serde_json::json!({"version": "2"})).is_err());
+    }
+
+    #[test]
+    fn policies_no_longer_used_are_swept() {
+        let mut shared = SharedPolicies::default();
+        for i in 0u8..200 {
+            let policy = shared.insert([i; 32], Arc::new(CompiledPolicy::closed()));
+            assert!(Arc::ptr_eq(&shared.get(&[i; 32]).unwrap(), &policy));
+        }
+        assert!(
+            shared.by_digest.len() <= MIN_SWEEP_AT,
+            "{}",
+            shared.by_digest.len()
+        );
+        let kept = shared.insert([7; 32], Arc::new(CompiledPolicy::closed()));
+        let again = shared.insert([7; 32], Arc::new(CompiledPolicy::closed()));
+        assert!(Arc::ptr_eq(&kept, &again), "a live entry is kept");
     }
 }

@@ -18,6 +18,7 @@ use toolgate_limits::CounterStore;
 use toolgate_proxy::approval::Approvals;
 use toolgate_proxy::cache::SnapshotCache;
 use toolgate_proxy::limiting::Limiter;
+use toolgate_proxy::outcome::{RequestSeries, LATENCY_BUCKETS};
 use toolgate_proxy::session::SessionSealer;
 use toolgate_proxy::upstream::UpstreamClient;
 use toolgate_proxy::ProxyState;
@@ -277,16 +278,12 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
 /// How long a stopping process keeps trying to store its audit events.
 const AUDIT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Histogram buckets for every `…_seconds` metric: from a fraction of a
-/// millisecond (a refusal answered locally) to the slow upstream calls.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
-
-/// `GET /metrics` in the Prometheus text format.
+/// `GET /metrics` in the Prometheus text format: the `metrics` recorder's
+/// series, then the gateway's request series (kept apart, see
+/// [`RequestSeries`]).
 fn metrics_router() -> anyhow::Result<Router> {
     let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
         .context("histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
@@ -300,7 +297,12 @@ fn metrics_router() -> anyhow::Result<Router> {
             upkeep.run_upkeep();
         }
     });
-    Ok(Router::new().route("/metrics", get(move || std::future::ready(handle.render()))))
+    let render = move || {
+        let mut text = handle.render();
+        RequestSeries::global().render(&mut text);
+        std::future::ready(text)
+    };
+    Ok(Router::new().route("/metrics", get(render)))
 }
 
 async fn shutdown_signal() {
