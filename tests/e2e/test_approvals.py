@@ -136,6 +136,8 @@ async def test_a_denied_call_gets_the_denial_with_who_and_why(
     metrics = httpx2.get(f"{toolgate_b.base}/metrics", timeout=5).text
     assert f"toolgate_gateway_approval_waits_total{{{labels}}} 1" in metrics, metrics
     assert f"toolgate_gateway_approval_wait_seconds_count{{{labels}}} 1" in metrics, metrics
+    # Its buckets reach an hour: people decide in seconds to hours.
+    assert f'toolgate_gateway_approval_wait_seconds_bucket{{{labels},le="3600"}} 1' in metrics, metrics
 
 
 @pytest.mark.parametrize("mode", MODES)

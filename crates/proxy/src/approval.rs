@@ -55,6 +55,11 @@ pub const WAITS_METRIC: &str = "toolgate_gateway_approval_waits_total";
 /// Seconds from holding a call to the end of the wait, by the same labels:
 /// how long people take to decide.
 pub const WAIT_DURATION_METRIC: &str = "toolgate_gateway_approval_wait_seconds";
+/// Buckets (seconds) of [`WAIT_DURATION_METRIC`]: people take seconds to
+/// hours, not the milliseconds of the request buckets.
+pub const WAIT_BUCKETS: [f64; 10] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
 /// Calls being held on this process right now.
 pub const HELD_METRIC: &str = "toolgate_gateway_approvals_held";
 

@@ -15,7 +15,7 @@ use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
 use toolgate_control::{AppState, Settings};
 use toolgate_limits::CounterStore;
-use toolgate_proxy::approval::Approvals;
+use toolgate_proxy::approval::{self, Approvals};
 use toolgate_proxy::cache::SnapshotCache;
 use toolgate_proxy::limiting::Limiter;
 use toolgate_proxy::outcome::{RequestSeries, LATENCY_BUCKETS};
@@ -284,6 +284,12 @@ const AUDIT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 fn metrics_router() -> anyhow::Result<Router> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
+        .context("histogram buckets")?
+        // A full match wins over the suffix.
+        .set_buckets_for_metric(
+            Matcher::Full(approval::WAIT_DURATION_METRIC.to_owned()),
+            &approval::WAIT_BUCKETS,
+        )
         .context("histogram buckets")?
         .install_recorder()
         .context("installing the metrics recorder")?;
