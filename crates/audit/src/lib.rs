@@ -7,7 +7,8 @@
 //!
 //! On a single node without Redis, the sink hands events straight to an
 //! in-process writer instead ([`AuditSink::in_process`]): events still
-//! leave the request path, but those not yet written die with the process.
+//! leave the request path, but those not yet written die with the process
+//! if it crashes. A graceful stop drains either path ([`SinkDrain`]).
 
 #![forbid(unsafe_code)]
 

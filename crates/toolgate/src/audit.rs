@@ -32,7 +32,7 @@ pub fn sink(args: &ServeArgs, pool: &PgPool) -> anyhow::Result<(AuditSink, SinkD
         AuditQueue::Memory => {
             tracing::info!(
                 "TOOLGATE_AUDIT_QUEUE=memory: audit events go straight from this process to \
-                 Postgres; events not yet written are lost if it stops"
+                 Postgres; events not yet written are lost if it crashes"
             );
             AuditSink::in_process(pool.clone(), config)
         }
