@@ -30,29 +30,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Mode {
     /// Handshake, then `tools/call echo` in a loop for a duration.
-    Run {
-        /// The MCP endpoint, e.g. http://127.0.0.1:8080/mcp/bench/allow-all
-        #[arg(long)]
-        url: String,
-        /// A bearer token sent on every request.
-        #[arg(long)]
-        token: Option<String>,
-        /// Calls in flight (one connection each).
-        #[arg(long, default_value_t = 1)]
-        concurrency: usize,
-        /// Seconds measured.
-        #[arg(long, default_value_t = 5.0)]
-        duration: f64,
-        /// Seconds run before measuring starts.
-        #[arg(long, default_value_t = 1.0)]
-        warmup: f64,
-        /// The tool called.
-        #[arg(long, default_value = "echo")]
-        tool: String,
-        /// The call's arguments, as JSON.
-        #[arg(long, default_value = r#"{"text":"hello"}"#)]
-        arguments: String,
-    },
+    Run(Load),
     /// One stateless `tools/call echo` per account (each loads that account's
     /// configuration), then a second call on some of them (warm).
     Accounts {
@@ -239,13 +217,28 @@ impl Tally {
     }
 }
 
+#[derive(clap::Args)]
 struct Load {
+    /// The MCP endpoint, e.g. http://127.0.0.1:8080/mcp/bench/allow-all
+    #[arg(long)]
     url: String,
+    /// A bearer token sent on every request.
+    #[arg(long)]
     token: Option<String>,
+    /// Calls in flight (one connection each).
+    #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 5.0)]
     duration: f64,
+    /// Seconds run before measuring starts.
+    #[arg(long, default_value_t = 1.0)]
     warmup: f64,
+    /// The tool called.
+    #[arg(long, default_value = "echo")]
     tool: String,
+    /// The call's arguments, as JSON.
+    #[arg(long, default_value = r#"{"text":"hello"}"#)]
     arguments: String,
 }
 
@@ -452,26 +445,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match args.mode {
-            Mode::Run {
-                url,
-                token,
-                concurrency,
-                duration,
-                warmup,
-                tool,
-                arguments,
-            } => {
-                run(Load {
-                    url,
-                    token,
-                    concurrency,
-                    duration,
-                    warmup,
-                    tool,
-                    arguments,
-                })
-                .await
-            }
+            Mode::Run(load) => run(load).await,
             Mode::Accounts {
                 base,
                 file,
