@@ -7,7 +7,7 @@
 //! Redis `TIME`. [`CounterStore::Memory`] has the same semantics under a
 //! mutex, for a single replica (`toolgate serve` without Redis).
 //!
-//! Keys are `tg:{<account>}:<key>:<window_secs>[:s]`; see [`counter_key`].
+//! Keys are `<namespace>:{<account>}:<key>:<window_secs>[:s]`; see [`counter_key`].
 
 #![forbid(unsafe_code)]
 
@@ -22,7 +22,7 @@ mod script;
 use std::time::Duration;
 
 pub use error::BackendError;
-pub use keys::counter_key;
+pub use keys::{counter_key, valid_namespace, DEFAULT_NAMESPACE};
 pub use memory::MemoryCounters;
 pub use redis_store::RedisCounters;
 pub use request::{Admission, Algorithm, LimitRequest, Outcome, SLIDING_MAX_LIMIT};
@@ -44,6 +44,17 @@ impl CounterStore {
     /// Redis is down; every call, connecting included, ends within `deadline`.
     pub fn redis(url: &str, deadline: Duration) -> Result<Self, BackendError> {
         RedisCounters::new(url, deadline).map(CounterStore::Redis)
+    }
+
+    /// [`CounterStore::redis`] with keys under `namespace`.
+    pub fn redis_in(
+        url: &str,
+        deadline: Duration,
+        namespace: &str,
+    ) -> Result<Self, BackendError> {
+        RedisCounters::new(url, deadline)?
+            .with_namespace(namespace)
+            .map(CounterStore::Redis)
     }
 
     /// Check every limit; if all have room, consume all of them, else none.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::clock::{system_now_ms, ClockOffset};
 use crate::request::{plan, Admission, Algorithm, Consumed, LimitRequest, Outcome, PlannedLimit};
+use crate::keys::DEFAULT_NAMESPACE;
 use crate::BackendError;
 
 /// Sweep expired counters once every this many acquisitions.
@@ -106,7 +107,7 @@ impl MemoryCounters {
     }
 
     pub fn acquire(&self, account: &str, limits: &[LimitRequest]) -> Result<Outcome, BackendError> {
-        let planned = plan(account, limits)?;
+        let planned = plan(DEFAULT_NAMESPACE, account, limits)?;
         let request_id: u128 = rand::random();
         let mut state = self.lock();
         let now = self.now_ms();
@@ -235,7 +236,7 @@ impl MemoryCounters {
 
     /// Units currently counted against `limit` (what a new call would see).
     pub fn usage(&self, account: &str, limit: &LimitRequest) -> Result<u64, BackendError> {
-        let planned = plan(account, std::slice::from_ref(limit))?;
+        let planned = plan(DEFAULT_NAMESPACE, account, std::slice::from_ref(limit))?;
         let state = self.lock();
         let now = self.now_ms();
         Ok(state

@@ -13,6 +13,7 @@ use redis::{Client, Value};
 use tokio::sync::OnceCell;
 
 use crate::clock::ClockOffset;
+use crate::keys::{valid_namespace, DEFAULT_NAMESPACE};
 use crate::request::{plan, Admission, Algorithm, Consumed, LimitRequest, Outcome, PlannedLimit};
 use crate::script::{ScriptCall, ACQUIRE, RELEASE, USAGE};
 use crate::BackendError;
@@ -27,6 +28,8 @@ pub struct RedisCounters {
     connection: Arc<OnceCell<ConnectionManager>>,
     deadline: Duration,
     clock: ClockOffset,
+    /// Prefixes every key: deployments sharing one Redis keep apart.
+    namespace: Arc<str>,
 }
 
 impl std::fmt::Debug for RedisCounters {
@@ -34,6 +37,7 @@ impl std::fmt::Debug for RedisCounters {
         f.debug_struct("RedisCounters")
             .field("server", &self.client.get_connection_info().addr)
             .field("deadline", &self.deadline)
+            .field("namespace", &self.namespace)
             .finish_non_exhaustive()
     }
 }
@@ -56,7 +60,19 @@ impl RedisCounters {
             connection: Arc::default(),
             deadline,
             clock: ClockOffset::default(),
+            namespace: Arc::from(DEFAULT_NAMESPACE),
         })
+    }
+
+    /// Keys under `namespace` instead of [`DEFAULT_NAMESPACE`].
+    pub fn with_namespace(mut self, namespace: &str) -> Result<Self, BackendError> {
+        if !valid_namespace(namespace) {
+            return Err(BackendError::InvalidRequest(format!(
+                "namespace {namespace:?} must be 1 to 64 characters of A-Z a-z 0-9 - _ . :"
+            )));
+        }
+        self.namespace = Arc::from(namespace);
+        Ok(self)
     }
 
     /// Start with the script clock moved by `ms` (test-only).
@@ -115,7 +131,7 @@ impl RedisCounters {
         account: &str,
         limits: &[LimitRequest],
     ) -> Result<Outcome, BackendError> {
-        let planned = plan(account, limits)?;
+        let planned = plan(&self.namespace, account, limits)?;
         let request_id: u128 = rand::random();
         if planned.iter().all(|limit| limit.cost == 0) {
             // Nothing to check or consume: no round trip, and no outage can
@@ -165,7 +181,7 @@ impl RedisCounters {
 
     /// Units currently counted against `limit` (what a new call would see).
     pub async fn usage(&self, account: &str, limit: &LimitRequest) -> Result<u64, BackendError> {
-        let planned = plan(account, std::slice::from_ref(limit))?;
+        let planned = plan(&self.namespace, account, std::slice::from_ref(limit))?;
         let limit = &planned[0];
         let mut call = ScriptCall::new(&USAGE);
         call.key(&limit.key)

@@ -103,6 +103,7 @@ pub(crate) struct PlannedLimit {
 
 /// Validate the requests of one call and derive keys and member numbering.
 pub(crate) fn plan(
+    namespace: &str,
     account: &str,
     limits: &[LimitRequest],
 ) -> Result<Vec<PlannedLimit>, BackendError> {
@@ -134,7 +135,7 @@ pub(crate) fn plan(
                 next_member += cost;
             }
             Ok(PlannedLimit {
-                key: counter_key(account, limit),
+                key: counter_key(namespace, account, limit),
                 algorithm: limit.algorithm,
                 window_ms: (limit.window_secs * 1000) as i64,
                 max: limit.max,
@@ -162,6 +163,7 @@ mod tests {
     #[test]
     fn sliding_members_are_numbered_across_the_call() {
         let planned = plan(
+            "tg",
             "acc_1",
             &[
                 limit("a", Algorithm::Sliding, 10, 3),
@@ -176,19 +178,19 @@ mod tests {
 
     #[test]
     fn invalid_requests_are_refused_before_any_io() {
-        assert!(plan("acc_1", &[limit("a", Algorithm::Fixed, 0, 1)]).is_err());
-        assert!(plan("acc_1", &[limit("a", Algorithm::Sliding, 10_001, 1)]).is_err());
-        assert!(plan("ac{c}", &[limit("a", Algorithm::Fixed, 1, 1)]).is_err());
+        assert!(plan("tg", "acc_1", &[limit("a", Algorithm::Fixed, 0, 1)]).is_err());
+        assert!(plan("tg", "acc_1", &[limit("a", Algorithm::Sliding, 10_001, 1)]).is_err());
+        assert!(plan("tg", "ac{c}", &[limit("a", Algorithm::Fixed, 1, 1)]).is_err());
         let zero_window = LimitRequest {
             window_secs: 0,
             ..limit("a", Algorithm::Fixed, 1, 1)
         };
-        assert!(plan("acc_1", &[zero_window]).is_err());
+        assert!(plan("tg", "acc_1", &[zero_window]).is_err());
     }
 
     #[test]
     fn huge_costs_are_capped_just_over_max() {
-        let planned = plan("acc_1", &[limit("a", Algorithm::Fixed, 10, u64::MAX)]).unwrap();
+        let planned = plan("tg", "acc_1", &[limit("a", Algorithm::Fixed, 10, u64::MAX)]).unwrap();
         assert_eq!(planned[0].cost, 11);
     }
 }

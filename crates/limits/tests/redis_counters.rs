@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{account, admitted, fixed, raw_redis, redis_url, refused, sliding};
-use toolgate_limits::{counter_key, CounterStore, Outcome};
+use toolgate_limits::{counter_key, CounterStore, Outcome, DEFAULT_NAMESPACE};
 
 async fn dump(connection: &mut redis::aio::MultiplexedConnection, key: &str) -> Option<Vec<u8>> {
     redis::cmd("DUMP")
@@ -38,7 +38,7 @@ async fn a_refused_call_leaves_every_key_byte_identical() {
     let untouched = fixed("c:untouched:account", 60, 10, 1);
     let keys: Vec<String> = [&wide, &narrow, &untouched]
         .iter()
-        .map(|l| counter_key(&account, l))
+        .map(|l| counter_key(DEFAULT_NAMESPACE, &account, l))
         .collect();
     for _ in 0..2 {
         admitted(
@@ -93,7 +93,7 @@ async fn every_counter_of_an_account_shares_one_hash_tag() {
         fixed("c:a:grant=grt_1:srv_1", 60, 1, 1),
         sliding(&"x".repeat(300), 1, 1, 1),
     ]
-    .map(|limit| counter_key(&account, &limit));
+    .map(|limit| counter_key(DEFAULT_NAMESPACE, &account, &limit));
     for key in keys {
         assert!(key.starts_with(&format!("tg:{{{account}}}:")), "{key}");
         assert_eq!(key.matches('{').count(), 1, "{key}");
@@ -144,7 +144,7 @@ async fn replicas_together_admit_exactly_k() {
                 "{:?}",
                 limit.algorithm
             );
-            let key = counter_key(&account, &limit);
+            let key = counter_key(DEFAULT_NAMESPACE, &account, &limit);
             let stored: u64 = match limit.algorithm {
                 toolgate_limits::Algorithm::Fixed => redis::cmd("HGET")
                     .arg(&key)

@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod db;
+pub mod deployment;
 pub mod dev_secrets;
 pub mod error;
 pub mod grants;

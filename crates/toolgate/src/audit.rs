@@ -8,27 +8,32 @@ use sqlx::PgPool;
 use toolgate_audit::{AuditSink, Consumer, RedisQueue, SinkConfig, SinkDrain, StreamConfig};
 
 use crate::config::{AuditQueue, ServeArgs};
+use crate::redis_names::RedisNames;
 
-fn stream(args: &ServeArgs) -> anyhow::Result<RedisQueue> {
+fn stream(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<RedisQueue> {
     let consumer = args
         .audit_consumer
         .clone()
         .unwrap_or_else(|| format!("control-{}", args.listen));
     RedisQueue::new(
         &args.redis_url,
-        StreamConfig::new(args.audit_stream.clone(), consumer),
+        StreamConfig::new(names.audit_stream().to_owned(), consumer),
     )
     .context("REDIS_URL")
 }
 
 /// Where the gateway records each `tools/call` decision.
-pub fn sink(args: &ServeArgs, pool: &PgPool) -> anyhow::Result<(AuditSink, SinkDrain)> {
+pub fn sink(
+    args: &ServeArgs,
+    names: &RedisNames,
+    pool: &PgPool,
+) -> anyhow::Result<(AuditSink, SinkDrain)> {
     let config = SinkConfig {
         buffer: args.audit_buffer,
         ..SinkConfig::default()
     };
     Ok(match args.audit_queue() {
-        AuditQueue::Redis => AuditSink::redis(stream(args)?, config),
+        AuditQueue::Redis => AuditSink::redis(stream(args, names)?, config),
         AuditQueue::Memory => {
             tracing::info!(
                 "TOOLGATE_AUDIT_QUEUE=memory: audit events go straight from this process to \
@@ -41,9 +46,9 @@ pub fn sink(args: &ServeArgs, pool: &PgPool) -> anyhow::Result<(AuditSink, SinkD
 
 /// The control plane's share: moving queued events into Postgres, and
 /// deleting expired ones.
-pub fn start_control(args: &ServeArgs, pool: &PgPool) -> anyhow::Result<()> {
+pub fn start_control(args: &ServeArgs, names: &RedisNames, pool: &PgPool) -> anyhow::Result<()> {
     if args.audit_queue() == AuditQueue::Redis {
-        tokio::spawn(Consumer::new(stream(args)?, pool.clone()).run());
+        tokio::spawn(Consumer::new(stream(args, names)?, pool.clone()).run());
     }
     if args.audit_retention_days > 0 {
         tokio::spawn(toolgate_audit::retention::run(

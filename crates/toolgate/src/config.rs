@@ -112,9 +112,16 @@ pub struct ServeArgs {
     #[arg(long, env = "TOOLGATE_AUDIT_QUEUE", value_enum)]
     pub audit_queue: Option<AuditQueue>,
 
-    /// The Redis Stream holding queued audit events (one per deployment).
-    #[arg(long, env = "TOOLGATE_AUDIT_STREAM", default_value = "toolgate:audit")]
-    pub audit_stream: String,
+    /// Prefix of every key and channel this deployment uses in Redis (1 to 64
+    /// characters of A-Z a-z 0-9 - _ . :). Default: `toolgate-` and the start
+    /// of the deployment id kept in the database, so replicas sharing the
+    /// database agree and other deployments on the same Redis stay apart.
+    #[arg(long, env = "TOOLGATE_REDIS_NAMESPACE")]
+    pub redis_namespace: Option<String>,
+
+    /// The Redis Stream holding queued audit events. Default: NAMESPACE:audit.
+    #[arg(long, env = "TOOLGATE_AUDIT_STREAM")]
+    pub audit_stream: Option<String>,
 
     /// This control plane's name in the audit consumer group. Keep it stable
     /// across restarts (default: control-LISTEN) so a restart resumes its own
@@ -180,6 +187,18 @@ impl ServeArgs {
             anyhow::ensure!(
                 matches!(url.scheme(), "http" | "https"),
                 "TOOLGATE_PUBLIC_URL must be an http(s) URL"
+            );
+        }
+        if let Some(namespace) = &self.redis_namespace {
+            anyhow::ensure!(
+                toolgate_limits::valid_namespace(namespace),
+                "TOOLGATE_REDIS_NAMESPACE must be 1 to 64 characters of A-Z a-z 0-9 - _ . :"
+            );
+        }
+        if let Some(stream) = &self.audit_stream {
+            anyhow::ensure!(
+                !stream.is_empty() && !stream.contains(['{', '}']),
+                "TOOLGATE_AUDIT_STREAM must be a non-empty name without braces"
             );
         }
         Ok(())

@@ -5,6 +5,7 @@
 mod audit;
 mod config;
 mod policy_cmd;
+mod redis_names;
 mod serve;
 mod telemetry;
 

@@ -26,6 +26,7 @@ use toolgate_store::secrets::SecretKey;
 use toolgate_store::{db, dev_secrets};
 
 use crate::config::{Bus, Counters, DatabaseArgs, ServeArgs};
+use crate::redis_names::RedisNames;
 
 /// Creates the database if missing, connects and migrates it.
 pub async fn prepare_database(args: &DatabaseArgs) -> anyhow::Result<PgPool> {
@@ -62,9 +63,12 @@ async fn secret_or_dev(
 }
 
 /// Where account changes are announced to gateway replicas.
-fn change_bus(args: &ServeArgs) -> anyhow::Result<ChangeBus> {
+fn change_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ChangeBus> {
     match args.bus {
-        Bus::Redis => ChangeBus::redis(&args.redis_url).context("REDIS_URL"),
+        Bus::Redis => {
+            ChangeBus::redis_with_channel(&args.redis_url, names.changes_channel())
+                .context("REDIS_URL")
+        }
         Bus::Memory => {
             tracing::info!(
                 "TOOLGATE_BUS=memory: account changes reach this process only; \
@@ -77,9 +81,12 @@ fn change_bus(args: &ServeArgs) -> anyhow::Result<ChangeBus> {
 
 /// Where approval decisions reach the gateway replica holding the call: the
 /// same transport as account changes, on its own channel.
-fn approval_bus(args: &ServeArgs) -> anyhow::Result<ApprovalBus> {
+fn approval_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ApprovalBus> {
     match args.bus {
-        Bus::Redis => ApprovalBus::redis(&args.redis_url).context("REDIS_URL"),
+        Bus::Redis => {
+            ApprovalBus::redis_with_channel(&args.redis_url, names.approvals_channel())
+                .context("REDIS_URL")
+        }
         Bus::Memory => Ok(ApprovalBus::in_process()),
     }
 }
@@ -137,11 +144,12 @@ impl Role {
 }
 
 /// Where rate-limit counters live.
-fn counter_store(args: &ServeArgs) -> anyhow::Result<CounterStore> {
+fn counter_store(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<CounterStore> {
     match args.counters {
         Counters::Redis => {
             let deadline = Duration::from_millis(args.counters_deadline_ms);
-            CounterStore::redis(&args.redis_url, deadline).context("REDIS_URL")
+            CounterStore::redis_in(&args.redis_url, deadline, names.namespace())
+                .context("REDIS_URL")
         }
         Counters::Memory => {
             tracing::info!("TOOLGATE_COUNTERS=memory: rate limits count in this process only; run a single replica");
@@ -152,6 +160,7 @@ fn counter_store(args: &ServeArgs) -> anyhow::Result<CounterStore> {
 
 fn control_app(
     args: &ServeArgs,
+    names: &RedisNames,
     pool: PgPool,
     keys: &Keys,
     changes: ChangeBus,
@@ -168,7 +177,7 @@ fn control_app(
     )
     .context("building the webhook HTTP client")?;
     tokio::spawn(dispatcher.run());
-    crate::audit::start_control(args, &pool)?;
+    crate::audit::start_control(args, names, &pool)?;
     let state = AppState::new(
         pool,
         keys.secret_key.clone(),
@@ -198,6 +207,7 @@ fn control_app(
 
 fn gateway_app(
     args: &ServeArgs,
+    names: &RedisNames,
     pool: PgPool,
     keys: &Keys,
     changes: &ChangeBus,
@@ -210,7 +220,7 @@ fn gateway_app(
         Duration::from_secs(args.snapshot_ttl),
     ));
     tokio::spawn(cache.clone().follow(changes.subscribe()));
-    let (audit, drain) = crate::audit::sink(args, &pool)?;
+    let (audit, drain) = crate::audit::sink(args, names, &pool)?;
     let state = ProxyState {
         cache,
         upstream: UpstreamClient::new(args.allow_private_upstreams)
@@ -227,17 +237,20 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     args.validate()?;
     let pool = prepare_database(&args.database).await?;
     let keys = keys(&args, &pool).await?;
-    let changes = change_bus(&args)?;
-    let approvals = approval_bus(&args)?;
+    let names = RedisNames::resolve(&args, &pool).await?;
+    tracing::info!(namespace = names.namespace(), "Redis names");
+    let changes = change_bus(&args, &names)?;
+    let approvals = approval_bus(&args, &names)?;
     let (app, drain) = match role {
         Role::Control => (
-            control_app(&args, pool, &keys, changes, approvals, None)?,
+            control_app(&args, &names, pool, &keys, changes, approvals, None)?,
             None,
         ),
         Role::All | Role::Gateway => {
-            let limiter = Limiter::new(counter_store(&args)?);
+            let limiter = Limiter::new(counter_store(&args, &names)?);
             let (gateway, drain) = gateway_app(
                 &args,
+                &names,
                 pool.clone(),
                 &keys,
                 &changes,
@@ -245,7 +258,15 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
                 limiter.clone(),
             )?;
             let rest = if role == Role::All {
-                control_app(&args, pool, &keys, changes, approvals, Some(&limiter))?
+                control_app(
+                    &args,
+                    &names,
+                    pool,
+                    &keys,
+                    changes,
+                    approvals,
+                    Some(&limiter),
+                )?
             } else {
                 toolgate_proxy::health_router(pool, limiter)
             };

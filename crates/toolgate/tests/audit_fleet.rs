@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fleet::{audit_stream, fleet_database_url, free_port, Fleet, Outcome, SECRET_KEY_HEX};
+use fleet::{
+    audit_stream, fleet_database_url, free_port, redis_namespace, Fleet, Outcome, SECRET_KEY_HEX,
+};
 use serde_json::json;
 
 const NAME: &str = "audit_kill";
@@ -32,7 +34,7 @@ fn start_control(port: u16) -> Child {
             "TOOLGATE_JWT_SECRET",
             "fleet-test-jwt-secret-fleet-test-jwt-secret",
         )
-        .env("TOOLGATE_AUDIT_STREAM", audit_stream(NAME))
+        .env("TOOLGATE_REDIS_NAMESPACE", redis_namespace(NAME))
         .env("TOOLGATE_AUDIT_CONSUMER", "control-e2e")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -20,9 +20,14 @@ use toolgate_store::secrets::SecretKey;
 
 pub const SECRET_KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
 
+/// The Redis namespace of a fleet's keys and channels.
+pub fn redis_namespace(name: &str) -> String {
+    format!("toolgate-test-{name}")
+}
+
 /// The Redis Stream a fleet's gateways queue audit events on.
 pub fn audit_stream(name: &str) -> String {
-    format!("toolgate:test:{name}:audit")
+    format!("{}:audit", redis_namespace(name))
 }
 
 /// The fleet's database.
@@ -44,6 +49,8 @@ pub struct FleetOptions {
     pub command: &'static str,
     /// Extra environment, applied after (and so overriding) the defaults.
     pub env: Vec<(&'static str, String)>,
+    /// Default variables to leave unset.
+    pub unset: Vec<&'static str>,
 }
 
 impl Default for FleetOptions {
@@ -51,6 +58,7 @@ impl Default for FleetOptions {
         Self {
             command: "proxy",
             env: Vec::new(),
+            unset: Vec::new(),
         }
     }
 }
@@ -64,6 +72,7 @@ pub struct Fleet {
     /// The account's slug, as in the gateway URLs.
     pub slug: String,
     redis_url: String,
+    namespace: String,
     upstream_calls: Arc<AtomicUsize>,
     client: reqwest::Client,
 }
@@ -140,7 +149,8 @@ impl Fleet {
         let mut urls = Vec::new();
         for _ in 0..replicas {
             let port = free_port();
-            let child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+            let mut command = Command::new(env!("CARGO_BIN_EXE_toolgate"));
+            command
                 .arg(options.command)
                 .env("DATABASE_URL", &url)
                 .env("REDIS_URL", redis_url)
@@ -151,10 +161,14 @@ impl Fleet {
                     "fleet-test-jwt-secret-fleet-test-jwt-secret",
                 )
                 .env("TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", "true")
-                // Each fleet queues its audit events on a stream of its own.
-                .env("TOOLGATE_AUDIT_STREAM", audit_stream(name))
+                // Each fleet's keys, stream and channels are its own.
+                .env("TOOLGATE_REDIS_NAMESPACE", redis_namespace(name))
                 .env("RUST_LOG", "warn")
-                .envs(options.env.iter().map(|(k, v)| (k, v)))
+                .envs(options.env.iter().map(|(k, v)| (k, v)));
+            for variable in &options.unset {
+                command.env_remove(variable);
+            }
+            let child = command
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -177,6 +191,7 @@ impl Fleet {
             server: seeded.server,
             slug: seeded.slug,
             redis_url: redis_url.to_owned(),
+            namespace: redis_namespace(name),
             upstream_calls,
             client,
         }
@@ -203,7 +218,7 @@ impl Fleet {
     pub async fn stored_count(&self, counter: &str) -> i64 {
         let client = redis::Client::open(self.redis_url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let pattern = format!("tg:{{{}}}:{counter}:*", self.account);
+        let pattern = format!("{}:{{{}}}:{counter}:*", self.namespace, self.account);
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(&pattern)
             .query_async(&mut conn)
