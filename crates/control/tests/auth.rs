@@ -309,3 +309,46 @@ async fn account_can_be_renamed_and_get_a_webhook_secret_once(pool: PgPool) {
     assert!(cleared.body["approval_webhook_url"].is_null());
     assert_eq!(cleared.body["name"], "Acme Two");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn signed_tokens_of_removed_users_or_not_yet_valid_are_401(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let (_, ada) = app.signup("ada@example.com", "Acme").await;
+    let (_, bob) = app.signup("bob@example.com", "Bobs").await;
+    let user = ada["user"]["id"].as_str().unwrap();
+    let account = ada["account"]["id"].as_str().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let sign = |claims: serde_json::Value| {
+        jsonwebtoken::encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(JWT_SECRET),
+        )
+        .unwrap()
+    };
+
+    // Correctly signed, but not valid for another five minutes.
+    let early =
+        sign(json!({"sub": user, "acc": account, "iat": now, "nbf": now + 300, "exp": now + 600}));
+    app.get("/v1/account", &early)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+    // Correctly signed, naming a user of another account.
+    let crossed =
+        sign(json!({"sub": user, "acc": bob["account"]["id"], "iat": now, "exp": now + 600}));
+    app.get("/v1/account", &crossed)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+
+    let valid =
+        sign(json!({"sub": user, "acc": account, "iat": now, "nbf": now, "exp": now + 600}));
+    assert_eq!(app.get("/v1/account", &valid).await.status, StatusCode::OK);
+    // The user goes; their correctly signed, unexpired token goes with them.
+    sqlx::query("DELETE FROM users WHERE email = 'ada@example.com'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.get("/v1/account", &valid)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+}

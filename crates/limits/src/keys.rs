@@ -39,7 +39,10 @@ pub fn counter_key(namespace: &str, account: &str, limit: &LimitRequest) -> Stri
         Algorithm::Fixed => "",
         Algorithm::Sliding => ":s",
     };
-    format!("{namespace}:{{{account}}}:{key}:{}{suffix}", limit.window_secs)
+    format!(
+        "{namespace}:{{{account}}}:{key}:{}{suffix}",
+        limit.window_secs
+    )
 }
 
 #[cfg(test)]
@@ -59,11 +62,19 @@ mod tests {
     #[test]
     fn keys_carry_the_account_tag_window_and_algorithm() {
         assert_eq!(
-            counter_key("tg", "acc_1", &limit("c:spend:account", 86400, Algorithm::Fixed)),
+            counter_key(
+                "tg",
+                "acc_1",
+                &limit("c:spend:account", 86400, Algorithm::Fixed)
+            ),
             "tg:{acc_1}:c:spend:account:86400"
         );
         assert_eq!(
-            counter_key("toolgate-1f2e", "acc_1", &limit("c:x", 60, Algorithm::Sliding)),
+            counter_key(
+                "toolgate-1f2e",
+                "acc_1",
+                &limit("c:x", 60, Algorithm::Sliding)
+            ),
             "toolgate-1f2e:{acc_1}:c:x:60:s"
         );
     }

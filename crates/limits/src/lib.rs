@@ -47,11 +47,7 @@ impl CounterStore {
     }
 
     /// [`CounterStore::redis`] with keys under `namespace`.
-    pub fn redis_in(
-        url: &str,
-        deadline: Duration,
-        namespace: &str,
-    ) -> Result<Self, BackendError> {
+    pub fn redis_in(url: &str, deadline: Duration, namespace: &str) -> Result<Self, BackendError> {
         RedisCounters::new(url, deadline)?
             .with_namespace(namespace)
             .map(CounterStore::Redis)

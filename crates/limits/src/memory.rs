@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::clock::{system_now_ms, ClockOffset};
-use crate::request::{plan, Admission, Algorithm, Consumed, LimitRequest, Outcome, PlannedLimit};
 use crate::keys::DEFAULT_NAMESPACE;
+use crate::request::{plan, Admission, Algorithm, Consumed, LimitRequest, Outcome, PlannedLimit};
 use crate::BackendError;
 
 /// Sweep expired counters once every this many acquisitions.

@@ -29,7 +29,8 @@ pub struct RedisCounters {
     deadline: Duration,
     clock: ClockOffset,
     /// Prefixes every key: deployments sharing one Redis keep apart.
-    namespace: Arc<str>,
+    /// (An `Arc<String>`, not `Arc<str>`: a thin pointer keeps the store small.)
+    namespace: Arc<String>,
 }
 
 impl std::fmt::Debug for RedisCounters {
@@ -60,7 +61,7 @@ impl RedisCounters {
             connection: Arc::default(),
             deadline,
             clock: ClockOffset::default(),
-            namespace: Arc::from(DEFAULT_NAMESPACE),
+            namespace: Arc::new(DEFAULT_NAMESPACE.to_owned()),
         })
     }
 
@@ -71,7 +72,7 @@ impl RedisCounters {
                 "namespace {namespace:?} must be 1 to 64 characters of A-Z a-z 0-9 - _ . :"
             )));
         }
-        self.namespace = Arc::from(namespace);
+        self.namespace = Arc::new(namespace.to_owned());
         Ok(self)
     }
 

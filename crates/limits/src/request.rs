@@ -27,7 +27,7 @@ pub enum Algorithm {
 #[derive(Clone, Debug)]
 pub struct LimitRequest {
     /// The caller's counter identity without the account tag, e.g.
-    /// `c:spend:account`. The store adds `tg:{<account>}:` in front and the
+    /// `c:spend:account`. The store adds `<namespace>:{<account>}:` in front and the
     /// window length (plus `:s` for sliding) behind.
     pub key: String,
     /// Window length in seconds, at least 1.

@@ -65,10 +65,8 @@ async fn secret_or_dev(
 /// Where account changes are announced to gateway replicas.
 fn change_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ChangeBus> {
     match args.bus {
-        Bus::Redis => {
-            ChangeBus::redis_with_channel(&args.redis_url, names.changes_channel())
-                .context("REDIS_URL")
-        }
+        Bus::Redis => ChangeBus::redis_with_channel(&args.redis_url, names.changes_channel())
+            .context("REDIS_URL"),
         Bus::Memory => {
             tracing::info!(
                 "TOOLGATE_BUS=memory: account changes reach this process only; \
@@ -83,10 +81,8 @@ fn change_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ChangeBus>
 /// same transport as account changes, on its own channel.
 fn approval_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ApprovalBus> {
     match args.bus {
-        Bus::Redis => {
-            ApprovalBus::redis_with_channel(&args.redis_url, names.approvals_channel())
-                .context("REDIS_URL")
-        }
+        Bus::Redis => ApprovalBus::redis_with_channel(&args.redis_url, names.approvals_channel())
+            .context("REDIS_URL"),
         Bus::Memory => Ok(ApprovalBus::in_process()),
     }
 }

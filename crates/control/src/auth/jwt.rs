@@ -1,4 +1,5 @@
-//! Session tokens: HS256 JWTs with an expiry, algorithm pinned on decode.
+//! Session tokens: HS256 JWTs valid from `nbf` until `exp`, algorithm
+//! pinned on decode.
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -10,6 +11,9 @@ pub struct Claims {
     pub sub: UserId,
     pub acc: AccountId,
     pub iat: i64,
+    /// Not valid before; tokens issued before it was set carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
 }
 
@@ -42,15 +46,18 @@ impl JwtKeys {
             sub: user,
             acc: account,
             iat: now,
+            nbf: Some(now),
             exp: now + self.ttl_secs,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
 
-    /// The claims of a valid, unexpired HS256 token; `None` for anything else.
+    /// The claims of a valid HS256 token inside its validity window; `None`
+    /// for anything else.
     pub fn verify(&self, token: &str) -> Option<Claims> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .ok()
@@ -84,6 +91,26 @@ mod tests {
         let mut tampered = token.clone();
         tampered.insert(tampered.len() - 3, 'x');
         assert!(keys.verify(&tampered).is_none());
+    }
+
+    #[test]
+    fn tokens_are_refused_before_not_before() {
+        let keys = JwtKeys::new(b"secret-secret-secret-secret-0123", 60);
+        let now = Utc::now().timestamp();
+        let sign = |nbf: Option<i64>| {
+            let claims = Claims {
+                sub: UserId::new(),
+                acc: AccountId::new(),
+                iat: now,
+                nbf,
+                exp: now + 600,
+            };
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap()
+        };
+        assert!(keys.verify(&sign(Some(now + 300))).is_none());
+        assert!(keys.verify(&sign(Some(now - 1))).is_some());
+        // Tokens from before `nbf` was issued stay valid until they expire.
+        assert!(keys.verify(&sign(None)).is_some());
     }
 
     #[test]

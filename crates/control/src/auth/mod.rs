@@ -7,8 +7,8 @@ pub mod password;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use toolgate_store::api_keys;
 use toolgate_store::ids::{AccountId, ApiKeyId, UserId};
+use toolgate_store::{api_keys, users};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -74,6 +74,11 @@ impl FromRequestParts<AppState> for Auth {
             .jwt
             .verify(token)
             .ok_or(ApiError::Unauthorized(INVALID))?;
+        // A signature proves who the token was issued to, not that they are
+        // still there: a removed user's tokens end with the user.
+        if !users::exists(&state.pool, claims.acc, claims.sub).await? {
+            return Err(ApiError::Unauthorized(INVALID));
+        }
         Ok(Auth {
             account_id: claims.acc,
             principal: Principal::User(claims.sub),
