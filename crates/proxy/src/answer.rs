@@ -22,6 +22,11 @@ use crate::upstream::{UpstreamError, UpstreamResponse};
 /// ends at once, and anything larger is not an answer the gateway relays.
 const MAX_JUDGED: usize = 64 * 1024;
 
+/// Longest silence tolerated while judging an answer whose request set no
+/// limit (a listening `GET`): a stream of events is typed as one, so an
+/// unlabelled body that keeps trickling is not waited for forever.
+const JUDGE_IDLE: Duration = Duration::from_secs(30);
+
 /// An upstream answer, judged.
 pub enum Answer {
     /// `application/json`, to relay or rewrite.
@@ -38,7 +43,7 @@ pub enum Answer {
 
 /// Judges `upstream`, reading its body only when the head cannot tell:
 /// bodiless statuses are drained, unlabelled bodies read up to 64 KiB.
-/// `idle` bounds the silence between chunks while reading.
+/// `idle` bounds the silence between chunks while reading (30 s if `None`).
 pub async fn judge(
     upstream: UpstreamResponse,
     idle: Option<Duration>,
@@ -122,15 +127,13 @@ async fn read_body(
     upstream: UpstreamResponse,
     idle: Option<Duration>,
 ) -> Result<Read, UpstreamError> {
+    let limit = idle.unwrap_or(JUDGE_IDLE);
     let mut body = upstream.into_body();
     let mut out = Vec::new();
     loop {
-        let next = match idle {
-            Some(limit) => tokio::time::timeout(limit, body.frame())
-                .await
-                .map_err(|_| UpstreamError::Timeout(limit))?,
-            None => body.frame().await,
-        };
+        let next = tokio::time::timeout(limit, body.frame())
+            .await
+            .map_err(|_| UpstreamError::Timeout(limit))?;
         let Some(frame) = next.transpose()? else {
             return Ok(Read::Whole(Bytes::from(out)));
         };
