@@ -42,7 +42,8 @@ pub enum Answer {
 }
 
 /// Judges `upstream`, reading its body only when the head cannot tell:
-/// bodiless statuses are drained, unlabelled bodies read up to 64 KiB.
+/// unlabelled bodies are read up to 64 KiB; bodiless statuses are drained in
+/// the background.
 /// `idle` bounds the silence between chunks while reading (30 s if `None`).
 pub async fn judge(
     upstream: UpstreamResponse,
@@ -52,10 +53,12 @@ pub async fn judge(
         HeadKind::Json => Ok(Answer::Json(upstream)),
         HeadKind::EventStream => Ok(Answer::EventStream(upstream)),
         HeadKind::Bodiless => {
-            // Whatever follows is not relayed; reading it (when small) lets
-            // the connection go back to the pool. A failure here changes
-            // nothing: the upstream has answered.
-            let _ = read_body(upstream, idle).await;
+            // Whatever follows is not relayed. Reading it (when small) lets
+            // the connection go back to the pool, and is not the agent's to
+            // wait for; a failure changes nothing: the upstream has answered.
+            tokio::spawn(async move {
+                let _ = read_body(upstream, idle).await;
+            });
             Ok(Answer::Empty)
         }
         HeadKind::Unlabelled => {
@@ -149,6 +152,7 @@ async fn read_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
     use http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -161,6 +165,77 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    fn response(
+        status: u16,
+        content_type: Option<&'static str>,
+        chunks: Vec<Bytes>,
+        endless: bool,
+    ) -> UpstreamResponse {
+        let frames = futures_util::stream::iter(chunks)
+            .map(|c| Ok::<_, UpstreamError>(hyper::body::Frame::data(c)));
+        let body = if endless {
+            let stalled = futures_util::stream::pending();
+            BodyExt::boxed(http_body_util::StreamBody::new(frames.chain(stalled)))
+        } else {
+            BodyExt::boxed(http_body_util::StreamBody::new(frames))
+        };
+        let mut builder = http::Response::builder().status(status);
+        if let Some(content_type) = content_type {
+            builder = builder.header("content-type", content_type);
+        }
+        builder.body(body).unwrap()
+    }
+
+    async fn judged(upstream: UpstreamResponse) -> Result<Answer, UpstreamError> {
+        judge(upstream, Some(Duration::from_millis(200))).await
+    }
+
+    #[tokio::test]
+    async fn bodies_decide_what_the_head_cannot() {
+        let plain = Some("text/plain; charset=UTF-8");
+        let empty = response(200, plain, vec![Bytes::new()], false);
+        assert!(matches!(judged(empty).await, Ok(Answer::Empty)));
+        let accepted = response(202, plain, vec![Bytes::from_static(b"Accepted")], false);
+        assert!(matches!(judged(accepted).await, Ok(Answer::Empty)));
+        let stalled_accepted = response(202, plain, vec![], true);
+        let started = std::time::Instant::now();
+        assert!(
+            matches!(judged(stalled_accepted).await, Ok(Answer::Empty)),
+            "a 202 is empty even when its body never ends"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "and the agent does not wait for it"
+        );
+
+        let text = response(200, plain, vec![Bytes::from_static(b"oops")], false);
+        match judged(text).await {
+            Ok(Answer::Other(what)) => {
+                assert_eq!(
+                    what,
+                    "content type \"text/plain; charset=UTF-8\" and a 4-byte body"
+                )
+            }
+            _ => panic!("a text body is not MCP"),
+        }
+        let big = vec![
+            Bytes::from(vec![b'x'; MAX_JUDGED]),
+            Bytes::from_static(b"x"),
+        ];
+        match judged(response(200, None, big, true)).await {
+            Ok(Answer::Other(what)) => assert!(
+                what.starts_with("no content type and a body of more than"),
+                "{what}"
+            ),
+            _ => panic!("a large unlabelled body is not MCP"),
+        }
+        let stalled = response(200, None, vec![Bytes::from_static(b"x")], true);
+        assert!(matches!(
+            judged(stalled).await,
+            Err(UpstreamError::Timeout(_))
+        ));
     }
 
     #[test]
