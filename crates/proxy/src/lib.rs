@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod answer;
 pub mod approval;
 pub mod audit;
 pub mod cache;

@@ -21,6 +21,7 @@ use toolgate_mcp::tools_list::{filter_tools_list_with, FilterOptions};
 use toolgate_mcp::Id;
 use toolgate_policy::CompiledPolicy;
 
+use crate::answer::{judge, Answer};
 use crate::error::GatewayError;
 use crate::limiting::Settlement;
 use crate::session::SessionBinding;
@@ -80,13 +81,13 @@ async fn relay_inner(
             status.as_u16()
         ))));
     }
-    let kind = content_kind(upstream.headers());
     let mut headers = HeaderMap::new();
     copy_response_headers(upstream.headers(), &mut headers, ctx.session.as_ref());
+    let declared = declared_length(upstream.headers());
     let json = HeaderValue::from_static(JSON_CONTENT_TYPE);
 
-    match kind {
-        ContentKind::EventStream if status.is_success() => {
+    match judge(upstream, ctx.idle_timeout).await.map_err(fail)? {
+        Answer::EventStream(upstream) if status.is_success() => {
             let event_stream = HeaderValue::from_static(EVENT_STREAM_CONTENT_TYPE);
             headers.insert(header::CONTENT_TYPE, event_stream);
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -105,7 +106,13 @@ async fn relay_inner(
             let stream = sse_stream(data_stream(upstream), prefix, watch, ctx.idle_timeout);
             Ok((status, headers, AxumBody::from_stream(stream)).into_response())
         }
-        ContentKind::Json if status.is_success() && (ctx.lists_tools || !ctx.local.is_empty()) => {
+        Answer::EventStream(_) => Err(fail(UpstreamError::InvalidResponse(format!(
+            "HTTP {} with an event stream",
+            status.as_u16()
+        )))),
+        Answer::Json(upstream)
+            if status.is_success() && (ctx.lists_tools || !ctx.local.is_empty()) =>
+        {
             let body = read_limited(upstream, ctx.idle_timeout)
                 .await
                 .map_err(fail)?;
@@ -113,7 +120,7 @@ async fn relay_inner(
             headers.insert(header::CONTENT_TYPE, json);
             Ok((status, headers, body).into_response())
         }
-        ContentKind::Json if declared_length(upstream.headers()) <= MAX_WHOLE => {
+        Answer::Json(upstream) if declared <= MAX_WHOLE => {
             // A small answer of known size goes out in one write, with its
             // length, instead of as a chunked stream of the same bytes.
             let body = read_limited(upstream, ctx.idle_timeout)
@@ -126,7 +133,7 @@ async fn relay_inner(
             headers.insert(header::CONTENT_TYPE, json);
             Ok((status, headers, body).into_response())
         }
-        ContentKind::Json => {
+        Answer::Json(upstream) => {
             // Upstream JSON-RPC errors keep their status (a 404 tells the
             // client its session is gone); successes stream as they come.
             headers.insert(header::CONTENT_TYPE, json);
@@ -134,37 +141,28 @@ async fn relay_inner(
             let stream = settle_at_end(stream, settlement.take());
             Ok((status, headers, AxumBody::from_stream(stream)).into_response())
         }
-        ContentKind::Empty if status.is_success() && !ctx.local.is_empty() => {
+        Answer::Empty if status.is_success() && !ctx.local.is_empty() => {
             // Everything forwarded was a notification or response (202); the
             // gateway's own answers are the whole reply.
             headers.insert(header::CONTENT_TYPE, json);
             let body = join_messages(ctx.batch, ctx.local.iter().map(|m| &m[..]));
             Ok((StatusCode::OK, headers, body).into_response())
         }
-        ContentKind::Empty
+        Answer::Empty
             if status.is_success()
                 || status == StatusCode::NOT_FOUND
                 || status == StatusCode::METHOD_NOT_ALLOWED =>
         {
             Ok((status, headers).into_response())
         }
-        _ => {
-            let what = match kind {
-                ContentKind::Empty => "no body".to_owned(),
-                _ => format!(
-                    "content type {:?}",
-                    upstream
-                        .headers()
-                        .get(header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                ),
-            };
-            Err(fail(UpstreamError::InvalidResponse(format!(
-                "HTTP {} with {what}",
-                status.as_u16()
-            ))))
-        }
+        Answer::Empty => Err(fail(UpstreamError::InvalidResponse(format!(
+            "HTTP {} with no body",
+            status.as_u16()
+        )))),
+        Answer::Other(what) => Err(fail(UpstreamError::InvalidResponse(format!(
+            "HTTP {} with {what}",
+            status.as_u16()
+        )))),
     }
 }
 
@@ -178,46 +176,6 @@ fn declared_length(headers: &HeaderMap) -> u64 {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(u64::MAX)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ContentKind {
-    Json,
-    EventStream,
-    Empty,
-    Other,
-}
-
-fn content_kind(headers: &HeaderMap) -> ContentKind {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return match headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-        {
-            None | Some("0") => ContentKind::Empty,
-            Some(_) => ContentKind::Other,
-        };
-    };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match mime.as_str() {
-        JSON_CONTENT_TYPE => ContentKind::Json,
-        EVENT_STREAM_CONTENT_TYPE => ContentKind::EventStream,
-        _ if headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v == "0") =>
-        {
-            ContentKind::Empty
-        }
-        _ => ContentKind::Other,
-    }
 }
 
 fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap, session: Option<&SessionBinding>) {
@@ -644,23 +602,5 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(&body[..], text.as_bytes());
-    }
-
-    #[test]
-    fn content_kinds() {
-        let mut h = HeaderMap::new();
-        assert_eq!(content_kind(&h), ContentKind::Empty);
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/event-stream; charset=utf-8"),
-        );
-        assert_eq!(content_kind(&h), ContentKind::EventStream);
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        assert_eq!(content_kind(&h), ContentKind::Json);
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-        assert_eq!(content_kind(&h), ContentKind::Other);
     }
 }
