@@ -25,8 +25,8 @@ pub mod writer;
 pub use consumer::Consumer;
 pub use queue::{QueueError, RedisQueue, StreamConfig};
 pub use sink::{AuditSink, SinkConfig, SinkDrain};
-pub use writer::Written;
 pub use toolgate_store::audit::{AuditEvent, Decision, UpstreamOutcome};
+pub use writer::Written;
 
 /// Events the gateway could not keep, by `reason`: `channel_full` (the
 /// hand-off channel was full), `buffer_full` (the queue was unreachable and

@@ -226,7 +226,9 @@ mod tests {
         }
         // Connection, serialization, deadlock, admin shutdown, undefined
         // table/column (a schema this process does not expect), out of memory.
-        for transient in ["08006", "40001", "40P01", "57P01", "42P01", "42703", "53200", ""] {
+        for transient in [
+            "08006", "40001", "40P01", "57P01", "42P01", "42703", "53200", "",
+        ] {
             assert!(!is_data_class(transient), "{transient}");
         }
     }

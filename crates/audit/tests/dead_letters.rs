@@ -305,7 +305,11 @@ async fn a_failure_that_is_not_about_the_data_retries_the_whole_batch(pool: PgPo
     let account = AccountId::new();
     queue.ensure_group().await.unwrap();
     queue
-        .append(&(0..5).map(|n| event(account, &format!("t{n}"))).collect::<Vec<_>>())
+        .append(
+            &(0..5)
+                .map(|n| event(account, &format!("t{n}")))
+                .collect::<Vec<_>>(),
+        )
         .await
         .unwrap();
     // A table that is missing (42P01) is not the events' fault.
@@ -315,7 +319,11 @@ async fn a_failure_that_is_not_about_the_data_retries_the_whole_batch(pool: PgPo
         .unwrap();
     let mut consumer = Consumer::new(queue.clone(), pool.clone());
     assert!(consumer.step().await.is_err());
-    assert_eq!(queue.pending_count().await.unwrap(), 5, "nothing acknowledged");
+    assert_eq!(
+        queue.pending_count().await.unwrap(),
+        5,
+        "nothing acknowledged"
+    );
     sqlx::query("ALTER TABLE audit_events_away RENAME TO audit_events")
         .execute(&pool)
         .await
@@ -337,7 +345,10 @@ async fn the_in_process_writer_sets_refused_events_aside_and_stores_the_rest(poo
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while rows(&pool, a).await + rows(&pool, b).await < 40 {
-        assert!(tokio::time::Instant::now() < deadline, "events never arrived");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(rows(&pool, a).await, 20);
