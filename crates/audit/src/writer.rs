@@ -105,7 +105,8 @@ async fn write_apart(
     let mut letters: Vec<NewDeadLetter> = unreadable.iter().map(unreadable_letter).collect();
     // Depth first, left half first: events are tried in queue order. A range
     // that fails is split; a single event that fails is set aside.
-    let mut ranges: Vec<Range<usize>> = vec![0..events.len()];
+    let mut ranges: Vec<Range<usize>> = Vec::with_capacity(16);
+    ranges.push(0..events.len());
     while let Some(range) = ranges.pop() {
         if range.is_empty() {
             continue;
