@@ -6,14 +6,18 @@
 //! pending in the group; the next start reads this reader's pending entries
 //! first and inserts them again, which adds nothing. Entries of a reader
 //! that never returns are claimed by another after `claim_idle`.
+//!
+//! An event Postgres refuses for its data is set aside, not retried: the
+//! redelivered batch stores and sets aside the same events again, which adds
+//! nothing, so neither a poison event nor a restart loops.
 
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use toolgate_store::audit::insert_batch;
 
 use crate::queue::{Entry, QueueError, RedisQueue};
-use crate::{AuditEvent, ERRORS_METRIC, STORED_METRIC};
+use crate::writer::{write_entries, Unreadable};
+use crate::ERRORS_METRIC;
 
 /// Largest batch read (and written in one transaction).
 const BATCH: usize = 500;
@@ -72,7 +76,6 @@ impl Consumer {
                         tracing::warn!(error = %err, "audit consumer failed; retrying");
                     }
                     failing = true;
-                    self.recovering = true;
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
@@ -84,6 +87,15 @@ impl Consumer {
     /// then, else new ones (waiting briefly for some). Returns the number of
     /// entries handled.
     pub async fn step(&mut self) -> Result<usize, ConsumeError> {
+        let handled = self.read_and_store().await;
+        if handled.is_err() {
+            // Whatever was read stays pending: read it again first.
+            self.recovering = true;
+        }
+        handled
+    }
+
+    async fn read_and_store(&mut self) -> Result<usize, ConsumeError> {
         self.queue.ensure_group().await?;
         if self.recovering {
             let entries = self.queue.read_own_pending(BATCH).await?;
@@ -108,37 +120,47 @@ impl Consumer {
         self.store(entries).await
     }
 
-    /// Stores a batch and acknowledges it once committed.
+    /// Stores a batch and acknowledges it once committed. Events Postgres
+    /// refuses and entries holding no readable event are set aside in the
+    /// same transaction (see [`crate::writer`]) and acknowledged with the
+    /// rest: retrying cannot make them storable, and they must not hold up
+    /// the events behind them.
     async fn store(&mut self, entries: Vec<Entry>) -> Result<usize, ConsumeError> {
         if entries.is_empty() {
             return Ok(0);
         }
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        let unreadable = entries.iter().filter(|e| e.event.is_none()).count();
-        if unreadable > 0 {
-            // Acknowledged with the rest: retrying cannot make them readable.
-            metrics::counter!(ERRORS_METRIC, "stage" => "unreadable").increment(unreadable as u64);
+        let mut events = Vec::with_capacity(entries.len());
+        let mut carriers = Vec::with_capacity(entries.len());
+        let mut unreadable = Vec::new();
+        for entry in entries {
+            match entry.event {
+                Some(event) => {
+                    events.push(event);
+                    carriers.push(entry.id);
+                }
+                None => unreadable.push(Unreadable {
+                    entry: entry.id,
+                    text: entry.unreadable.unwrap_or_default(),
+                }),
+            }
+        }
+        if !unreadable.is_empty() {
+            metrics::counter!(ERRORS_METRIC, "stage" => "unreadable")
+                .increment(unreadable.len() as u64);
             tracing::error!(
-                entries = unreadable,
-                "audit queue entries that hold no readable event were skipped"
+                entries = unreadable.len(),
+                "audit queue entries that hold no readable event: set aside in audit_dead_letters"
             );
         }
-        let events: Vec<AuditEvent> = entries.into_iter().filter_map(|e| e.event).collect();
-        let inserted = write(&self.pool, &events).await?;
+        let written = write_entries(&self.pool, &events, &carriers, &unreadable).await?;
         self.queue.ack(&ids).await?;
-        tracing::debug!(entries = ids.len(), inserted, "audit batch stored");
+        tracing::debug!(
+            entries = ids.len(),
+            inserted = written.stored,
+            dead_lettered = written.dead_lettered,
+            "audit batch stored"
+        );
         Ok(ids.len())
     }
-}
-
-/// One transaction per batch.
-pub async fn write(pool: &PgPool, events: &[AuditEvent]) -> Result<u64, ConsumeError> {
-    if events.is_empty() {
-        return Ok(0);
-    }
-    let mut tx = pool.begin().await?;
-    let inserted = insert_batch(&mut tx, events).await?;
-    tx.commit().await?;
-    metrics::counter!(STORED_METRIC).increment(inserted);
-    Ok(inserted)
 }

@@ -9,6 +9,10 @@
 //! in-process writer instead ([`AuditSink::in_process`]): events still
 //! leave the request path, but those not yet written die with the process
 //! if it crashes. A graceful stop drains either path ([`SinkDrain`]).
+//!
+//! Both paths write through [`writer`]: text Postgres cannot hold is made
+//! storable, and an event Postgres still refuses for its data is set aside
+//! in a dead-letter table instead of blocking every event after it.
 
 #![forbid(unsafe_code)]
 
@@ -16,11 +20,13 @@ pub mod consumer;
 pub mod queue;
 pub mod retention;
 pub mod sink;
+pub mod writer;
 
 pub use consumer::Consumer;
 pub use queue::{QueueError, RedisQueue, StreamConfig};
 pub use sink::{AuditSink, SinkConfig, SinkDrain};
 pub use toolgate_store::audit::{AuditEvent, Decision, UpstreamOutcome};
+pub use writer::Written;
 
 /// Events the gateway could not keep, by `reason`: `channel_full` (the
 /// hand-off channel was full), `buffer_full` (the queue was unreachable and
@@ -30,6 +36,9 @@ pub const DROPPED_METRIC: &str = "toolgate_audit_events_dropped_total";
 pub const QUEUED_METRIC: &str = "toolgate_audit_events_queued_total";
 /// Events newly stored in Postgres (redeliveries not counted).
 pub const STORED_METRIC: &str = "toolgate_audit_events_stored_total";
+/// Events Postgres refused for their data (and queue entries holding no
+/// readable event), set aside in `audit_dead_letters` so the rest is stored.
+pub const DEAD_LETTERED_METRIC: &str = "toolgate_audit_events_dead_lettered_total";
 /// Failed queue or database operations of the audit pipeline, by `stage`.
 pub const ERRORS_METRIC: &str = "toolgate_audit_errors_total";
 /// Events waiting in the gateway's memory buffer for the queue.

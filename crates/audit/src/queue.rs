@@ -63,6 +63,9 @@ impl StreamConfig {
 pub struct Entry {
     pub id: String,
     pub event: Option<AuditEvent>,
+    /// When there is no readable event: what the entry held instead, as
+    /// text (invalid UTF-8 replaced), to be set aside for an operator.
+    pub unreadable: Option<String>,
 }
 
 /// A handle on the stream. Clones share one connection.
@@ -312,13 +315,19 @@ impl RedisQueue {
 }
 
 fn entry(id: StreamId) -> Entry {
-    let event = id
-        .map
-        .get(FIELD)
-        .and_then(|value| match value {
-            Value::BulkString(bytes) => Some(bytes.as_slice()),
-            _ => None,
-        })
-        .and_then(|bytes| serde_json::from_slice(bytes).ok());
-    Entry { id: id.id, event }
+    let bytes = id.map.get(FIELD).and_then(|value| match value {
+        Value::BulkString(bytes) => Some(bytes.as_slice()),
+        _ => None,
+    });
+    let event = bytes.and_then(|bytes| serde_json::from_slice(bytes).ok());
+    let unreadable = match (&event, bytes) {
+        (Some(_), _) => None,
+        (None, Some(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        (None, None) => Some(format!("(no field {FIELD:?} holding text)")),
+    };
+    Entry {
+        id: id.id,
+        event,
+        unreadable,
+    }
 }

@@ -90,7 +90,7 @@ impl AuditSink {
         Self::spawn(config, "store", move |batch| {
             let pool = pool.clone();
             async move {
-                crate::consumer::write(&pool, &batch)
+                crate::writer::write(&pool, &batch)
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string())

@@ -135,9 +135,7 @@ async fn a_crash_between_commit_and_ack_redelivers_without_duplicating(pool: PgP
     let entries = queue.read_new(500).await.unwrap();
     assert_eq!(entries.len(), 50);
     let batch: Vec<AuditEvent> = entries.into_iter().filter_map(|e| e.event).collect();
-    toolgate_audit::consumer::write(&pool, &batch)
-        .await
-        .unwrap();
+    toolgate_audit::writer::write(&pool, &batch).await.unwrap();
     assert_eq!(queue.pending_count().await.unwrap(), 50);
 
     // Restarted under the same name: its pending entries come first.

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::ids::{AccountId, EventId, GrantId, ServerId};
 use crate::page::Page;
+use crate::storable::{storable_json, storable_str};
 
 /// What the gateway decided about one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -210,18 +211,26 @@ pub async fn insert_batch(
         times.push(e.at);
         servers.push(e.server.0);
         grants.push(e.grant.0);
-        sessions.push(e.session.clone());
-        tools.push(e.tool.clone());
+        // Recorded text is made storable here, where both queue paths
+        // write: a NUL from an agent must not make Postgres refuse the batch.
+        // Each copy is one the rows needed anyway; the scan allocates nothing.
+        sessions.push(e.session.as_deref().map(storable_owned));
+        tools.push(storable_owned(&e.tool));
         decisions.push(e.decision.as_str());
-        rules.push(e.rule.clone());
+        rules.push(e.rule.as_deref().map(storable_owned));
         versions.push(e.policy_version);
-        reasons.push(e.reason.clone());
+        reasons.push(e.reason.as_deref().map(storable_owned));
         upstreams.push(e.upstream.as_str());
         latencies.push(i32::try_from(e.latency_ms).unwrap_or(i32::MAX));
         // Argument keys travel as one JSON array per row: Postgres arrays
         // cannot be ragged.
-        keys.push(serde_json::json!(e.argument_keys));
-        arguments.push(e.arguments.clone());
+        keys.push(serde_json::Value::Array(
+            e.argument_keys
+                .iter()
+                .map(|key| serde_json::Value::String(storable_owned(key)))
+                .collect(),
+        ));
+        arguments.push(e.arguments.as_ref().map(|a| storable_json(a).into_owned()));
     }
     let inserted = sqlx::query(
         "INSERT INTO audit_events (id, account_id, occurred_at, server_id, grant_id, session_hash,
@@ -255,6 +264,10 @@ pub async fn insert_batch(
     .await?
     .rows_affected();
     Ok(inserted)
+}
+
+fn storable_owned(text: &str) -> String {
+    storable_str(text).into_owned()
 }
 
 /// Which events to list; every field narrows.
@@ -365,7 +378,8 @@ pub async fn list(
     .bind(account_id)
     .bind(filter.server)
     .bind(filter.grant)
-    .bind(filter.tool.as_deref())
+    // Stored names had each NUL replaced; a name asked for matches the same way.
+    .bind(filter.tool.as_deref().map(storable_str))
     .bind(filter.decision.map(Decision::as_str))
     .bind(filter.since)
     .bind(filter.until)

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
+pub mod audit_dead_letters;
 pub mod db;
 pub mod deployment;
 pub mod dev_secrets;
@@ -21,6 +22,7 @@ pub mod policies;
 pub mod secrets;
 pub mod servers;
 pub mod snapshot;
+pub mod storable;
 pub mod users;
 
 pub use error::StoreError;
