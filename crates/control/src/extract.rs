@@ -204,7 +204,10 @@ fn check_query_text(query: &str) -> Result<(), ApiError> {
                     &percent_encoding::percent_decode_str(name).collect::<Vec<u8>>(),
                 )
                 .into_owned();
-                violations.add(&shown, "this parameter's name is not UTF-8 text once percent-decoded");
+                violations.add(
+                    &shown,
+                    "this parameter's name is not UTF-8 text once percent-decoded",
+                );
                 continue;
             }
         };
@@ -289,8 +292,10 @@ mod tests {
 
     #[test]
     fn lone_surrogates_are_malformed_at_their_pointer() {
-        let Err(ApiError::MalformedBody { at: Some(at), detail }) =
-            parse_json::<Body>(br#"{"name":"\ud800x","items":[]}"#)
+        let Err(ApiError::MalformedBody {
+            at: Some(at),
+            detail,
+        }) = parse_json::<Body>(br#"{"name":"\ud800x","items":[]}"#)
         else {
             panic!("expected a malformed body");
         };

@@ -171,14 +171,30 @@ mod tests {
 
     #[test]
     fn display_names_keep_unicode_but_refuse_controls_and_overrides() {
-        for ok in ["Ada", "e\u{301}cole", "👩‍👩‍👧 team", "שלום", "a\u{200f}b", "\u{feff}x"] {
+        for ok in [
+            "Ada",
+            "e\u{301}cole",
+            "👩‍👩‍👧 team",
+            "שלום",
+            "a\u{200f}b",
+            "\u{feff}x",
+        ] {
             assert_eq!(display_name(ok).as_deref(), Ok(ok), "{ok:?}");
         }
-        for bad in ["a\u{0}b", "a\u{1}", "a\u{85}b", "a\u{202e}b", "a\u{2066}b\u{2069}"] {
+        for bad in [
+            "a\u{0}b",
+            "a\u{1}",
+            "a\u{85}b",
+            "a\u{202e}b",
+            "a\u{2066}b\u{2069}",
+        ] {
             assert!(display_name(bad).is_err(), "{bad:?} accepted");
         }
         assert!(email("ad\u{202e}a@example.com").is_err());
-        assert_eq!(email("e\u{301}@example.com").as_deref(), Ok("e\u{301}@example.com"));
+        assert_eq!(
+            email("e\u{301}@example.com").as_deref(),
+            Ok("e\u{301}@example.com")
+        );
     }
 
     #[test]

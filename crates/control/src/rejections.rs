@@ -59,7 +59,14 @@ fn is_json(response: &Response<Body>) -> bool {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value: &HeaderValue| value.to_str().ok())
-        .map(|value| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"))
 }
 
@@ -131,7 +138,12 @@ mod tests {
 
     #[tokio::test]
     async fn json_and_successes_pass_untouched() {
-        let response = render(StatusCode::SERVICE_UNAVAILABLE, Some("application/json"), "{}").await;
+        let response = render(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("application/json"),
+            "{}",
+        )
+        .await;
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
         let response = render(StatusCode::OK, Some("text/plain"), "hi").await;
         assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain");

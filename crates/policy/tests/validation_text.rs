@@ -94,9 +94,10 @@ fn a_key_given_twice_is_refused_at_its_pointer() {
 
 #[test]
 fn duplicates_are_reported_with_every_other_error() {
-    let found = parse_str(r#"{"version": "1", "default": "deny", "default": "maybe", "tools": {}}"#)
-        .err()
-        .expect("refused");
+    let found =
+        parse_str(r#"{"version": "1", "default": "deny", "default": "maybe", "tools": {}}"#)
+            .err()
+            .expect("refused");
     let at: Vec<&str> = found.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(at, ["/default", "/default"]);
 }

@@ -295,10 +295,9 @@ mod tests {
 
     fn flawed(text: &str) -> Vec<(String, &'static str)> {
         match check(text.as_bytes()) {
-            Err(Refusal::Flawed(flaws)) => flaws
-                .into_iter()
-                .map(|f| (f.pointer, f.message))
-                .collect(),
+            Err(Refusal::Flawed(flaws)) => {
+                flaws.into_iter().map(|f| (f.pointer, f.message)).collect()
+            }
             other => panic!("{text}: {other:?}"),
         }
     }
@@ -363,10 +362,7 @@ mod tests {
         assert_eq!(pointer, "/a/b");
         let (pointer, _) = malformed("");
         assert_eq!(pointer, "");
-        assert!(matches!(
-            check(b"\"\xff\""),
-            Err(Refusal::Malformed { .. })
-        ));
+        assert!(matches!(check(b"\"\xff\""), Err(Refusal::Malformed { .. })));
     }
 
     #[test]
