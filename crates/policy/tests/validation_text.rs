@@ -86,7 +86,7 @@ fn a_key_given_twice_is_refused_at_its_pointer() {
     let text = r#"{"version": "1", "default": "deny",
         "tools": {"a": {"action": "deny"}, "a": {},
                   "b": {"arguments": {"properties": {"x": {}, "x": {"type": "string"}}}}}}"#;
-    let found = parse_str(text).err().expect("duplicates refused");
+    let found = parse_str(text).expect_err("duplicates refused");
     let at: Vec<&str> = found.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(at, ["/tools/a", "/tools/b/arguments/properties/x"]);
     assert!(found[0].message.contains("more than once"), "{found:?}");
@@ -96,8 +96,7 @@ fn a_key_given_twice_is_refused_at_its_pointer() {
 fn duplicates_are_reported_with_every_other_error() {
     let found =
         parse_str(r#"{"version": "1", "default": "deny", "default": "maybe", "tools": {}}"#)
-            .err()
-            .expect("refused");
+            .expect_err("refused");
     let at: Vec<&str> = found.iter().map(|e| e.pointer.as_str()).collect();
     assert_eq!(at, ["/default", "/default"]);
 }
@@ -105,8 +104,7 @@ fn duplicates_are_reported_with_every_other_error() {
 #[test]
 fn text_that_is_not_unicode_is_malformed_where_it_stands() {
     let found = parse_str(r#"{"version": "1", "tools": {"t": {"reason": "\ud800"}}}"#)
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].pointer, "/tools/t/reason");
     assert!(found[0].message.starts_with("not valid JSON"), "{found:?}");
