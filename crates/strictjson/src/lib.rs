@@ -50,7 +50,7 @@ pub enum Refusal {
     /// Not JSON text: a syntax error, or a string that is not Unicode.
     Malformed {
         /// Where reading stopped: the innermost value being read (`""` for
-        /// the document itself, e.g. trailing characters).
+        /// the document itself: trailing characters, or text cut short).
         pointer: String,
         /// serde_json's account, with its line and column.
         message: String,
@@ -82,8 +82,13 @@ pub fn check(text: &[u8]) -> Result<(), Refusal> {
         .deserialize(&mut deserializer)
         .and_then(|()| deserializer.end());
     if let Err(error) = read {
+        // A text cut short is wrong as a whole, not in the value it ends in.
+        let pointer = match error.classify() {
+            serde_json::error::Category::Eof => String::new(),
+            _ => scan.stopped_at.unwrap_or_default(),
+        };
         return Err(Refusal::Malformed {
-            pointer: scan.stopped_at.unwrap_or_default(),
+            pointer,
             message: error.to_string(),
         });
     }
@@ -362,6 +367,9 @@ mod tests {
         assert_eq!(pointer, "/a/b");
         let (pointer, _) = malformed("");
         assert_eq!(pointer, "");
+        let (pointer, message) = malformed(r#"{"version": "#);
+        assert_eq!(pointer, "");
+        assert!(message.contains("EOF"), "{message}");
         assert!(matches!(check(b"\"\xff\""), Err(Refusal::Malformed { .. })));
     }
 
