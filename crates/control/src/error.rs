@@ -33,15 +33,20 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong this time.
     pub detail: String,
-    /// Every invalid input, when the request failed validation.
+    /// Every invalid input, when the request failed validation; for a
+    /// malformed body, the value where reading stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("the request body is not valid JSON: {0}")]
-    MalformedBody(String),
+    /// `at` locates the value where reading stopped, when it was inside one.
+    #[error("the request body is not valid JSON: {detail}")]
+    MalformedBody {
+        detail: String,
+        at: Option<FieldError>,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error("the request failed validation")]
@@ -60,6 +65,10 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    /// A refusal made outside our handlers (an extractor or layer of the
+    /// framework), re-rendered as a problem with its status kept.
+    #[error("{1}")]
+    Rejected(StatusCode, String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -75,7 +84,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedBody(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedBody { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -83,6 +92,7 @@ impl ApiError {
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Rejected(status, _) => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,7 +100,7 @@ impl ApiError {
     /// The problem `type`: a stable name per kind, documented in the README.
     fn kind(&self) -> &'static str {
         match self {
-            Self::MalformedBody(_) => "/problems/malformed-body",
+            Self::MalformedBody { .. } => "/problems/malformed-body",
             Self::BadRequest(_) => "/problems/bad-request",
             Self::Validation(_) => "/problems/validation",
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
@@ -101,6 +111,17 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "/problems/method-not-allowed",
             Self::Conflict(_) => "/problems/conflict",
             Self::Internal(_) => "/problems/internal",
+            Self::Rejected(status, _) => match status.as_u16() {
+                400 => "/problems/bad-request",
+                404 => "/problems/not-found",
+                405 => "/problems/method-not-allowed",
+                413 => "/problems/payload-too-large",
+                415 => "/problems/unsupported-media-type",
+                422 => "/problems/validation",
+                500..=599 => "/problems/internal",
+                // RFC 9457: no semantics beyond the status code.
+                _ => "about:blank",
+            },
         }
     }
 
@@ -120,6 +141,7 @@ impl ApiError {
             detail,
             errors: match self {
                 Self::Validation(errors) => Some(errors.clone()),
+                Self::MalformedBody { at: Some(at), .. } => Some(vec![at.clone()]),
                 _ => None,
             },
         }

@@ -9,11 +9,20 @@ pub const MAX_NAME_LEN: usize = 100;
 pub const MAX_HEADERS: usize = 32;
 pub const MAX_HEADER_VALUE_LEN: usize = 8 * 1024;
 
+/// Bidirectional embedding, override and isolate controls: in a name shown
+/// beside others they can make it read as something else ("Trojan Source").
+/// Marks that only nudge direction (U+200E, U+200F, U+061C) stay allowed.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// A lower-cased email address of plausible shape.
 pub fn email(raw: &str) -> Result<String, String> {
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_bidi_control(c))
         && match email.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
@@ -44,7 +53,9 @@ pub fn password(raw: &str) -> Result<(), String> {
     }
 }
 
-/// A display name: trimmed, non-empty, bounded, printable.
+/// A display name: trimmed, non-empty, bounded, printable, and free of
+/// bidirectional overrides; any other Unicode (combining marks, emoji,
+/// right-to-left scripts) is kept as written.
 pub fn display_name(raw: &str) -> Result<String, String> {
     let name = raw.trim();
     if name.is_empty() {
@@ -53,6 +64,8 @@ pub fn display_name(raw: &str) -> Result<String, String> {
         Err(format!("must be at most {MAX_NAME_LEN} characters"))
     } else if name.chars().any(char::is_control) {
         Err("must not contain control characters".to_owned())
+    } else if name.chars().any(is_bidi_control) {
+        Err("must not contain bidirectional embedding, override or isolate characters (U+202A to U+202E, U+2066 to U+2069)".to_owned())
     } else {
         Ok(name.to_owned())
     }
@@ -154,6 +167,34 @@ mod tests {
         ] {
             assert!(email(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn display_names_keep_unicode_but_refuse_controls_and_overrides() {
+        for ok in [
+            "Ada",
+            "e\u{301}cole",
+            "👩‍👩‍👧 team",
+            "שלום",
+            "a\u{200f}b",
+            "\u{feff}x",
+        ] {
+            assert_eq!(display_name(ok).as_deref(), Ok(ok), "{ok:?}");
+        }
+        for bad in [
+            "a\u{0}b",
+            "a\u{1}",
+            "a\u{85}b",
+            "a\u{202e}b",
+            "a\u{2066}b\u{2069}",
+        ] {
+            assert!(display_name(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(email("ad\u{202e}a@example.com").is_err());
+        assert_eq!(
+            email("e\u{301}@example.com").as_deref(),
+            Ok("e\u{301}@example.com")
+        );
     }
 
     #[test]

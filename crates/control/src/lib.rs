@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod inputs;
 pub mod openapi;
+mod rejections;
 pub mod routes;
 pub mod state;
 pub mod webhooks;
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(axum::middleware::map_response(rejections::as_problem))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::Internal(
                 "handler panicked".into(),

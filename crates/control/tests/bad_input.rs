@@ -209,3 +209,47 @@ fn assert_problem(r: &common::Response, status: StatusCode, what: &str) {
     );
     assert_eq!(r.body["status"], status.as_u16(), "{what}");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_key_given_twice_is_refused_at_its_pointer(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let (token, _) = app.signup("ada@example.com", "Acme").await;
+    let server = app.create_server(&token, "github").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Which of two values a reader keeps is not what the sender can be
+    // assumed to have meant: nothing is stored.
+    let policy = Route {
+        method: Method::PUT,
+        path: format!("/v1/servers/{server}/policy"),
+        wrong_types: Value::Null,
+        unknown_field: Value::Null,
+    };
+    let r = send(
+        &app,
+        &policy,
+        &token,
+        "application/json",
+        r#"{"version": "1", "default": "deny", "tools": {"t": {}, "t": {"action": "deny"}}}"#,
+    )
+    .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "duplicate tool");
+    assert_eq!(r.body["errors"][0]["path"], "/tools/t", "{}", r.raw);
+    let stored = app
+        .get(&format!("/v1/servers/{server}/policy"), &token)
+        .await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND);
+
+    let keys = route(Method::POST, "/v1/api-keys", Value::Null, Value::Null);
+    let r = send(
+        &app,
+        &keys,
+        &token,
+        "application/json",
+        r#"{"name": "a", "name": "b"}"#,
+    )
+    .await;
+    assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "duplicate name");
+    assert_eq!(r.body["errors"][0]["path"], "/name", "{}", r.raw);
+}

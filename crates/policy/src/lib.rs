@@ -46,11 +46,33 @@ pub fn parse(doc: &serde_json::Value) -> Result<CompiledPolicy, Vec<PolicyError>
     validate::validate(doc).map(compile::compile)
 }
 
-/// Like [`parse`], from JSON text. Malformed JSON is one error at pointer `""`.
+/// Like [`parse`], from JSON text. Malformed JSON is one error, at the
+/// pointer of the value where reading stopped (`""` for the document). A key
+/// given twice in one object is an error at its pointer: which of the two a
+/// reader keeps is not what the author can be assumed to have meant.
 pub fn parse_str(s: &str) -> Result<CompiledPolicy, Vec<PolicyError>> {
-    let doc: serde_json::Value = serde_json::from_str(s).map_err(|error| {
+    use toolgate_strictjson::{Refusal, DUPLICATE_KEY};
+    let duplicates = match toolgate_strictjson::check(s.as_bytes()) {
+        Ok(()) => Vec::new(),
         // serde_json's message already says where: "... at line 3 column 5".
-        vec![PolicyError::new("", format!("not valid JSON: {error}"))]
-    })?;
-    parse(&doc)
+        Err(Refusal::Malformed { pointer, message }) => {
+            return Err(vec![PolicyError::new(
+                pointer,
+                format!("not valid JSON: {message}"),
+            )])
+        }
+        // NUL is reported by `parse` itself, which sees parsed documents too.
+        Err(Refusal::Flawed(flaws)) => flaws
+            .into_iter()
+            .filter(|flaw| flaw.message == DUPLICATE_KEY)
+            .map(|flaw| PolicyError::new(flaw.pointer, flaw.message))
+            .collect(),
+    };
+    let doc: serde_json::Value = serde_json::from_str(s)
+        .map_err(|error| vec![PolicyError::new("", format!("not valid JSON: {error}"))])?;
+    match (parse(&doc), duplicates.is_empty()) {
+        (Ok(policy), true) => Ok(policy),
+        (Ok(_), false) => Err(duplicates),
+        (Err(errors), _) => Err(duplicates.into_iter().chain(errors).collect()),
+    }
 }

@@ -23,6 +23,11 @@ impl Errors {
 /// Validates the whole document; every problem is reported, not just the first.
 pub(crate) fn validate(doc: &Value) -> Result<Document, Vec<PolicyError>> {
     let mut errors = Errors::default();
+    // Anywhere in the document, whatever section: what cannot be stored is
+    // refused here, so `policy check` agrees with the API.
+    for flaw in toolgate_strictjson::flaws(doc) {
+        errors.push(flaw.pointer, flaw.message);
+    }
     let Some(top) = doc.as_object() else {
         errors.push(
             "",

@@ -1,7 +1,6 @@
 //! Approvals: the calls held at a gateway until a person approves or denies
 //! them.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -14,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{Auth, Principal};
 use crate::error::{ApiError, Violations};
-use crate::extract::{parse_json, ApiQuery, PathId};
+use crate::extract::{ApiQuery, OptionalApiJson, PathId};
 use crate::routes::TAG_APPROVALS;
 use crate::state::AppState;
 
@@ -148,7 +147,7 @@ async fn get_approval(
 
 /// Approve a pending call: the gateway holding it forwards it.
 #[utoipa::path(post, path = "/approvals/{id}/approve", tag = TAG_APPROVALS,
-    params(("id" = ApprovalId, Path)), request_body(content = DecisionIn, description = "Optional"),
+    params(("id" = ApprovalId, Path)), request_body(content = DecisionIn, description = "Optional: an empty body decides without a reason"),
     responses(
         (status = 200, body = ApprovalOut),
         (status = 404, body = crate::error::Problem),
@@ -158,14 +157,14 @@ async fn approve(
     State(state): State<AppState>,
     auth: Auth,
     PathId(id): PathId<ApprovalId>,
-    body: Bytes,
+    OptionalApiJson(input): OptionalApiJson<DecisionIn>,
 ) -> Result<Json<ApprovalOut>, ApiError> {
-    decide(state, auth, id, true, body).await
+    decide(state, auth, id, true, input).await
 }
 
 /// Deny a pending call: the agent gets a refusal naming who denied it and why.
 #[utoipa::path(post, path = "/approvals/{id}/deny", tag = TAG_APPROVALS,
-    params(("id" = ApprovalId, Path)), request_body(content = DecisionIn, description = "Optional"),
+    params(("id" = ApprovalId, Path)), request_body(content = DecisionIn, description = "Optional: an empty body decides without a reason"),
     responses(
         (status = 200, body = ApprovalOut),
         (status = 404, body = crate::error::Problem),
@@ -175,9 +174,9 @@ async fn deny(
     State(state): State<AppState>,
     auth: Auth,
     PathId(id): PathId<ApprovalId>,
-    body: Bytes,
+    OptionalApiJson(input): OptionalApiJson<DecisionIn>,
 ) -> Result<Json<ApprovalOut>, ApiError> {
-    decide(state, auth, id, false, body).await
+    decide(state, auth, id, false, input).await
 }
 
 async fn decide(
@@ -185,14 +184,8 @@ async fn decide(
     auth: Auth,
     id: ApprovalId,
     approve: bool,
-    body: Bytes,
+    input: DecisionIn,
 ) -> Result<Json<ApprovalOut>, ApiError> {
-    // The body is optional: an empty one decides without a reason.
-    let input: DecisionIn = if body.iter().all(u8::is_ascii_whitespace) {
-        DecisionIn::default()
-    } else {
-        parse_json(&body)?
-    };
     let reason = input
         .reason
         .as_deref()
