@@ -10,6 +10,7 @@
 pub mod approval;
 pub mod audit;
 pub mod cache;
+mod dial;
 pub mod enforce;
 pub mod error;
 mod gateway;
