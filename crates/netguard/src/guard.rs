@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use url::{Host, Url};
 
@@ -14,6 +15,9 @@ use crate::verdict::{check_ip, Refused};
 /// What registration adds to a refusal: how an operator lifts it.
 const HOW_TO_ALLOW: &str = "Toolgate does not call private or internal addresses unless \
                             TOOLGATE_ALLOW_PRIVATE_UPSTREAMS=true";
+
+/// The longest a registration waits for DNS.
+const REGISTRATION_LOOKUP: Duration = Duration::from_secs(5);
 
 /// Parses a URL Toolgate will call (an upstream, a webhook) and checks its
 /// form: http(s), no embedded credentials, no fragment, a host.
@@ -110,7 +114,14 @@ impl OutboundGuard {
                         "{name} is a loopback name (RFC 6761 §6.3); {HOW_TO_ALLOW}"
                     ));
                 }
-                let answers = self.resolver.resolve(&name).await.unwrap_or_default();
+                // Bounded: a request waits on it. An answer that does not
+                // come in time is treated as no answer.
+                let answers =
+                    tokio::time::timeout(REGISTRATION_LOOKUP, self.resolver.resolve(&name))
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .unwrap_or_default();
                 if let Some(refused) = answers.into_iter().find_map(|ip| check_ip(ip).err()) {
                     return Err(format!(
                         "{name} resolves to an internal address: {refused}; {HOW_TO_ALLOW}"
@@ -310,6 +321,26 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.contains("carries the IPv4 address 127.0.0.1"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn registration_does_not_wait_on_dns_forever() {
+        struct Silent;
+        impl Resolve for Silent {
+            fn resolve<'a>(&'a self, _: &'a str) -> Resolving<'a> {
+                Box::pin(std::future::pending())
+            }
+        }
+        let guard = OutboundGuard::new(false).with_resolver(Arc::new(Silent));
+        let checked = tokio::time::timeout(
+            REGISTRATION_LOOKUP + Duration::from_secs(2),
+            guard.check_url("https://slow.example.com/mcp"),
+        )
+        .await;
+        assert!(
+            matches!(checked, Ok(Ok(_))),
+            "accepted once the lookup gave up"
+        );
     }
 
     #[tokio::test]
