@@ -3,6 +3,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 use toolgate_changes::{ApprovalBus, ChangeBus};
+use toolgate_netguard::OutboundGuard;
 use toolgate_store::secrets::SecretKey;
 
 use crate::auth::jwt::JwtKeys;
@@ -28,6 +29,9 @@ pub struct AppState {
     pub changes: ChangeBus,
     /// Announces approval decisions to the gateway replica holding the call.
     pub approvals: ApprovalBus,
+    /// Checks the URLs the API is given to call later (upstreams, webhooks),
+    /// per `settings.allow_private_upstreams`.
+    pub guard: OutboundGuard,
     /// Dependencies besides Postgres that `/readyz` reports (e.g. the
     /// gateway's counter store when both planes share a process).
     pub probes: Vec<(&'static str, ReadinessProbe)>,
@@ -45,6 +49,7 @@ impl AppState {
         changes: ChangeBus,
     ) -> Self {
         Self {
+            guard: OutboundGuard::new(settings.allow_private_upstreams),
             pool,
             secret_key: secret_key.into(),
             jwt: Arc::new(jwt),
@@ -62,6 +67,12 @@ impl AppState {
     /// single node).
     pub fn with_approvals(mut self, approvals: ApprovalBus) -> Self {
         self.approvals = approvals;
+        self
+    }
+
+    /// Resolves names for URL checks with `resolver` instead of the system's.
+    pub fn with_resolver(mut self, resolver: Arc<dyn toolgate_netguard::Resolve>) -> Self {
+        self.guard = self.guard.with_resolver(resolver);
         self
     }
 

@@ -13,6 +13,10 @@
 //! keyed with the account's `whsec_…` secret (its UTF-8 bytes, as shown
 //! once), over `"<t>.<body>"`. `Toolgate-Event-Id` is the same on every
 //! attempt at one notification, so a receiver can drop duplicates.
+//!
+//! Every delivery passes the address guard when it connects: the webhook's
+//! name is resolved then, each answer checked, and only admitted addresses
+//! dialled; a refused delivery fails (and is retried) like any other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +27,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 use sqlx::PgPool;
+use toolgate_netguard::OutboundGuard;
 use toolgate_store::approvals::{self, Notification};
 use toolgate_store::secrets::SecretKey;
 
@@ -65,13 +70,15 @@ pub struct WebhookDispatcher {
     pool: PgPool,
     secret_key: Arc<SecretKey>,
     client: reqwest::Client,
-    allow_private: bool,
+    guard: OutboundGuard,
     /// Base of the approve/deny hints in each notification.
     public_url: String,
     policy: DeliveryPolicy,
 }
 
 impl WebhookDispatcher {
+    /// A dispatcher resolving with the system's resolver; `allow_private` is
+    /// `TOOLGATE_ALLOW_PRIVATE_UPSTREAMS`.
     pub fn new(
         pool: PgPool,
         secret_key: Arc<SecretKey>,
@@ -79,19 +86,32 @@ impl WebhookDispatcher {
         allow_private: bool,
         policy: DeliveryPolicy,
     ) -> Result<Self, reqwest::Error> {
-        let mut builder = reqwest::Client::builder()
+        let guard = OutboundGuard::new(allow_private);
+        Self::with_guard(pool, secret_key, public_url, guard, policy)
+    }
+
+    /// A dispatcher whose connections `guard` admits.
+    pub fn with_guard(
+        pool: PgPool,
+        secret_key: Arc<SecretKey>,
+        public_url: &str,
+        guard: OutboundGuard,
+        policy: DeliveryPolicy,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
             // A redirect could lead anywhere, including past the guard.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(policy.timeout)
-            .timeout(policy.timeout);
-        if !allow_private {
-            builder = builder.dns_resolver(Arc::new(toolgate_netguard::GuardedResolver));
-        }
+            .timeout(policy.timeout)
+            // Names are resolved by the guard, and only the addresses it
+            // admitted are dialled.
+            .dns_resolver(Arc::new(guard.clone()))
+            .build()?;
         Ok(Self {
             pool,
             secret_key,
-            client: builder.build()?,
-            allow_private,
+            client,
+            guard,
             public_url: public_url.trim_end_matches('/').to_owned(),
             policy,
         })
@@ -165,7 +185,11 @@ impl WebhookDispatcher {
             .secret_key
             .open(sealed)
             .map_err(|e| format!("cannot open the signing secret: {e}"))?;
-        let url = toolgate_netguard::check_url(url, self.allow_private).await?;
+        let url = toolgate_netguard::parse_url(url)?;
+        // A literal address skips the resolver, so it is checked here.
+        self.guard
+            .admit_literal(&url)
+            .map_err(|refused| format!("the webhook's address is not allowed: {refused}"))?;
         let body = serde_json::to_vec(&self.payload(n)).map_err(|e| e.to_string())?;
         let timestamp = Utc::now().timestamp();
         let response = self
@@ -179,7 +203,10 @@ impl WebhookDispatcher {
             .send()
             .await
             // Without the URL: it may carry a token in its query.
-            .map_err(|e| format!("request failed: {}", e.without_url()))?;
+            .map_err(|e| match toolgate_netguard::find_refusal(&e) {
+                Some(refused) => format!("the webhook's address is not allowed: {refused}"),
+                None => format!("request failed: {}", e.without_url()),
+            })?;
         if response.status().is_success() {
             Ok(())
         } else {

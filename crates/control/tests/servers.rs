@@ -4,8 +4,10 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::http::{Method, StatusCode};
-use common::{TestApp, PUBLIC_URL};
+use common::{Dns, TestApp, PUBLIC_URL};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -224,6 +226,14 @@ async fn private_upstreams_are_refused_unless_allowed(pool: PgPool) {
         "http://10.1.2.3/",
         "http://169.254.169.254/",
         "http://[::1]/",
+        // IPv6 forms that carry an internal IPv4 address.
+        "http://[::127.0.0.1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:0:a9fe:a9fe]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[64:ff9b:1::a00:1]/",
+        "http://[2002:7f00:1::]/",
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
     ] {
         let r = strict
             .post("/v1/servers", &token, json!({"name": "s", "url": url}))
@@ -245,6 +255,41 @@ async fn private_upstreams_are_refused_unless_allowed(pool: PgPool) {
             "/v1/servers",
             &token,
             json!({"name": "local", "url": "http://127.0.0.1:3000/mcp"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_name_resolving_inside_is_refused_with_the_address_it_resolved_to(pool: PgPool) {
+    let dns = Arc::new(Dns::default());
+    dns.answer("mcp.tenant.example", "172.20.0.5");
+    dns.answer("public.tenant.example", "93.184.216.34");
+    let app = TestApp::with_resolver(
+        pool,
+        Arc::new(toolgate_store::secrets::SecretKey::generate()),
+        dns,
+    );
+    let (token, _) = app.signup("ada@example.com", "Acme").await;
+    let r = app
+        .post(
+            "/v1/servers",
+            &token,
+            json!({"name": "s", "url": "https://mcp.tenant.example/mcp"}),
+        )
+        .await;
+    assert_eq!(r.error_paths(), vec!["/url"]);
+    assert_eq!(
+        r.body["errors"][0]["message"],
+        "mcp.tenant.example resolves to an internal address: 172.20.0.5 is in 172.16.0.0/12 \
+         (Private-Use, RFC 1918); Toolgate does not call private or internal addresses unless \
+         TOOLGATE_ALLOW_PRIVATE_UPSTREAMS=true"
+    );
+    let r = app
+        .post(
+            "/v1/servers",
+            &token,
+            json!({"name": "s", "url": "https://public.tenant.example/mcp"}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);

@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,13 +14,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use axum::Router;
-use common::{TestApp, PUBLIC_URL};
+use common::{Dns, TestApp, PUBLIC_URL};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use sqlx::PgPool;
 use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
+use toolgate_netguard::OutboundGuard;
 use toolgate_store::approvals;
 use toolgate_store::secrets::SecretKey;
 
@@ -48,6 +51,24 @@ async fn start_receiver() -> (String, Receiver) {
     let url = format!("http://{}/hooks/approvals", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (url, receiver)
+}
+
+/// A receiver on loopback that also counts the connections it accepts;
+/// returns its port.
+async fn start_counting_receiver() -> (u16, Receiver, Arc<AtomicUsize>) {
+    let receiver = Receiver::default();
+    let router = Router::new()
+        .route("/hooks/approvals", post(receive))
+        .with_state(receiver.clone());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let listener = listener.tap_io(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (port, receiver, connections)
 }
 
 /// The verification recipe documented in the README.
@@ -175,4 +196,97 @@ async fn without_a_webhook_nothing_is_queued(pool: PgPool) {
         .await
         .unwrap();
     assert!(claimed.is_empty());
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_webhook_name_that_turns_internal_after_registration_is_not_delivered(pool: PgPool) {
+    let key = Arc::new(SecretKey::generate());
+    let dns = Arc::new(Dns::default());
+    dns.answer("hooks.tenant.example", "93.184.216.34");
+    let app = TestApp::with_resolver(pool.clone(), key.clone(), dns.clone());
+    let (port, receiver, connections) = start_counting_receiver().await;
+    let t = app.tenant("ada@example.com").await;
+
+    // Registration sees a public address.
+    let url = format!("http://hooks.tenant.example:{port}/hooks/approvals");
+    let patched = app
+        .call(
+            axum::http::Method::PATCH,
+            "/v1/account",
+            Some(&t.token),
+            Some(json!({"approval_webhook_url": url})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.raw);
+
+    // Then the name is pointed at loopback, where the receiver listens.
+    dns.answer("hooks.tenant.example", "127.0.0.1");
+    let approval_id = app.hold(&t, json!({}), Duration::from_secs(300)).await;
+    let policy = DeliveryPolicy {
+        first_retry: Duration::ZERO,
+        ..DeliveryPolicy::default()
+    };
+    let strict = OutboundGuard::new(false).with_resolver(dns.clone());
+    let dispatcher = WebhookDispatcher::with_guard(
+        pool.clone(),
+        key.clone(),
+        PUBLIC_URL,
+        strict,
+        policy.clone(),
+    )
+    .unwrap();
+    assert_eq!(dispatcher.tick().await, 1, "one delivery tried");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "nothing reached the receiver"
+    );
+    let (state, attempts): (String, i32) =
+        sqlx::query_as("SELECT notify_state, notify_attempts FROM approvals WHERE id = $1")
+            .bind(approval_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("pending", 1),
+        "failed, to retry"
+    );
+
+    // The same answer, with private addresses allowed, does reach it: the
+    // refusal above was the guard's.
+    let lenient = OutboundGuard::new(true).with_resolver(dns);
+    let dispatcher =
+        WebhookDispatcher::with_guard(pool.clone(), key, PUBLIC_URL, lenient, policy).unwrap();
+    assert_eq!(dispatcher.tick().await, 1);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    assert_eq!(receiver.deliveries.lock().unwrap().len(), 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_webhook_on_an_internal_address_is_refused_at_registration(pool: PgPool) {
+    let dns = Arc::new(Dns::default());
+    dns.answer("hooks.tenant.example", "10.0.0.7");
+    let app = TestApp::with_resolver(pool, Arc::new(SecretKey::generate()), dns);
+    let t = app.tenant("ada@example.com").await;
+    for url in [
+        "http://hooks.tenant.example/hooks",
+        "http://[::ffff:169.254.169.254]/latest",
+        "http://[64:ff9b::a00:1]/hooks",
+    ] {
+        let refused = app
+            .call(
+                axum::http::Method::PATCH,
+                "/v1/account",
+                Some(&t.token),
+                Some(json!({"approval_webhook_url": url})),
+            )
+            .await;
+        assert_eq!(refused.error_paths(), ["/approval_webhook_url"], "{url}");
+        assert!(
+            refused.raw.contains("TOOLGATE_ALLOW_PRIVATE_UPSTREAMS"),
+            "{}",
+            refused.raw
+        );
+    }
 }

@@ -11,6 +11,7 @@ mod answer;
 pub mod approval;
 pub mod audit;
 pub mod cache;
+mod dial;
 pub mod enforce;
 pub mod error;
 mod gateway;

@@ -3,7 +3,6 @@
 //! token digest.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use sha2::{Digest, Sha256};
 use toolgate_policy::{CompiledPolicy, PolicyError};
 use toolgate_store::ids::{AccountId, GrantId, ServerId};
 use toolgate_store::snapshot::{AccountRows, ServerRows};
-use url::{Host, Url};
+use url::Url;
 
 /// Prefix of grant tokens; anything else is not worth a lookup.
 const GRANT_TOKEN_PREFIX: &str = "tgg_";
@@ -35,8 +34,6 @@ pub struct ServerConfig {
     pub name: String,
     /// The upstream's endpoint, parsed once.
     pub uri: http::Uri,
-    /// The host when it is a literal address, which no resolver sees.
-    pub literal_ip: Option<IpAddr>,
     /// The upstream's own credentials and settings, sent on every request.
     pub headers: HeaderMap,
     pub timeout: Duration,
@@ -208,26 +205,16 @@ impl AccountSnapshot {
 }
 
 fn compile_server(server: ServerRows) -> Option<ServerConfig> {
+    // Through `Url` first: it normalises the stored text as registration did.
     let parsed = Url::parse(&server.url)
         .map_err(|e| e.to_string())
-        .and_then(|url| {
-            let uri = url
-                .as_str()
-                .parse::<http::Uri>()
-                .map_err(|e| e.to_string())?;
-            Ok((url, uri))
-        });
-    let (url, uri) = match parsed {
+        .and_then(|url| url.as_str().parse::<http::Uri>().map_err(|e| e.to_string()));
+    let uri = match parsed {
         Ok(parsed) => parsed,
         Err(err) => {
             tracing::error!(server = %server.id, error = %err, "stored upstream URL does not parse; server disabled");
             return None;
         }
-    };
-    let literal_ip = match url.host() {
-        Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-        Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-        _ => None,
     };
     // Sized for its entries: an empty map allocates nothing, and the default
     // first allocation holds several entries a server rarely has.
@@ -261,7 +248,6 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
         id: server.id,
         name: server.name,
         uri,
-        literal_ip,
         headers,
         timeout: Duration::from_millis(u64::try_from(server.timeout_ms).unwrap_or(30_000)),
         policy,

@@ -2,10 +2,6 @@
 //! server's own credentials added, the SSRF guard applied to every address
 //! connected to, and a deadline on every call.
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,14 +9,14 @@ use http::{HeaderMap, HeaderName, Method, Request};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use toolgate_mcp::headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PARAM_PREFIX, MCP_PROTOCOL_VERSION,
 };
+use toolgate_netguard::OutboundGuard;
 
+use crate::dial::GuardedConnector;
 use crate::snapshot::ServerConfig;
 
 /// Request headers an agent may pass to the upstream. Everything else (its
@@ -50,24 +46,32 @@ pub enum UpstreamError {
 pub type UpstreamResponse = http::Response<UpstreamBody>;
 pub type UpstreamBody = BoxBody<Bytes, UpstreamError>;
 
-type Connector = HttpsConnector<HttpConnector<GuardedDns>>;
+type Connector = HttpsConnector<GuardedConnector>;
 
 /// The gateway's HTTP client for upstreams: hyper's pooled HTTP/1.1 client
 /// over rustls, without a general-purpose client's per-request layers
 /// (redirects are never followed: one could lead past the address guard).
+/// Every connection it makes passes the address guard (see [`crate::dial`]).
 #[derive(Clone)]
 pub struct UpstreamClient {
     client: Client<Connector, Full<Bytes>>,
-    allow_private: bool,
 }
 
 impl UpstreamClient {
+    /// A client resolving with the system's resolver; `allow_private` is
+    /// `TOOLGATE_ALLOW_PRIVATE_UPSTREAMS`.
     pub fn new(allow_private: bool) -> std::io::Result<Self> {
-        let mut http = HttpConnector::new_with_resolver(GuardedDns { allow_private });
-        // https:// URLs are handed to the TLS layer.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
+        Self::with_guard(OutboundGuard::new(allow_private))
+    }
+
+    /// A client whose connections `guard` admits.
+    pub fn with_guard(guard: OutboundGuard) -> std::io::Result<Self> {
+        let http = GuardedConnector::new(guard, |http| {
+            // https:// URLs are handed to the TLS layer.
+            http.enforce_http(false);
+            http.set_nodelay(true);
+            http.set_connect_timeout(Some(Duration::from_secs(10)));
+        });
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(|e| {
@@ -83,10 +87,7 @@ impl UpstreamClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_timer(TokioTimer::new())
             .build(connector);
-        Ok(Self {
-            client,
-            allow_private,
-        })
+        Ok(Self { client })
     }
 
     /// Sends one request and waits, up to the server's timeout, for the
@@ -99,7 +100,6 @@ impl UpstreamClient {
         session: Option<&str>,
         body: Option<Bytes>,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        self.check_literal_address(server)?;
         let mut request = Request::new(Full::new(body.unwrap_or_default()));
         *request.method_mut() = method;
         *request.uri_mut() = server.uri.clone();
@@ -119,52 +119,12 @@ impl UpstreamClient {
         }
         match tokio::time::timeout(server.timeout, self.client.request(request)).await {
             Err(_) => Err(UpstreamError::Timeout(server.timeout)),
-            Ok(Err(err)) => Err(describe(&err, err.is_connect())),
+            Ok(Err(err)) => Err(describe(&err)),
             Ok(Ok(response)) => Ok(response.map(|body| {
                 body.map_err(|err| UpstreamError::Unreachable(innermost(&err)))
                     .boxed()
             })),
         }
-    }
-
-    /// The resolver guards names; literal addresses skip it, so check here.
-    fn check_literal_address(&self, server: &ServerConfig) -> Result<(), UpstreamError> {
-        match server.literal_ip {
-            Some(ip) if !self.allow_private && toolgate_netguard::is_internal(ip) => Err(
-                UpstreamError::Forbidden(format!("{ip} is a private or internal address")),
-            ),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Resolves upstream names like the system does, keeping only the addresses
-/// the guard allows, so a name cannot be pointed at an internal address
-/// after it was registered.
-#[derive(Clone)]
-struct GuardedDns {
-    allow_private: bool,
-}
-
-type Resolving =
-    Pin<Box<dyn Future<Output = std::io::Result<std::vec::IntoIter<SocketAddr>>> + Send>>;
-
-impl tower_service::Service<Name> for GuardedDns {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = std::io::Error;
-    type Future = Resolving;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            toolgate_netguard::resolve_public(name.as_str(), 0, allow_private)
-                .await
-                .map(Vec::into_iter)
-        })
     }
 }
 
@@ -186,12 +146,14 @@ fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-/// A transport error, said without the URL (its query may hold secrets).
-fn describe(err: &(dyn std::error::Error + 'static), connecting: bool) -> UpstreamError {
+/// A transport error, said without the URL (its query may hold secrets). A
+/// refusal by the address guard names the refused address only.
+fn describe(err: &(dyn std::error::Error + 'static)) -> UpstreamError {
+    if let Some(refused) = toolgate_netguard::find_refusal(err) {
+        return UpstreamError::Forbidden(refused.to_string());
+    }
     let text = innermost(err);
-    if connecting && text.contains("not allowed") {
-        UpstreamError::Forbidden(text)
-    } else if text.contains("timed out") || text.contains("timeout") {
+    if text.contains("timed out") || text.contains("timeout") {
         UpstreamError::Unreachable(format!("timed out: {text}"))
     } else {
         UpstreamError::Unreachable(text)

@@ -100,8 +100,7 @@ async fn patch_account(
     };
     let webhook_url = match &input.approval_webhook_url {
         Some(Some(url)) => {
-            let checked =
-                toolgate_netguard::check_url(url, state.settings.allow_private_upstreams).await;
+            let checked = state.guard.check_url(url).await;
             violations.check("/approval_webhook_url", checked.map(String::from))
         }
         _ => None,

@@ -127,10 +127,7 @@ async fn create_server(
 ) -> Result<(StatusCode, Json<ServerOut>), ApiError> {
     let mut violations = Violations::default();
     let name = violations.check("/name", inputs::server_name(&input.name));
-    let url = violations.check(
-        "/url",
-        toolgate_netguard::check_url(&input.url, state.settings.allow_private_upstreams).await,
-    );
+    let url = violations.check("/url", state.guard.check_url(&input.url).await);
     let headers = check_headers(&mut violations, &input.headers);
     check_timeout(&mut violations, input.timeout_ms);
     violations.into_result()?;
@@ -207,10 +204,7 @@ async fn patch_server(
         None => None,
     };
     let url = match &input.url {
-        Some(url) => violations.check(
-            "/url",
-            toolgate_netguard::check_url(url, state.settings.allow_private_upstreams).await,
-        ),
+        Some(url) => violations.check("/url", state.guard.check_url(url).await),
         None => None,
     };
     let headers = input

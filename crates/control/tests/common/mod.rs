@@ -3,7 +3,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,6 +17,7 @@ use sqlx::PgPool;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
 use toolgate_control::{app, AppState, Settings};
+use toolgate_netguard::{Resolve, Resolving};
 use toolgate_store::approvals::{self, NewApproval};
 use toolgate_store::ids::{AccountId, ApprovalId, GrantId, ServerId};
 use toolgate_store::secrets::SecretKey;
@@ -90,6 +93,11 @@ impl TestApp {
     /// them (a webhook dispatcher) beside the router.
     pub fn with_key(pool: PgPool, key: Arc<SecretKey>, allow_private_upstreams: bool) -> Self {
         Self::build(pool, key, allow_private_upstreams, |state| state)
+    }
+
+    /// Private upstreams are not allowed, and names resolve with `dns`.
+    pub fn with_resolver(pool: PgPool, key: Arc<SecretKey>, dns: Arc<Dns>) -> Self {
+        Self::build(pool, key, false, |state| state.with_resolver(dns))
     }
 
     fn build(
@@ -232,6 +240,29 @@ impl TestApp {
         .await
         .unwrap()
         .id
+    }
+}
+
+/// DNS whose answers a test changes, e.g. between registering a URL and
+/// calling it.
+#[derive(Default)]
+pub struct Dns(Mutex<HashMap<String, IpAddr>>);
+
+impl Dns {
+    pub fn answer(&self, host: &str, ip: &str) {
+        let ip = ip.parse().unwrap();
+        self.0.lock().unwrap().insert(host.to_owned(), ip);
+    }
+}
+
+impl Resolve for Dns {
+    fn resolve<'a>(&'a self, host: &'a str) -> Resolving<'a> {
+        let answer = self.0.lock().unwrap().get(host).copied();
+        Box::pin(async move {
+            answer
+                .map(|ip| vec![ip])
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such host"))
+        })
     }
 }
 
