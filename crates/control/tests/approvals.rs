@@ -193,3 +193,34 @@ async fn racing_reviewers_get_one_decision(pool: PgPool) {
         assert!(!approvals::expire(&app.pool, t.account, id).await.unwrap());
     }
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_approval_whose_arguments_hold_nul_is_recorded_and_bound_to_them(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let t = app.tenant("ada@example.com").await;
+    // An agent's arguments may carry U+0000 anywhere; Postgres text cannot.
+    let arguments = json!({"note\u{0}": "a\u{0}b", "nested": [{"k": "\u{0}"}]});
+    let id = app.hold(&t, arguments.clone(), MINUTE).await;
+
+    let shown = app.get(&format!("/v1/approvals/{id}"), &t.token).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.raw);
+    assert_eq!(
+        shown.body["arguments"],
+        json!({"note\u{FFFD}": "a\u{FFFD}b", "nested": [{"k": "\u{FFFD}"}]})
+    );
+    // The approval is bound to what the agent sent, not to the record.
+    assert_eq!(
+        shown.body["arguments_digest"],
+        approvals::arguments_digest(&arguments)
+    );
+    app.post(&format!("/v1/approvals/{id}/approve"), &t.token, json!({}))
+        .await;
+    let recorded = approvals::arguments_digest(&shown.body["arguments"]);
+    assert!(!approvals::consume(&app.pool, t.account, id, &recorded)
+        .await
+        .unwrap());
+    let sent = approvals::arguments_digest(&arguments);
+    assert!(approvals::consume(&app.pool, t.account, id, &sent)
+        .await
+        .unwrap());
+}

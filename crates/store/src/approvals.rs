@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::ids::{AccountId, ApprovalId, GrantId, ServerId};
 use crate::page::{Page, PageRequest};
+use crate::storable::{storable_json, storable_str};
 
 /// Where an approval stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -215,8 +216,10 @@ pub async fn create(
     .bind(account_id)
     .bind(new.server)
     .bind(new.grant)
-    .bind(new.tool)
-    .bind(new.arguments)
+    // Stored as the audit trail stores text (NUL made storable); the digest
+    // binds the approval to the arguments exactly as the agent sent them.
+    .bind(storable_str(new.tool).as_ref())
+    .bind(storable_json(new.arguments).as_ref())
     .bind(arguments_digest(new.arguments))
     .bind(timeout_secs as f64)
     .fetch_optional(pool)
