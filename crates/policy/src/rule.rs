@@ -69,7 +69,8 @@ pub(crate) fn read_rule(
                 errors.push(
                     child(&pointer, field),
                     format!(
-                        "`{field}` has no effect on a resource rule: resources/read carries                          only the URI; match the URI with the rule's key instead"
+                        "`{field}` has no effect on a resource rule: resources/read carries \
+                         only the URI; match the URI with the rule's key instead"
                     ),
                 );
             }
