@@ -20,6 +20,7 @@ pub mod policies;
 pub mod secrets;
 pub mod servers;
 pub mod snapshot;
+pub mod target_kind;
 pub mod users;
 
 pub use error::StoreError;
