@@ -196,7 +196,10 @@ fn read_reason(
         Value::String(s) if s.trim().is_empty() => {
             errors.push(
                 pointer,
-                format!("reason cannot be empty; say why the {} is denied", kind.noun()),
+                format!(
+                    "reason cannot be empty; say why the {} is denied",
+                    kind.noun()
+                ),
             );
             None
         }

@@ -26,9 +26,9 @@ pub(crate) fn slot(kind: Kind) -> usize {
 fn kind_misplaced(key: &str) -> Option<&'static str> {
     match key {
         "tool" => Some("did you mean `tools`?"),
-        "resource" | "resource_templates" | "templates" => Some(
-            "did you mean `resources`? resource templates follow the `resources` section",
-        ),
+        "resource" | "resource_templates" | "templates" => {
+            Some("did you mean `resources`? resource templates follow the `resources` section")
+        }
         "prompt" => Some("did you mean `prompts`?"),
         _ => None,
     }
@@ -71,7 +71,10 @@ pub(crate) fn read_default(
 
 /// `hide`: an array applies to every kind (tool names, resource URIs and
 /// prompt names alike); an object gives one array per kind.
-pub(crate) fn read_hide(errors: &mut Errors, hide: Option<&Value>) -> PerKind<Vec<(String, String)>> {
+pub(crate) fn read_hide(
+    errors: &mut Errors,
+    hide: Option<&Value>,
+) -> PerKind<Vec<(String, String)>> {
     let Some(value) = hide else {
         return Default::default();
     };
@@ -116,7 +119,11 @@ pub(crate) fn read_hide(errors: &mut Errors, hide: Option<&Value>) -> PerKind<Ve
     }
 }
 
-fn read_hide_entries(errors: &mut Errors, entries: &[Value], pointer: &str) -> Vec<(String, String)> {
+fn read_hide_entries(
+    errors: &mut Errors,
+    entries: &[Value],
+    pointer: &str,
+) -> Vec<(String, String)> {
     let mut hide = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let pointer = index(pointer, i);

@@ -9,7 +9,14 @@ use crate::error::{child, describe, PolicyError};
 use crate::section::{read_default, read_hide, read_section, slot};
 use crate::suggest;
 
-const TOP_FIELDS: &[&str] = &["version", "default", "hide", "tools", "resources", "prompts"];
+const TOP_FIELDS: &[&str] = &[
+    "version",
+    "default",
+    "hide",
+    "tools",
+    "resources",
+    "prompts",
+];
 
 /// Collects errors as validation walks the document.
 #[derive(Debug, Default)]
@@ -125,12 +132,10 @@ fn check_version(errors: &mut Errors, version: Option<&Value>) {
 fn check_counters(errors: &mut Errors, sections: &[&Section]) {
     let mut first_use: HashMap<&str, &Limit> = HashMap::new();
     let all = sections.iter().flat_map(|section| {
-        section.every_call.iter().chain(
-            section
-                .rules
-                .iter()
-                .flat_map(|rule| rule.limits.iter()),
-        )
+        section
+            .every_call
+            .iter()
+            .chain(section.rules.iter().flat_map(|rule| rule.limits.iter()))
     });
     for limit in all {
         let Some(first) = first_use.get(limit.counter.as_str()) else {

@@ -1,11 +1,13 @@
 //! Resources (by URI) and prompts (by name): their sections, what a document
 //! without them means, precedence, and their validation errors.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 mod common;
 
 use common::{errors, one};
 use serde_json::{json, Value};
-use toolgate_policy::{parse, DefaultAction, Decision, Kind, RefusalKind};
+use toolgate_policy::{parse, Decision, DefaultAction, Kind, RefusalKind};
 
 fn refusal(decision: Decision) -> (String, String, RefusalKind) {
     match decision {
@@ -25,10 +27,16 @@ const PROMPT: Kind = Kind::Prompt;
 fn without_sections_resources_and_prompts_follow_default_and_hide() {
     // Default deny: nothing new opens up.
     let deny = parse(&json!({"version": "1", "default": "deny", "tools": {"echo": {}}})).unwrap();
-    for (kind, name) in [(RESOURCE, "demo://resource/static/document/a.md"), (PROMPT, "simple-prompt")] {
+    for (kind, name) in [
+        (RESOURCE, "demo://resource/static/document/a.md"),
+        (PROMPT, "simple-prompt"),
+    ] {
         assert!(!deny.visible_of(kind, name));
         let (reason, pointer, refusal_kind) = refusal(deny.decide_of(kind, name, &json!({})));
-        assert_eq!((pointer.as_str(), refusal_kind), ("/default", RefusalKind::Unknown));
+        assert_eq!(
+            (pointer.as_str(), refusal_kind),
+            ("/default", RefusalKind::Unknown)
+        );
         assert!(reason.contains(kind.noun()), "{reason}");
     }
     assert_eq!(deny.default_action_of(RESOURCE), DefaultAction::Deny);
@@ -38,9 +46,13 @@ fn without_sections_resources_and_prompts_follow_default_and_hide() {
     assert!(!absent.visible_of(PROMPT, "p"));
 
     // Default allow keeps working as before, and `hide` applies to every kind.
-    let allow = parse(&json!({"version": "1", "default": "allow", "hide": ["debug_*", "*secret*"]})).unwrap();
+    let allow =
+        parse(&json!({"version": "1", "default": "allow", "hide": ["debug_*", "*secret*"]}))
+            .unwrap();
     assert!(allow.visible_of(RESOURCE, "demo://resource/static/document/a.md"));
-    assert!(allow.decide_of(PROMPT, "simple-prompt", &json!({})).is_allow());
+    assert!(allow
+        .decide_of(PROMPT, "simple-prompt", &json!({}))
+        .is_allow());
     assert!(!allow.visible_of(PROMPT, "debug_prompt"));
     let (_, pointer, kind) = refusal(allow.decide_of(RESOURCE, "file:///secret/key", &json!({})));
     assert_eq!((pointer.as_str(), kind), ("/hide/1", RefusalKind::Hidden));
@@ -62,9 +74,13 @@ fn object_forms_of_default_and_hide_set_each_kind() {
     let (_, pointer, _) = refusal(policy.decide("nope", &json!({})));
     assert_eq!(pointer, "/default/tools");
     let (_, pointer, kind) = refusal(policy.decide_of(RESOURCE, "demo://private/x", &json!({})));
-    assert_eq!((pointer.as_str(), kind), ("/hide/resources/0", RefusalKind::Hidden));
+    assert_eq!(
+        (pointer.as_str(), kind),
+        ("/hide/resources/0", RefusalKind::Hidden)
+    );
     // Per-kind hide entries do not leak into other kinds.
-    let allow = parse(&json!({"version": "1", "default": "allow", "hide": {"tools": ["x"]}})).unwrap();
+    let allow =
+        parse(&json!({"version": "1", "default": "allow", "hide": {"tools": ["x"]}})).unwrap();
     assert!(!allow.visible("x"));
     assert!(allow.visible_of(PROMPT, "x"));
     assert!(allow.visible_of(RESOURCE, "x"));
@@ -110,26 +126,38 @@ fn uri_precedence_is_that_of_tools() {
     let counters: Vec<&str> = limits.iter().map(|l| l.counter.as_str()).collect();
     assert_eq!(counters, ["reads"]);
     // The exact URI beats the glob; its own limits come first.
-    let Decision::Allow { limits } = decide("demo://resource/static/document/architecture.md") else {
+    let Decision::Allow { limits } = decide("demo://resource/static/document/architecture.md")
+    else {
         panic!("expected allow");
     };
     let counters: Vec<&str> = limits.iter().map(|l| l.counter.as_str()).collect();
     assert_eq!(counters, ["arch", "reads"]);
-    assert_eq!(limits[0].pointer, "/resources/demo:~1~1resource~1static~1document~1architecture.md/limits/0");
+    assert_eq!(
+        limits[0].pointer,
+        "/resources/demo:~1~1resource~1static~1document~1architecture.md/limits/0"
+    );
     // The longest glob wins: `…/ex*` denies, and hides.
     let (reason, pointer, kind) = refusal(decide("demo://resource/static/document/example.md"));
     assert_eq!(reason, "not for agents");
-    assert_eq!(pointer, "/resources/demo:~1~1resource~1static~1document~1ex*");
+    assert_eq!(
+        pointer,
+        "/resources/demo:~1~1resource~1static~1document~1ex*"
+    );
     assert_eq!(kind, RefusalKind::Hidden);
     assert!(!policy.visible_of(RESOURCE, "demo://resource/static/document/example.md"));
     // …but an exact key beats it.
-    let Decision::RequireApproval { timeout_secs, .. } = decide("demo://resource/static/document/extension.md") else {
+    let Decision::RequireApproval { timeout_secs, .. } =
+        decide("demo://resource/static/document/extension.md")
+    else {
         panic!("expected an approval");
     };
     assert_eq!(timeout_secs, 60);
     // Hide beats every rule.
     let (_, pointer, kind) = refusal(decide("demo://resource/static/document/secret.md"));
-    assert_eq!((pointer.as_str(), kind), ("/hide/resources/0", RefusalKind::Hidden));
+    assert_eq!(
+        (pointer.as_str(), kind),
+        ("/hide/resources/0", RefusalKind::Hidden)
+    );
     // Unmatched: the default.
     let (_, pointer, kind) = refusal(decide("test://static/resource/1"));
     assert_eq!((pointer.as_str(), kind), ("/default", RefusalKind::Unknown));
@@ -147,12 +175,23 @@ fn uri_precedence_is_that_of_tools() {
 #[test]
 fn prompt_arguments_are_checked_like_tool_arguments() {
     let policy = resources_policy();
-    assert!(policy.decide_of(PROMPT, "simple-prompt", &Value::Null).is_allow());
-    assert!(policy.decide_of(PROMPT, "args-prompt", &json!({"city": "Rome"})).is_allow());
-    let (reason, pointer, kind) = refusal(policy.decide_of(PROMPT, "args-prompt", &json!({"city": "Oslo"})));
+    assert!(policy
+        .decide_of(PROMPT, "simple-prompt", &Value::Null)
+        .is_allow());
+    assert!(policy
+        .decide_of(PROMPT, "args-prompt", &json!({"city": "Rome"}))
+        .is_allow());
+    let (reason, pointer, kind) =
+        refusal(policy.decide_of(PROMPT, "args-prompt", &json!({"city": "Oslo"})));
     assert_eq!(kind, RefusalKind::Denied);
-    assert!(reason.starts_with("arguments rejected at /city"), "{reason}");
-    assert_eq!(pointer, "/prompts/args-prompt/arguments/properties/city/enum");
+    assert!(
+        reason.starts_with("arguments rejected at /city"),
+        "{reason}"
+    );
+    assert_eq!(
+        pointer,
+        "/prompts/args-prompt/arguments/properties/city/enum"
+    );
     assert!(policy.audit_arguments_of(PROMPT, "args-prompt"));
     assert!(!policy.audit_arguments("args-prompt"));
     assert!(matches!(
@@ -162,7 +201,10 @@ fn prompt_arguments_are_checked_like_tool_arguments() {
     assert!(!policy.visible_of(PROMPT, "debug-dump"));
     let (reason, pointer, kind) = refusal(policy.decide_of(PROMPT, "complex_prompt", &json!({})));
     assert_eq!((pointer.as_str(), kind), ("/default", RefusalKind::Unknown));
-    assert_eq!(reason, "no rule allows prompt \"complex_prompt\" and the default is deny");
+    assert_eq!(
+        reason,
+        "no rule allows prompt \"complex_prompt\" and the default is deny"
+    );
 }
 
 #[test]
@@ -217,7 +259,9 @@ fn resource_rules_have_no_arguments() {
         "has no effect on a resource rule",
     );
     one(
-        doc(json!({"limits": [{"counter": "c", "window": "minute", "max": 5, "scope": "grant", "cost": "/n"}]})),
+        doc(
+            json!({"limits": [{"counter": "c", "window": "minute", "max": 5, "scope": "grant", "cost": "/n"}]}),
+        ),
         "/resources/r:~1~1x/limits/0/cost",
         "every read costs 1",
     );
@@ -235,20 +279,76 @@ fn resource_rules_have_no_arguments() {
 
 #[test]
 fn section_and_kind_errors_carry_pointers() {
-    one(json!({"version": "1", "resources": []}), "/resources", "resources must be an object mapping resource URIs or globs to rules");
-    one(json!({"version": "1", "prompts": "all"}), "/prompts", "prompts must be an object mapping prompt names or globs to rules");
-    one(json!({"version": "1", "resources": {"": {}}}), "/resources/", "a resource URI cannot be empty");
-    one(json!({"version": "1", "prompts": {"p": "deny"}}), "/prompts/p", "a prompt rule must be an object such as {\"action\": \"deny\"}");
-    one(json!({"version": "1", "prompts": {"p": {"action": "deny", "reason": ""}}}), "/prompts/p/reason", "say why the prompt is denied");
-    one(json!({"version": "1", "prompts": {"p": {"acton": "deny"}}}), "/prompts/p/acton", "did you mean `action`?");
-    one(json!({"version": "1", "default": {"resources": "Allow"}}), "/default/resources", "unknown default \"Allow\"; did you mean `allow`?");
-    one(json!({"version": "1", "default": {"resource": "allow"}}), "/default/resource", "did you mean `resources`?");
-    one(json!({"version": "1", "default": {"tools": "deny", "other": "deny"}}), "/default/other", "allowed fields are `tools`, `resources` or `prompts`");
-    one(json!({"version": "1", "default": 1}), "/default", "default must be one of `allow` or `deny`, not the number 1");
-    one(json!({"version": "1", "hide": {"prompts": "x"}}), "/hide/prompts", "must be an array of prompt names or globs");
-    one(json!({"version": "1", "hide": {"resources": ["ok", ""]}}), "/hide/resources/1", "a hide entry cannot be empty");
-    one(json!({"version": "1", "hide": {"tool": []}}), "/hide/tool", "did you mean `tools`?");
-    one(json!({"version": "1", "hide": "x"}), "/hide", "or an object with one such array per section");
+    one(
+        json!({"version": "1", "resources": []}),
+        "/resources",
+        "resources must be an object mapping resource URIs or globs to rules",
+    );
+    one(
+        json!({"version": "1", "prompts": "all"}),
+        "/prompts",
+        "prompts must be an object mapping prompt names or globs to rules",
+    );
+    one(
+        json!({"version": "1", "resources": {"": {}}}),
+        "/resources/",
+        "a resource URI cannot be empty",
+    );
+    one(
+        json!({"version": "1", "prompts": {"p": "deny"}}),
+        "/prompts/p",
+        "a prompt rule must be an object such as {\"action\": \"deny\"}",
+    );
+    one(
+        json!({"version": "1", "prompts": {"p": {"action": "deny", "reason": ""}}}),
+        "/prompts/p/reason",
+        "say why the prompt is denied",
+    );
+    one(
+        json!({"version": "1", "prompts": {"p": {"acton": "deny"}}}),
+        "/prompts/p/acton",
+        "did you mean `action`?",
+    );
+    one(
+        json!({"version": "1", "default": {"resources": "Allow"}}),
+        "/default/resources",
+        "unknown default \"Allow\"; did you mean `allow`?",
+    );
+    one(
+        json!({"version": "1", "default": {"resource": "allow"}}),
+        "/default/resource",
+        "did you mean `resources`?",
+    );
+    one(
+        json!({"version": "1", "default": {"tools": "deny", "other": "deny"}}),
+        "/default/other",
+        "allowed fields are `tools`, `resources` or `prompts`",
+    );
+    one(
+        json!({"version": "1", "default": 1}),
+        "/default",
+        "default must be one of `allow` or `deny`, not the number 1",
+    );
+    one(
+        json!({"version": "1", "hide": {"prompts": "x"}}),
+        "/hide/prompts",
+        "must be an array of prompt names or globs",
+    );
+    one(
+        json!({"version": "1", "hide": {"resources": ["ok", ""]}}),
+        "/hide/resources/1",
+        "a hide entry cannot be empty",
+    );
+    one(
+        json!({"version": "1", "hide": {"tool": []}}),
+        "/hide/tool",
+        "did you mean `tools`?",
+    );
+    one(
+        json!({"version": "1", "hide": "x"}),
+        "/hide",
+        "or an object with one such array per section",
+    );
     // Every error at once, across sections.
     let all = errors(json!({
         "version": "1",
@@ -257,5 +357,12 @@ fn section_and_kind_errors_carry_pointers() {
         "prompts": {"p": {"limits": {}}}
     }));
     let pointers: Vec<&str> = all.iter().map(|e| e.pointer.as_str()).collect();
-    assert_eq!(pointers, ["/default/prompts", "/resources/r:~1~1*/action", "/prompts/p/limits"]);
+    assert_eq!(
+        pointers,
+        [
+            "/default/prompts",
+            "/resources/r:~1~1*/action",
+            "/prompts/p/limits"
+        ]
+    );
 }

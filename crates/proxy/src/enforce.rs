@@ -101,9 +101,14 @@ pub fn plan_audited(body: &Body<'_>, policy: &CompiledPolicy, era: Era, audit: b
 }
 
 fn is_list(message: &Message<'_>) -> bool {
-    [TOOLS_LIST, RESOURCES_LIST, RESOURCE_TEMPLATES_LIST, PROMPTS_LIST]
-        .iter()
-        .any(|method| message.is_method(method))
+    [
+        TOOLS_LIST,
+        RESOURCES_LIST,
+        RESOURCE_TEMPLATES_LIST,
+        PROMPTS_LIST,
+    ]
+    .iter()
+    .any(|method| message.is_method(method))
 }
 
 /// What a request asks the policy about.
@@ -303,7 +308,12 @@ mod tests {
             assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
             assert!(!plan.lists_tools);
         }
-        for method in ["tools/list", "resources/list", "resources/templates/list", "prompts/list"] {
+        for method in [
+            "tools/list",
+            "resources/list",
+            "resources/templates/list",
+            "prompts/list",
+        ] {
             let body = format!(r#"{{"jsonrpc":"2.0","id":2,"method":"{method}"}}"#);
             let plan = plan_of(&body);
             assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");

@@ -240,14 +240,13 @@ async fn handle_post(
             Action::Limited { id, kind, limits } => {
                 // Boxed: the limiter's future is the largest this function
                 // awaits; inline, it doubled every request's future.
-                let (verdict, limit_note) = Box::pin(state.limiter.check_noted(
-                    &caller,
-                    &id,
-                    version.era(),
-                    kind,
-                    &limits,
-                ))
-                .await;
+                let (verdict, limit_note) =
+                    Box::pin(
+                        state
+                            .limiter
+                            .check_noted(&caller, &id, version.era(), kind, &limits),
+                    )
+                    .await;
                 let note = notes
                     .get_mut(index)
                     .and_then(Option::take)

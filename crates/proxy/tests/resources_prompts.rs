@@ -65,7 +65,9 @@ async fn upstream(State(seen): State<Recorder>, body: String) -> Response {
         Some("resources/read") => {
             json!({"contents": [{"uri": message["params"]["uri"], "text": "content"}]})
         }
-        Some("prompts/get") => json!({"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}]}),
+        Some("prompts/get") => {
+            json!({"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}]})
+        }
         Some(_) => json!({}),
         None => return StatusCode::ACCEPTED.into_response(),
     };
@@ -194,7 +196,11 @@ async fn refused_reads_and_gets_never_reach_the_upstream(pool: PgPool) {
     assert_eq!(greeted["result"]["messages"][0]["role"], "user");
     let before = f.upstream_saw().len();
 
-    for (id, uri) in [(3, "demo://open/secret"), (4, "demo://closed/x"), (5, "file:///etc/passwd")] {
+    for (id, uri) in [
+        (3, "demo://open/secret"),
+        (4, "demo://closed/x"),
+        (5, "file:///etc/passwd"),
+    ] {
         let answer = f.post(read(id, uri)).await;
         assert_eq!(
             answer["error"],
@@ -212,10 +218,15 @@ async fn refused_reads_and_gets_never_reach_the_upstream(pool: PgPool) {
         hidden["error"],
         json!({"code": -32602, "message": "Unknown prompt: secret-prompt"})
     );
-    let rejected = f.post(get(9, "greet", json!({"name": "far too long"}))).await;
+    let rejected = f
+        .post(get(9, "greet", json!({"name": "far too long"})))
+        .await;
     assert_eq!(rejected["error"]["code"], -31010);
     let message = rejected["error"]["message"].as_str().unwrap();
-    assert!(message.starts_with("Denied by policy: arguments rejected at /name"), "{message}");
+    assert!(
+        message.starts_with("Denied by policy: arguments rejected at /name"),
+        "{message}"
+    );
     assert_eq!(
         rejected["error"]["data"]["dev.toolgate/refusal"]["rule"],
         "/prompts/greet/arguments/properties/name/maxLength"
@@ -252,15 +263,25 @@ async fn resource_reads_are_limited_like_calls(pool: PgPool) {
 async fn bodies_cannot_smuggle_a_refused_read_or_get(pool: PgPool) {
     let f = fixture(pool, POLICY).await;
     // A batch: the hidden read is answered locally, never forwarded.
-    let batch = json!([read(1, "demo://open/a"), read(2, "demo://closed/x"), get(3, "secret-prompt", json!({}))]);
+    let batch = json!([
+        read(1, "demo://open/a"),
+        read(2, "demo://closed/x"),
+        get(3, "secret-prompt", json!({}))
+    ]);
     let (status, text) = f
-        .post_with(&batch.to_string(), &[("mcp-protocol-version", "2025-03-26")])
+        .post_with(
+            &batch.to_string(),
+            &[("mcp-protocol-version", "2025-03-26")],
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let answers: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(answers[0]["result"]["contents"][0]["uri"], "demo://open/a");
     assert_eq!(answers[1]["error"]["code"], -32002);
-    assert_eq!(answers[2]["error"]["message"], "Unknown prompt: secret-prompt");
+    assert_eq!(
+        answers[2]["error"]["message"],
+        "Unknown prompt: secret-prompt"
+    );
     let forwarded = f.upstream_saw().concat();
     assert!(
         !forwarded.contains("demo://closed/x") && !forwarded.contains("secret-prompt"),
@@ -285,11 +306,17 @@ async fn bodies_cannot_smuggle_a_refused_read_or_get(pool: PgPool) {
     let (status, text) = f
         .post_with(
             &read(5, "demo://open/a").to_string(),
-            &[("mcp-method", "resources/read"), ("mcp-name", "demo://closed/x")],
+            &[
+                ("mcp-method", "resources/read"),
+                ("mcp-name", "demo://closed/x"),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
-    assert!(text.contains("-32020") && text.contains("params.uri"), "{text}");
+    assert!(
+        text.contains("-32020") && text.contains("params.uri"),
+        "{text}"
+    );
     let (status, text) = f
         .post_with(
             &get(6, "greet", json!({})).to_string(),
@@ -304,21 +331,46 @@ async fn bodies_cannot_smuggle_a_refused_read_or_get(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_default_allow_policy_without_sections_keeps_resources_and_prompts_open(pool: PgPool) {
-    let f = fixture(pool, r#"{"version": "1", "default": "allow", "hide": ["get-env"]}"#).await;
+    let f = fixture(
+        pool,
+        r#"{"version": "1", "default": "allow", "hide": ["get-env"]}"#,
+    )
+    .await;
     let resources = f.post(list(1, "resources/list")).await;
-    assert_eq!(resources["result"]["resources"].as_array().unwrap().len(), 4);
-    assert!(f.post(read(2, "demo://closed/x")).await.get("result").is_some());
-    assert!(f.post(get(3, "secret-prompt", json!({}))).await.get("result").is_some());
+    assert_eq!(
+        resources["result"]["resources"].as_array().unwrap().len(),
+        4
+    );
+    assert!(f
+        .post(read(2, "demo://closed/x"))
+        .await
+        .get("result")
+        .is_some());
+    assert!(f
+        .post(get(3, "secret-prompt", json!({})))
+        .await
+        .get("result")
+        .is_some());
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_default_deny_policy_without_sections_hides_and_refuses_them(pool: PgPool) {
-    let f = fixture(pool, r#"{"version": "1", "default": "deny", "tools": {"echo": {}}}"#).await;
+    let f = fixture(
+        pool,
+        r#"{"version": "1", "default": "deny", "tools": {"echo": {}}}"#,
+    )
+    .await;
     let resources = f.post(list(1, "resources/list")).await;
     assert_eq!(resources["result"]["resources"], json!([]));
     let prompts = f.post(list(2, "prompts/list")).await;
     assert_eq!(prompts["result"]["prompts"], json!([]));
-    assert_eq!(f.post(read(3, "demo://open/a")).await["error"]["code"], -32002);
-    assert_eq!(f.post(get(4, "greet", json!({}))).await["error"]["code"], -32602);
+    assert_eq!(
+        f.post(read(3, "demo://open/a")).await["error"]["code"],
+        -32002
+    );
+    assert_eq!(
+        f.post(get(4, "greet", json!({}))).await["error"]["code"],
+        -32602
+    );
     assert_eq!(f.upstream_saw().len(), 2, "only the lists went upstream");
 }

@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::ids::{AccountId, ApprovalId, GrantId, ServerId};
-use crate::target_kind::TargetKind;
 use crate::page::{Page, PageRequest};
+use crate::target_kind::TargetKind;
 
 /// Where an approval stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -126,8 +126,9 @@ impl TryFrom<ApprovalRow> for Approval {
             server_id: row.server_id,
             server_name: row.server_name,
             grant_id: row.grant_id,
-            kind: TargetKind::parse(&row.kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown target kind {:?}", row.kind)))?,
+            kind: TargetKind::parse(&row.kind).ok_or_else(|| {
+                StoreError::Corrupt(format!("unknown target kind {:?}", row.kind))
+            })?,
             tool: row.tool,
             arguments: row.arguments,
             arguments_digest: row.arguments_digest,

@@ -416,13 +416,34 @@ proptest! {
 #[test]
 fn resource_and_prompt_requests_must_name_their_target() {
     let cases = [
-        (r#"{"jsonrpc":"2.0","id":1,"method":"resources/read"}"#, "resources/read requires \"params\" to be an object"),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}"#, "resources/read requires \"params.uri\" to be a string"),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":["demo://a"]}}"#, "\"params.uri\" to be a string"),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":7}}"#, "resources/subscribe requires \"params.uri\""),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"resources/unsubscribe","params":{"name":"x"}}"#, "resources/unsubscribe requires \"params.uri\""),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"uri":"x"}}"#, "prompts/get requires \"params.name\" to be a string"),
-        (r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p","arguments":"city=Paris"}}"#, "\"params.arguments\" must be an object, found a string"),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read"}"#,
+            "resources/read requires \"params\" to be an object",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}"#,
+            "resources/read requires \"params.uri\" to be a string",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":["demo://a"]}}"#,
+            "\"params.uri\" to be a string",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":7}}"#,
+            "resources/subscribe requires \"params.uri\"",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/unsubscribe","params":{"name":"x"}}"#,
+            "resources/unsubscribe requires \"params.uri\"",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"uri":"x"}}"#,
+            "prompts/get requires \"params.name\" to be a string",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p","arguments":"city=Paris"}}"#,
+            "\"params.arguments\" must be an object, found a string",
+        ),
     ];
     for (body, needle) in cases {
         let err = error(body);
@@ -431,8 +452,14 @@ fn resource_and_prompt_requests_must_name_their_target() {
         assert_eq!(err.id().unwrap().as_json(), "1");
     }
     for (body, needle) in [
-        (r#"{"jsonrpc":"2.0","method":"resources/read","params":{"uri":"a"}}"#, "resources/read must be a request"),
-        (r#"{"jsonrpc":"2.0","method":"prompts/get","params":{"name":"p"}}"#, "prompts/get must be a request"),
+        (
+            r#"{"jsonrpc":"2.0","method":"resources/read","params":{"uri":"a"}}"#,
+            "resources/read must be a request",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"prompts/get","params":{"name":"p"}}"#,
+            "prompts/get must be a request",
+        ),
     ] {
         assert_invalid_request(body, needle);
     }
@@ -443,6 +470,8 @@ fn resource_and_prompt_requests_must_name_their_target() {
     ] {
         assert_invalid_request(body, "duplicate member");
     }
-    let read = single(r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"demo://a","arguments":[1]}}"#);
+    let read = single(
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"demo://a","arguments":[1]}}"#,
+    );
     assert_eq!(read.params().and_then(Params::uri), Some("demo://a"));
 }

@@ -65,7 +65,12 @@ pub fn resource_not_found_response(id: &Id<'_>, era: Era, uri: &str) -> Bytes {
         Era::Modern => error_codes::INVALID_PARAMS,
     };
     let data = serde_json::json!({ "uri": uri });
-    error_message(Some(id), code, &format!("Resource not found: {uri}"), Some(&data))
+    error_message(
+        Some(id),
+        code,
+        &format!("Resource not found: {uri}"),
+        Some(&data),
+    )
 }
 
 /// `-32602 "Unknown prompt: NAME"`: what a hidden or denied-outright prompt
@@ -243,20 +248,35 @@ mod tests {
 
     #[test]
     fn resource_and_prompt_refusals() {
-        let legacy = parse(&resource_not_found_response(&Id::number(1), Era::Legacy, "demo://x"));
+        let legacy = parse(&resource_not_found_response(
+            &Id::number(1),
+            Era::Legacy,
+            "demo://x",
+        ));
         assert_eq!(
             legacy["error"],
             json!({"code": -32002, "message": "Resource not found: demo://x", "data": {"uri": "demo://x"}})
         );
-        let modern = parse(&resource_not_found_response(&Id::number(1), Era::Modern, "demo://x"));
+        let modern = parse(&resource_not_found_response(
+            &Id::number(1),
+            Era::Modern,
+            "demo://x",
+        ));
         assert_eq!(modern["error"]["code"], -32602);
         assert_eq!(
             parse(&unknown_prompt_response(&Id::string("p"), "secret")),
             json!({"jsonrpc":"2.0","id":"p","error":{"code":-32602,"message":"Unknown prompt: secret"}})
         );
-        let meta = [(MetaKey::TOOLGATE_REFUSAL, json!({"rule": "/prompts/p/limits/0", "retry_after_ms": 900}))];
+        let meta = [(
+            MetaKey::TOOLGATE_REFUSAL,
+            json!({"rule": "/prompts/p/limits/0", "retry_after_ms": 900}),
+        )];
         assert_eq!(
-            parse(&refusal_error_response(&Id::number(4), "limit \"p\" reached", &meta)),
+            parse(&refusal_error_response(
+                &Id::number(4),
+                "limit \"p\" reached",
+                &meta
+            )),
             json!({"jsonrpc":"2.0","id":4,"error":{"code":-31010,"message":"Denied by policy: limit \"p\" reached",
                 "data":{"dev.toolgate/refusal":{"rule":"/prompts/p/limits/0","retry_after_ms":900}}}})
         );

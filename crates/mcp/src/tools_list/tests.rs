@@ -251,19 +251,38 @@ fn resources_templates_and_prompts_are_filtered_by_their_keys() {
         json!([{"name": "args-prompt", "arguments": [{"name": "city"}]}])
     );
     // A list of another kind is left alone.
-    let out = filter_list_with(prompts.as_bytes(), ListKind::RESOURCES, |_| false, FilterOptions::default()).unwrap();
+    let out = filter_list_with(
+        prompts.as_bytes(),
+        ListKind::RESOURCES,
+        |_| false,
+        FilterOptions::default(),
+    )
+    .unwrap();
     assert_eq!(&out.body[..], prompts.as_bytes());
 }
 
 #[test]
 fn a_repeated_key_in_an_entry_is_refused_whatever_the_list() {
     for (list, text) in [
-        (ListKind::RESOURCES, r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[{"uri":"a","uri":"b"}]}}"#),
-        (ListKind::PROMPTS, r#"{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a","name":"b"}]}}"#),
-        (ListKind::RESOURCES, r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[],"resources":[{"uri":"b"}]}}"#),
+        (
+            ListKind::RESOURCES,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[{"uri":"a","uri":"b"}]}}"#,
+        ),
+        (
+            ListKind::PROMPTS,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a","name":"b"}]}}"#,
+        ),
+        (
+            ListKind::RESOURCES,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[],"resources":[{"uri":"b"}]}}"#,
+        ),
     ] {
-        let err = filter_list_with(text.as_bytes(), list, |_| true, FilterOptions::default()).unwrap_err();
-        assert!(err.to_string().contains("duplicate member"), "{text}: {err}");
+        let err = filter_list_with(text.as_bytes(), list, |_| true, FilterOptions::default())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate member"),
+            "{text}: {err}"
+        );
     }
     let err = filter_list_with(
         br#"{"jsonrpc":"2.0","id":1,"result":{"prompts":{}}}"#,
