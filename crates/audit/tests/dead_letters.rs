@@ -48,6 +48,7 @@ fn event(account: AccountId, tool: &str) -> AuditEvent {
         server: ServerId::new(),
         grant: GrantId::new(),
         session: None,
+        kind: toolgate_store::target_kind::TargetKind::Tool,
         tool: tool.to_owned(),
         decision: Decision::Allowed,
         rule: Some("/tools/x".to_owned()),

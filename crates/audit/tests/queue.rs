@@ -38,6 +38,7 @@ fn event(account: AccountId, n: usize) -> AuditEvent {
         server: ServerId::new(),
         grant: GrantId::new(),
         session: None,
+        kind: toolgate_store::target_kind::TargetKind::Tool,
         tool: format!("tool-{n}"),
         decision: if n % 2 == 0 {
             Decision::Allowed

@@ -29,6 +29,7 @@ fn event(account: AccountId, server: ServerId, grant: GrantId, minutes_ago: i64)
         server,
         grant,
         session: None,
+        kind: toolgate_store::target_kind::TargetKind::Tool,
         tool: "echo".to_owned(),
         decision: Decision::Allowed,
         rule: None,

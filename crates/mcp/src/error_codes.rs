@@ -42,6 +42,12 @@ pub const UPSTREAM_TIMEOUT: i32 = -31002;
 /// Gateway: the upstream answered with something that is not valid MCP.
 pub const UPSTREAM_INVALID_RESPONSE: i32 = -31003;
 
+/// Gateway: a visible resource read or prompt get that the policy refused
+/// (a limit, the arguments, an approval denied or timed out). Its message
+/// starts `Denied by policy:`; `data` carries the machine-readable detail.
+/// (A refused `tools/call` is an `isError` result instead.)
+pub const POLICY_REFUSED: i32 = -31010;
+
 /// The standard message for a code, used when the caller has nothing more
 /// precise to say.
 pub fn default_message(code: i32) -> &'static str {
@@ -61,6 +67,7 @@ pub fn default_message(code: i32) -> &'static str {
         UPSTREAM_UNREACHABLE => "Upstream MCP server unreachable",
         UPSTREAM_TIMEOUT => "Upstream MCP server timed out",
         UPSTREAM_INVALID_RESPONSE => "Upstream MCP server sent an invalid response",
+        POLICY_REFUSED => "Denied by policy",
         _ => "Server error",
     }
 }
@@ -87,6 +94,7 @@ mod tests {
             UPSTREAM_UNREACHABLE,
             UPSTREAM_TIMEOUT,
             UPSTREAM_INVALID_RESPONSE,
+            POLICY_REFUSED,
         ] {
             assert!(!(-32768..=-32000).contains(&code), "{code}");
         }
@@ -110,6 +118,7 @@ mod tests {
             UPSTREAM_UNREACHABLE,
             UPSTREAM_TIMEOUT,
             UPSTREAM_INVALID_RESPONSE,
+            POLICY_REFUSED,
         ] {
             assert_ne!(default_message(code), "Server error", "{code}");
         }

@@ -1,8 +1,10 @@
-//! Remove tools from a `tools/list` result, leaving everything else as sent.
+//! Remove entries from a list result (`tools/list`, `resources/list`,
+//! `resources/templates/list`, `prompts/list`), leaving everything else as
+//! sent.
 //!
-//! Only the `tools` array is rebuilt; every other member of the message and of
+//! Only the list's array is rebuilt; every other member of the message and of
 //! the result (`nextCursor`, `_meta`, `ttlMs`, unknown fields) and every kept
-//! tool is copied as its original JSON text, in the original order.
+//! entry is copied as its original JSON text, in the original order.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -22,6 +24,56 @@ pub struct FilteredToolsList {
     pub kept: usize,
     /// Tools removed (including entries without a string `name`).
     pub removed: usize,
+}
+
+/// Which list a result carries: the member of `result` that holds it, and
+/// the member of each entry that names it for the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListKind {
+    /// `tools`, `resources`, `resourceTemplates` or `prompts`.
+    pub member: &'static str,
+    /// `name`, `uri` or `uriTemplate`.
+    pub key: &'static str,
+}
+
+impl ListKind {
+    /// `tools/list`: `result.tools[].name`.
+    pub const TOOLS: Self = Self {
+        member: "tools",
+        key: "name",
+    };
+    /// `resources/list`: `result.resources[].uri`.
+    pub const RESOURCES: Self = Self {
+        member: "resources",
+        key: "uri",
+    };
+    /// `resources/templates/list`: `result.resourceTemplates[].uriTemplate`.
+    pub const RESOURCE_TEMPLATES: Self = Self {
+        member: "resourceTemplates",
+        key: "uriTemplate",
+    };
+    /// `prompts/list`: `result.prompts[].name`.
+    pub const PROMPTS: Self = Self {
+        member: "prompts",
+        key: "name",
+    };
+    /// Every list the gateway filters.
+    pub const ALL: [Self; 4] = [
+        Self::TOOLS,
+        Self::RESOURCES,
+        Self::RESOURCE_TEMPLATES,
+        Self::PROMPTS,
+    ];
+
+    /// The quoted member name, to find candidate messages cheaply.
+    pub fn needle(self) -> &'static str {
+        match self.member {
+            "tools" => "\"tools\"",
+            "resources" => "\"resources\"",
+            "resourceTemplates" => "\"resourceTemplates\"",
+            _ => "\"prompts\"",
+        }
+    }
 }
 
 /// How to rewrite besides removing tools.
@@ -48,9 +100,9 @@ pub enum ToolsListError {
     /// `result` is not an object.
     #[error("tools/list \"result\" must be an object")]
     ResultNotAnObject,
-    /// `result.tools` is not an array.
-    #[error("tools/list \"result.tools\" must be an array")]
-    ToolsNotAnArray,
+    /// `result.tools` (or the list's other member) is not an array.
+    #[error("list \"result.{0}\" must be an array")]
+    NotAnArray(&'static str),
 }
 
 /// Removes the tools for which `keep(name)` is false from a `tools/list`
@@ -68,6 +120,18 @@ pub fn filter_tools_list<F: Fn(&str) -> bool>(
 /// [`filter_tools_list`] with [`FilterOptions`].
 pub fn filter_tools_list_with<F: Fn(&str) -> bool>(
     message: &[u8],
+    keep: F,
+    options: FilterOptions,
+) -> Result<FilteredToolsList, ToolsListError> {
+    filter_list_with(message, ListKind::TOOLS, keep, options)
+}
+
+/// Removes the entries of `list` for which `keep(key)` is false, as
+/// [`filter_tools_list`] does for tools: entries without a string key are
+/// removed too, and a message without the list comes back unchanged.
+pub fn filter_list_with<F: Fn(&str) -> bool>(
+    message: &[u8],
+    list: ListKind,
     keep: F,
     options: FilterOptions,
 ) -> Result<FilteredToolsList, ToolsListError> {
@@ -95,11 +159,11 @@ pub fn filter_tools_list_with<F: Fn(&str) -> bool>(
         return Err(ToolsListError::ResultNotAnObject);
     }
     let result_members = parse_members(result.get())?;
-    let Some(tools) = result_members.get("tools") else {
+    let Some(tools) = result_members.get(list.member) else {
         return Ok(unchanged());
     };
     if JsonKind::of(tools) != JsonKind::Array {
-        return Err(ToolsListError::ToolsNotAnArray);
+        return Err(ToolsListError::NotAnArray(list.member));
     }
     let tools: Vec<&RawValue> = json(serde_json::from_str(tools.get()))?;
     let total = tools.len();
@@ -108,7 +172,8 @@ pub fn filter_tools_list_with<F: Fn(&str) -> bool>(
         if JsonKind::of(tool) != JsonKind::Object {
             continue;
         }
-        let ToolName(name) = json(serde_json::from_str(tool.get()))?;
+        let entry = parse_members(tool.get())?;
+        let name = entry.get(list.key);
         if name.and_then(decode_string).is_some_and(|name| keep(&name)) {
             kept.push(tool);
         }
@@ -131,7 +196,7 @@ pub fn filter_tools_list_with<F: Fn(&str) -> bool>(
             return false;
         }
         write_object(out, &result_members.0, |out, key, _| match key {
-            "tools" => {
+            _ if key == list.member => {
                 out.push(b'[');
                 for (i, tool) in kept.iter().enumerate() {
                     if i > 0 {
@@ -216,36 +281,6 @@ impl<'de> Deserialize<'de> for Members<'de> {
             }
         }
         deserializer.deserialize_map(MembersVisitor)
-    }
-}
-
-/// A tool's raw `name`; a repeated `name` is an error.
-struct ToolName<'a>(Option<&'a RawValue>);
-
-impl<'de> Deserialize<'de> for ToolName<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ToolVisitor;
-        impl<'de> Visitor<'de> for ToolVisitor {
-            type Value = ToolName<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a tool object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut name = None;
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    if key == "name" {
-                        if name.is_some() {
-                            return Err(de::Error::custom("duplicate member `name` in a tool"));
-                        }
-                        name = Some(map.next_value()?);
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(ToolName(name))
-            }
-        }
-        deserializer.deserialize_map(ToolVisitor)
     }
 }
 

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::document::{Action, Algorithm, ArgumentSchema, DefaultAction, Document, Limit, Scope};
+use crate::document::{
+    Action, Algorithm, ArgumentSchema, DefaultAction, Document, Kind, Limit, Scope, Section,
+};
 use crate::glob::Glob;
 use crate::glob_set::GlobSet;
 use crate::window::Window;
@@ -13,19 +15,28 @@ use crate::window::Window;
 /// A validated policy, ready to decide calls. Immutable; share it in an `Arc`.
 #[derive(Debug)]
 pub struct CompiledPolicy {
+    pub(crate) tools: CompiledSection,
+    pub(crate) resources: CompiledSection,
+    pub(crate) prompts: CompiledSection,
+    pub(crate) counters: Vec<CounterSpec>,
+}
+
+/// One [`Kind`]'s part of the policy, with precedence resolved.
+#[derive(Debug)]
+pub(crate) struct CompiledSection {
     pub(crate) default: DefaultAction,
+    pub(crate) default_pointer: Box<str>,
     /// Exact names in `hide`, with the pointer of their entry.
     pub(crate) hide_exact: HashMap<String, String>,
     /// Globs in `hide`, with the pointer of their entry.
     pub(crate) hide_globs: GlobSet<String>,
-    /// Exact keys of `tools` → index into `rules`.
+    /// Exact keys of the section → index into `rules`.
     pub(crate) exact: HashMap<String, usize>,
-    /// Glob keys of `tools` → index into `rules`.
+    /// Glob keys of the section → index into `rules`.
     pub(crate) globs: GlobSet<usize>,
     pub(crate) rules: Vec<CompiledRule>,
-    /// The `"*"` limits, for tools allowed by `"default": "allow"`.
+    /// The `"*"` limits, for targets allowed by a `default` of `allow`.
     pub(crate) every_call: Vec<Limit>,
-    pub(crate) counters: Vec<CounterSpec>,
 }
 
 /// A rule with everything a decision needs.
@@ -52,37 +63,48 @@ pub struct CounterSpec {
 }
 
 pub(crate) fn compile(doc: Document) -> CompiledPolicy {
+    let mut counters: Vec<CounterSpec> = Vec::new();
+    for (_, section) in doc.sections() {
+        let all_limits = section
+            .every_call
+            .iter()
+            .chain(section.rules.iter().flat_map(|rule| rule.limits.iter()));
+        for limit in all_limits {
+            if !counters.iter().any(|c| c.name == limit.counter) {
+                counters.push(CounterSpec {
+                    name: limit.counter.clone(),
+                    window: limit.window,
+                    scope: limit.scope,
+                    algorithm: limit.algorithm,
+                });
+            }
+        }
+    }
+    counters.shrink_to_fit();
+    CompiledPolicy {
+        tools: compile_section(doc.tools),
+        resources: compile_section(doc.resources),
+        prompts: compile_section(doc.prompts),
+        counters,
+    }
+}
+
+fn compile_section(section: Section) -> CompiledSection {
     let mut hide_exact = HashMap::new();
     let mut hide_globs = Vec::new();
-    for (pattern, pointer) in doc.hide {
+    for (pattern, pointer) in section.hide {
         if Glob::is_glob(&pattern) {
             hide_globs.push((Glob::new(&pattern), pointer));
         } else {
-            // The first entry naming a tool is the one reported.
+            // The first entry naming a target is the one reported.
             hide_exact.entry(pattern).or_insert(pointer);
-        }
-    }
-
-    let mut counters: Vec<CounterSpec> = Vec::new();
-    let all_limits = doc
-        .every_call
-        .iter()
-        .chain(doc.rules.iter().flat_map(|rule| rule.limits.iter()));
-    for limit in all_limits {
-        if !counters.iter().any(|c| c.name == limit.counter) {
-            counters.push(CounterSpec {
-                name: limit.counter.clone(),
-                window: limit.window,
-                scope: limit.scope,
-                algorithm: limit.algorithm,
-            });
         }
     }
 
     let mut exact = HashMap::new();
     let mut globs = Vec::new();
-    let mut rules = Vec::with_capacity(doc.rules.len());
-    for (i, rule) in doc.rules.into_iter().enumerate() {
+    let mut rules = Vec::with_capacity(section.rules.len());
+    for (i, rule) in section.rules.into_iter().enumerate() {
         if Glob::is_glob(&rule.key) {
             globs.push((Glob::new(&rule.key), i));
         } else {
@@ -91,7 +113,7 @@ pub(crate) fn compile(doc: Document) -> CompiledPolicy {
         let limits = rule
             .limits
             .into_iter()
-            .chain(doc.every_call.iter().cloned())
+            .chain(section.every_call.iter().cloned())
             .collect();
         rules.push(CompiledRule {
             pointer: rule.pointer,
@@ -105,22 +127,56 @@ pub(crate) fn compile(doc: Document) -> CompiledPolicy {
     // Built once, kept for as long as the policy: no spare capacity.
     hide_exact.shrink_to_fit();
     exact.shrink_to_fit();
-    counters.shrink_to_fit();
-    let mut every_call = doc.every_call;
+    let mut every_call = section.every_call;
     every_call.shrink_to_fit();
-    CompiledPolicy {
-        default: doc.default,
+    CompiledSection {
+        default: section.default,
+        default_pointer: section.default_pointer.into_boxed_str(),
         hide_exact,
         hide_globs: GlobSet::new(hide_globs),
         exact,
         globs: GlobSet::new(globs),
         rules,
         every_call,
-        counters,
     }
 }
 
-/// Which part of the policy governs a tool.
+impl CompiledSection {
+    /// Nothing visible, nothing callable.
+    fn closed() -> Self {
+        Self {
+            default: DefaultAction::Deny,
+            default_pointer: "/default".into(),
+            hide_exact: HashMap::new(),
+            hide_globs: GlobSet::new(std::iter::empty()),
+            exact: HashMap::new(),
+            globs: GlobSet::new(std::iter::empty()),
+            rules: Vec::new(),
+            every_call: Vec::new(),
+        }
+    }
+
+    /// Hide beats every rule; then an exact key; then the best glob; then default.
+    pub(crate) fn resolve(&self, name: &str) -> Match<'_> {
+        if let Some(pointer) = self.hide_exact.get(name) {
+            return Match::Hidden(pointer);
+        }
+        if let Some(pointer) = self.hide_globs.best(name) {
+            return Match::Hidden(pointer);
+        }
+        let index = self
+            .exact
+            .get(name)
+            .or_else(|| self.globs.best(name))
+            .copied();
+        match index.and_then(|i| self.rules.get(i)) {
+            Some(rule) => Match::Rule(rule),
+            None => Match::Default,
+        }
+    }
+}
+
+/// Which part of the policy governs a target.
 pub(crate) enum Match<'a> {
     /// Hidden by the `hide` entry at this pointer.
     Hidden(&'a str),
@@ -134,55 +190,60 @@ impl CompiledPolicy {
     /// so nothing is visible or callable.
     pub fn closed() -> Self {
         Self {
-            default: DefaultAction::Deny,
-            hide_exact: HashMap::new(),
-            hide_globs: GlobSet::new(std::iter::empty()),
-            exact: HashMap::new(),
-            globs: GlobSet::new(std::iter::empty()),
-            rules: Vec::new(),
-            every_call: Vec::new(),
+            tools: CompiledSection::closed(),
+            resources: CompiledSection::closed(),
+            prompts: CompiledSection::closed(),
             counters: Vec::new(),
         }
     }
 
-    /// Hide beats every rule; then an exact key; then the best glob; then default.
-    pub(crate) fn resolve(&self, tool: &str) -> Match<'_> {
-        if let Some(pointer) = self.hide_exact.get(tool) {
-            return Match::Hidden(pointer);
+    pub(crate) fn section(&self, kind: Kind) -> &CompiledSection {
+        match kind {
+            Kind::Tool => &self.tools,
+            Kind::Resource => &self.resources,
+            Kind::Prompt => &self.prompts,
         }
-        if let Some(pointer) = self.hide_globs.best(tool) {
-            return Match::Hidden(pointer);
-        }
-        let index = self
-            .exact
-            .get(tool)
-            .or_else(|| self.globs.best(tool))
-            .copied();
-        match index.and_then(|i| self.rules.get(i)) {
-            Some(rule) => Match::Rule(rule),
-            None => Match::Default,
-        }
+    }
+
+    fn sections(&self) -> [&CompiledSection; 3] {
+        [&self.tools, &self.resources, &self.prompts]
     }
 
     /// The pointer of the part of the policy that governs `tool`: its `hide`
     /// entry, its rule, or `/default`.
     pub fn governing_pointer(&self, tool: &str) -> &str {
-        match self.resolve(tool) {
+        self.governing_pointer_of(Kind::Tool, tool)
+    }
+
+    /// [`CompiledPolicy::governing_pointer`] for any kind of target.
+    pub fn governing_pointer_of(&self, kind: Kind, name: &str) -> &str {
+        let section = self.section(kind);
+        match section.resolve(name) {
             Match::Hidden(pointer) => pointer,
             Match::Rule(rule) => &rule.pointer,
-            Match::Default => "/default",
+            Match::Default => &section.default_pointer,
         }
     }
 
     /// Whether audit events of calls to `tool` keep the argument values: only
     /// when its rule says `"audit_arguments": true`.
     pub fn audit_arguments(&self, tool: &str) -> bool {
-        matches!(self.resolve(tool), Match::Rule(rule) if rule.audit_arguments)
+        self.audit_arguments_of(Kind::Tool, tool)
+    }
+
+    /// [`CompiledPolicy::audit_arguments`] for any kind of target.
+    pub fn audit_arguments_of(&self, kind: Kind, name: &str) -> bool {
+        matches!(self.section(kind).resolve(name), Match::Rule(rule) if rule.audit_arguments)
     }
 
     /// What happens to tools no key matches.
     pub fn default_action(&self) -> DefaultAction {
-        self.default
+        self.tools.default
+    }
+
+    /// What happens to targets of `kind` no key matches.
+    pub fn default_action_of(&self, kind: Kind) -> DefaultAction {
+        self.section(kind).default
     }
 
     /// Every counter the policy uses, each once, in document order.
@@ -190,20 +251,21 @@ impl CompiledPolicy {
         &self.counters
     }
 
-    /// The number of tool rules (exact names and globs, not `"*"`).
+    /// The number of rules of every section (exact keys and globs, not `"*"`).
     pub fn rule_count(&self) -> usize {
-        self.rules.len()
+        self.sections().iter().map(|s| s.rules.len()).sum()
     }
 
-    /// The number of `hide` entries.
+    /// The number of `hide` entries of tools.
     pub fn hide_count(&self) -> usize {
-        self.hide_exact.len() + self.hide_globs.len()
+        self.tools.hide_exact.len() + self.tools.hide_globs.len()
     }
 
     /// The longest `approval_timeout` of any `require_approval` rule, if any.
     pub fn max_approval_timeout_secs(&self) -> Option<u64> {
-        self.rules
+        self.sections()
             .iter()
+            .flat_map(|section| section.rules.iter())
             .filter_map(|rule| match rule.action {
                 Action::RequireApproval { timeout_secs } => Some(timeout_secs),
                 _ => None,

@@ -1,11 +1,11 @@
-//! Decisions: what the gateway does with one `tools/call`, and whether a tool
-//! appears in `tools/list`.
+//! Decisions: what the gateway does with one `tools/call`, `resources/read`
+//! or `prompts/get`, and whether a tool, resource or prompt is listed.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::compile::{CompiledPolicy, CompiledRule, Match};
-use crate::document::{Action, Algorithm, DefaultAction, Limit, OnBackendError, Scope};
+use crate::document::{Action, Algorithm, DefaultAction, Kind, Limit, OnBackendError, Scope};
 use crate::error::{child, describe, truncate};
 use crate::window::Window;
 
@@ -91,16 +91,30 @@ impl CompiledPolicy {
     /// Whether `tool` appears in `tools/list`: false for hidden tools, tools
     /// denied by a `deny` rule, and unmatched tools under `"default": "deny"`.
     pub fn visible(&self, tool: &str) -> bool {
-        match self.resolve(tool) {
+        self.visible_of(Kind::Tool, tool)
+    }
+
+    /// [`CompiledPolicy::visible`] for any kind of target: whether a resource
+    /// (by URI) appears in `resources/list`, a prompt in `prompts/list`.
+    pub fn visible_of(&self, kind: Kind, name: &str) -> bool {
+        let section = self.section(kind);
+        match section.resolve(name) {
             Match::Hidden(_) => false,
             Match::Rule(rule) => !matches!(rule.action, Action::Deny { .. }),
-            Match::Default => self.default == DefaultAction::Allow,
+            Match::Default => section.default == DefaultAction::Allow,
         }
     }
 
     /// Decides one call of `tool` with `arguments` (the call's `arguments`
     /// object; `null` is read as `{}`). Pure and cheap; never panics.
     pub fn decide(&self, tool: &str, arguments: &Value) -> Decision {
+        self.decide_of(Kind::Tool, tool, arguments)
+    }
+
+    /// [`CompiledPolicy::decide`] for any kind of target: a `resources/read`
+    /// of a URI (whose `arguments` are always `{}`), a `prompts/get` of a
+    /// prompt with its `arguments`.
+    pub fn decide_of(&self, kind: Kind, name: &str, arguments: &Value) -> Decision {
         let empty;
         let arguments = if arguments.is_null() {
             empty = Value::Object(Map::new());
@@ -108,20 +122,22 @@ impl CompiledPolicy {
         } else {
             arguments
         };
-        match self.resolve(tool) {
+        let section = self.section(kind);
+        let noun = kind.noun();
+        match section.resolve(name) {
             Match::Hidden(pointer) => Decision::Refuse {
-                reason: format!("tool {tool:?} is hidden by the policy"),
+                reason: format!("{noun} {name:?} is hidden by the policy"),
                 pointer: pointer.to_owned(),
                 kind: RefusalKind::Hidden,
             },
             Match::Rule(rule) => decide_rule(rule, arguments),
-            Match::Default => match self.default {
+            Match::Default => match section.default {
                 DefaultAction::Deny => Decision::Refuse {
-                    reason: format!("no rule allows tool {tool:?} and the default is deny"),
-                    pointer: "/default".to_owned(),
+                    reason: format!("no rule allows {noun} {name:?} and the default is deny"),
+                    pointer: section.default_pointer.to_string(),
                     kind: RefusalKind::Unknown,
                 },
-                DefaultAction::Allow => match acquire(&self.every_call, arguments) {
+                DefaultAction::Allow => match acquire(&section.every_call, arguments) {
                     Ok(limits) => Decision::Allow { limits },
                     Err(refusal) => refusal,
                 },

@@ -22,6 +22,52 @@ pub const MAX_COUNTER_NAME_LEN: usize = 128;
 /// Longest deny `reason`, in characters.
 pub const MAX_REASON_LEN: usize = 500;
 
+/// What an agent reaches through the gateway: each has its own section of
+/// the document (`tools`, `resources`, `prompts`) and its own `default` and
+/// `hide` (see [`Section`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A `tools/call` target, named by the tool's name.
+    Tool,
+    /// A `resources/read` (or subscribe) target, named by its URI.
+    Resource,
+    /// A `prompts/get` target, named by the prompt's name.
+    Prompt,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Tool, Kind::Resource, Kind::Prompt];
+
+    /// The document's section for this kind, and its key in the object
+    /// forms of `default` and `hide`.
+    pub fn section(self) -> &'static str {
+        match self {
+            Self::Tool => "tools",
+            Self::Resource => "resources",
+            Self::Prompt => "prompts",
+        }
+    }
+
+    /// The word for one target of this kind, in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Tool => "tool",
+            Self::Resource => "resource",
+            Self::Prompt => "prompt",
+        }
+    }
+
+    /// What names a target of this kind, in messages.
+    pub(crate) fn key_noun(self) -> &'static str {
+        match self {
+            Self::Tool => "tool name",
+            Self::Resource => "resource URI",
+            Self::Prompt => "prompt name",
+        }
+    }
+}
+
 /// What happens to a tool that no key of `tools` matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,9 +151,10 @@ pub(crate) struct ArgumentSchema {
     pub validator: jsonschema::Validator,
 }
 
-/// One entry of `tools`.
+/// One entry of a section (`tools`, `resources` or `prompts`).
 #[derive(Debug)]
 pub(crate) struct Rule {
+    pub kind: Kind,
     pub key: String,
     pub pointer: String,
     pub action: Action,
@@ -117,16 +164,37 @@ pub(crate) struct Rule {
     pub audit_arguments: bool,
 }
 
-/// A document that passed validation.
+/// What the document says about one [`Kind`] of target.
 #[derive(Debug)]
-pub(crate) struct Document {
+pub(crate) struct Section {
     pub default: DefaultAction,
-    /// `(pattern, pointer)` for each entry of `hide`.
+    /// Where `default` was read: `/default`, or `/default/resources` in the
+    /// object form.
+    pub default_pointer: String,
+    /// `(pattern, pointer)` for each `hide` entry that applies to this kind.
     pub hide: Vec<(String, String)>,
-    /// Every key of `tools` except `"*"`.
+    /// Every key of the section except `"*"`.
     pub rules: Vec<Rule>,
     /// The `"*"` rule's limits, applied after every allowed call's own.
     pub every_call: Vec<Limit>,
+}
+
+/// A document that passed validation.
+#[derive(Debug)]
+pub(crate) struct Document {
+    pub tools: Section,
+    pub resources: Section,
+    pub prompts: Section,
+}
+
+impl Document {
+    pub(crate) fn sections(&self) -> [(Kind, &Section); 3] {
+        [
+            (Kind::Tool, &self.tools),
+            (Kind::Resource, &self.resources),
+            (Kind::Prompt, &self.prompts),
+        ]
+    }
 }
 
 /// A keyword a document may use for a value, and what it means.

@@ -27,6 +27,7 @@ mod glob;
 mod glob_set;
 mod limit;
 mod rule;
+mod section;
 mod suggest;
 mod validate;
 mod window;
@@ -34,7 +35,7 @@ mod window;
 pub use compile::{CompiledPolicy, CounterSpec};
 pub use decide::{Decision, LimitAcquire, RefusalKind};
 pub use document::{
-    Algorithm, DefaultAction, OnBackendError, Scope, DEFAULT_APPROVAL_TIMEOUT_SECS,
+    Algorithm, DefaultAction, Kind, OnBackendError, Scope, DEFAULT_APPROVAL_TIMEOUT_SECS,
     MAX_APPROVAL_TIMEOUT_SECS, MAX_COUNTER_NAME_LEN, MAX_LIMIT_MAX, MAX_REASON_LEN,
     MAX_SLIDING_MAX,
 };

@@ -1,10 +1,11 @@
-//! Reads one entry of `tools`: a rule for an exact name or a glob, or the
-//! `"*"` rule whose limits apply to every allowed call.
+//! Reads one entry of a section (`tools`, `resources`, `prompts`): a rule
+//! for an exact name (or URI) or a glob, or the `"*"` rule whose limits
+//! apply to every allowed call of that section.
 
 use serde_json::{Map, Value};
 
 use crate::document::{
-    Action, ActionName, ArgumentSchema, Limit, Named, Rule, DEFAULT_APPROVAL_TIMEOUT_SECS,
+    Action, ActionName, ArgumentSchema, Kind, Limit, Named, Rule, DEFAULT_APPROVAL_TIMEOUT_SECS,
     MAX_APPROVAL_TIMEOUT_SECS, MAX_REASON_LEN,
 };
 use crate::error::{child, describe, index};
@@ -38,6 +39,7 @@ fn rule_misplaced(key: &str) -> Option<&'static str> {
 /// Reads a rule for an exact name or glob. `None` when it is not an object.
 pub(crate) fn read_rule(
     errors: &mut Errors,
+    kind: Kind,
     key: &str,
     body: &Value,
     pointer: String,
@@ -52,13 +54,28 @@ pub(crate) fn read_rule(
         errors.push(
             pointer,
             format!(
-                "a tool rule must be an object such as {example}, not {}",
+                "a {} rule must be an object such as {example}, not {}",
+                kind.noun(),
                 describe(body)
             ),
         );
         return None;
     };
     unknown_fields(errors, fields, &pointer, RULE_FIELDS, rule_misplaced);
+    if kind == Kind::Resource {
+        // A read names its resource and nothing else: nothing to check or record.
+        for field in ["arguments", "audit_arguments"] {
+            if fields.contains_key(field) {
+                errors.push(
+                    child(&pointer, field),
+                    format!(
+                        "`{field}` has no effect on a resource rule: resources/read carries \
+                         only the URI; match the URI with the rule's key instead"
+                    ),
+                );
+            }
+        }
+    }
 
     let action_name = match fields.get("action") {
         None => Some(ActionName::Allow),
@@ -66,12 +83,12 @@ pub(crate) fn read_rule(
             .map_err(|message| errors.push(child(&pointer, "action"), message))
             .ok(),
     };
-    let reason = read_reason(errors, fields, &pointer, action_name);
+    let reason = read_reason(errors, kind, fields, &pointer, action_name);
     let timeout_secs = read_approval_timeout(errors, fields, &pointer, action_name);
     let arguments = fields
         .get("arguments")
         .and_then(|schema| read_arguments(errors, schema, child(&pointer, "arguments")));
-    let limits = read_limits(errors, fields.get("limits"), &pointer);
+    let limits = read_limits(errors, kind, fields.get("limits"), &pointer);
     let audit_arguments = match fields.get("audit_arguments") {
         None => false,
         Some(Value::Bool(on)) => *on,
@@ -105,6 +122,7 @@ pub(crate) fn read_rule(
         ActionName::RequireApproval => Action::RequireApproval { timeout_secs },
     };
     Some(Rule {
+        kind,
         key: key.to_owned(),
         pointer,
         action,
@@ -115,7 +133,12 @@ pub(crate) fn read_rule(
 }
 
 /// Reads the `"*"` rule, which may only carry limits.
-pub(crate) fn read_every_call(errors: &mut Errors, body: &Value, pointer: &str) -> Vec<Limit> {
+pub(crate) fn read_every_call(
+    errors: &mut Errors,
+    kind: Kind,
+    body: &Value,
+    pointer: &str,
+) -> Vec<Limit> {
     let Some(fields) = body.as_object() else {
         errors.push(
             pointer,
@@ -129,13 +152,16 @@ pub(crate) fn read_every_call(errors: &mut Errors, body: &Value, pointer: &str) 
     for key in fields.keys().filter(|k| k.as_str() != "limits") {
         let why = match key.as_str() {
             "action" | "reason" | "approval_timeout" => {
-                "the \"*\" rule only carries limits that apply to every allowed call; what \
-                 happens to tools no other key matches is set by the top-level `default`"
-                    .to_owned()
+                format!(
+                    "the \"*\" rule only carries limits that apply to every allowed call; what \
+                     happens to {}s no other key matches is set by the top-level `default`",
+                    kind.noun()
+                )
             }
-            "arguments" => "the \"*\" rule only carries limits; put argument schemas on the \
-                            tools' own rules"
-                .to_owned(),
+            "arguments" => format!(
+                "the \"*\" rule only carries limits; put argument schemas on the {}s' own rules",
+                kind.noun()
+            ),
             other => match crate::suggest::closest(other, &["limits"]) {
                 Some(near) => format!("unknown field `{other}`; did you mean `{near}`?"),
                 None => format!(
@@ -146,11 +172,12 @@ pub(crate) fn read_every_call(errors: &mut Errors, body: &Value, pointer: &str) 
         };
         errors.push(child(pointer, key), why);
     }
-    read_limits(errors, fields.get("limits"), pointer)
+    read_limits(errors, kind, fields.get("limits"), pointer)
 }
 
 fn read_reason(
     errors: &mut Errors,
+    kind: Kind,
     fields: &Map<String, Value>,
     pointer: &str,
     action: Option<ActionName>,
@@ -169,7 +196,10 @@ fn read_reason(
         Value::String(s) if s.trim().is_empty() => {
             errors.push(
                 pointer,
-                "reason cannot be empty; say why the tool is denied",
+                format!(
+                    "reason cannot be empty; say why the {} is denied",
+                    kind.noun()
+                ),
             );
             None
         }
@@ -261,7 +291,12 @@ fn read_arguments(errors: &mut Errors, schema: &Value, pointer: String) -> Optio
     }
 }
 
-fn read_limits(errors: &mut Errors, limits: Option<&Value>, pointer: &str) -> Vec<Limit> {
+fn read_limits(
+    errors: &mut Errors,
+    kind: Kind,
+    limits: Option<&Value>,
+    pointer: &str,
+) -> Vec<Limit> {
     let Some(value) = limits else {
         return Vec::new();
     };
@@ -281,9 +316,18 @@ fn read_limits(errors: &mut Errors, limits: Option<&Value>, pointer: &str) -> Ve
         );
         return Vec::new();
     };
-    entries
+    let limits: Vec<Limit> = entries
         .iter()
         .enumerate()
         .filter_map(|(i, entry)| limit::read_limit(errors, entry, index(&pointer, i)))
-        .collect()
+        .collect();
+    if kind == Kind::Resource {
+        for limit in limits.iter().filter(|limit| limit.cost.is_some()) {
+            errors.push(
+                child(&limit.pointer, "cost"),
+                "a resource read has no arguments to take a cost from; every read costs 1",
+            );
+        }
+    }
+    limits
 }

@@ -4,11 +4,19 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::document::{DefaultAction, Document, Limit, Named, Rule};
-use crate::error::{child, describe, index, PolicyError};
-use crate::{rule, suggest};
+use crate::document::{Document, Kind, Limit, Section};
+use crate::error::{child, describe, PolicyError};
+use crate::section::{read_default, read_hide, read_section, slot};
+use crate::suggest;
 
-const TOP_FIELDS: &[&str] = &["version", "default", "hide", "tools"];
+const TOP_FIELDS: &[&str] = &[
+    "version",
+    "default",
+    "hide",
+    "tools",
+    "resources",
+    "prompts",
+];
 
 /// Collects errors as validation walks the document.
 #[derive(Debug, Default)]
@@ -41,17 +49,26 @@ pub(crate) fn validate(doc: &Value) -> Result<Document, Vec<PolicyError>> {
 
     unknown_fields(&mut errors, top, "", TOP_FIELDS, top_level_misplaced);
     check_version(&mut errors, top.get("version"));
-    let default = read_default(&mut errors, top.get("default"));
-    let hide = read_hide(&mut errors, top.get("hide"));
-    let (rules, every_call) = read_tools(&mut errors, top.get("tools"));
-    check_counters(&mut errors, &rules, &every_call);
+    let defaults = read_default(&mut errors, top.get("default"));
+    let mut hides = read_hide(&mut errors, top.get("hide"));
+    let [tools, resources, prompts] = Kind::ALL.map(|kind| {
+        let (default, default_pointer) = defaults[slot(kind)].clone();
+        let (rules, every_call) = read_section(&mut errors, kind, top.get(kind.section()));
+        Section {
+            default,
+            default_pointer,
+            hide: std::mem::take(&mut hides[slot(kind)]),
+            rules,
+            every_call,
+        }
+    });
+    check_counters(&mut errors, &[&tools, &resources, &prompts]);
 
     if errors.0.is_empty() {
         Ok(Document {
-            default,
-            hide,
-            rules,
-            every_call,
+            tools,
+            resources,
+            prompts,
         })
     } else {
         Err(errors.0)
@@ -86,6 +103,9 @@ fn top_level_misplaced(key: &str) -> Option<&'static str> {
             Some("it belongs in a rule under `tools`, e.g. \"tools\": {\"my_tool\": {...}}")
         }
         "hidden" | "hidden_tools" => Some("did you mean `hide`?"),
+        "resource_templates" | "resourceTemplates" | "templates" => {
+            Some("resource templates follow the rules of `resources`, matched on `uriTemplate`")
+        }
         _ => None,
     }
 }
@@ -111,92 +131,17 @@ fn check_version(errors: &mut Errors, version: Option<&Value>) {
     }
 }
 
-fn read_default(errors: &mut Errors, default: Option<&Value>) -> DefaultAction {
-    // Absent means deny: a gateway that fails closed is the safe reading.
-    let Some(value) = default else {
-        return DefaultAction::Deny;
-    };
-    DefaultAction::parse(value, "default").unwrap_or_else(|message| {
-        errors.push("/default", message);
-        DefaultAction::Deny
-    })
-}
-
-fn read_hide(errors: &mut Errors, hide: Option<&Value>) -> Vec<(String, String)> {
-    let Some(value) = hide else {
-        return Vec::new();
-    };
-    let Some(entries) = value.as_array() else {
-        errors.push(
-            "/hide",
-            format!(
-                "hide must be an array of tool names or globs, e.g. [\"debug_*\"], not {}",
-                describe(value)
-            ),
-        );
-        return Vec::new();
-    };
-    let mut hide = Vec::with_capacity(entries.len());
-    for (i, entry) in entries.iter().enumerate() {
-        let pointer = index("/hide", i);
-        match entry {
-            Value::String(pattern) if !pattern.is_empty() => {
-                hide.push((pattern.clone(), pointer));
-            }
-            Value::String(_) => errors.push(
-                pointer,
-                "a hide entry cannot be empty; give a tool name or a glob such as \"debug_*\"",
-            ),
-            other => errors.push(
-                pointer,
-                format!(
-                    "a hide entry must be a tool name or glob string, not {}",
-                    describe(other)
-                ),
-            ),
-        }
-    }
-    hide
-}
-
-fn read_tools(errors: &mut Errors, tools: Option<&Value>) -> (Vec<Rule>, Vec<Limit>) {
-    let Some(value) = tools else {
-        return (Vec::new(), Vec::new());
-    };
-    let Some(tools) = value.as_object() else {
-        errors.push(
-            "/tools",
-            format!(
-                "tools must be an object mapping tool names or globs to rules, not {}",
-                describe(value)
-            ),
-        );
-        return (Vec::new(), Vec::new());
-    };
-    let mut rules = Vec::with_capacity(tools.len());
-    let mut every_call = Vec::new();
-    for (key, body) in tools {
-        let pointer = child("/tools", key);
-        if key.is_empty() {
-            errors.push(pointer, "a tool name cannot be empty");
-            continue;
-        }
-        if key == "*" {
-            every_call = rule::read_every_call(errors, body, &pointer);
-        } else if let Some(rule) = rule::read_rule(errors, key, body, pointer) {
-            rules.push(rule);
-        }
-    }
-    (rules, every_call)
-}
-
-/// Counters are shared by name, so every use must agree on what the counter
-/// is (window, scope, algorithm), and no call may count on one counter twice.
-fn check_counters(errors: &mut Errors, rules: &[Rule], every_call: &[Limit]) {
+/// Counters are shared by name, across sections too, so every use must agree
+/// on what the counter is (window, scope, algorithm), and no call may count
+/// on one counter twice.
+fn check_counters(errors: &mut Errors, sections: &[&Section]) {
     let mut first_use: HashMap<&str, &Limit> = HashMap::new();
-    let all = every_call
-        .iter()
-        .chain(rules.iter().flat_map(|rule| rule.limits.iter()));
+    let all = sections.iter().flat_map(|section| {
+        section
+            .every_call
+            .iter()
+            .chain(section.rules.iter().flat_map(|rule| rule.limits.iter()))
+    });
     for limit in all {
         let Some(first) = first_use.get(limit.counter.as_str()) else {
             first_use.insert(&limit.counter, limit);
@@ -221,8 +166,16 @@ fn check_counters(errors: &mut Errors, rules: &[Rule], every_call: &[Limit]) {
             }
         }
     }
+    for section in sections {
+        check_counted_once(errors, section);
+    }
+}
 
-    for rule in rules {
+/// No call of the section counts twice on one counter: not twice in its
+/// rule, nor in its rule and in the section's `"*"`, nor twice in `"*"`.
+fn check_counted_once(errors: &mut Errors, section: &Section) {
+    let every_call = &section.every_call;
+    for rule in &section.rules {
         let mut seen: HashMap<&str, &str> = HashMap::new();
         for limit in &rule.limits {
             let counter = limit.counter.as_str();
@@ -236,8 +189,9 @@ fn check_counters(errors: &mut Errors, rules: &[Rule], every_call: &[Limit]) {
                 errors.push(
                     child(&limit.pointer, "counter"),
                     format!(
-                        "counter {counter:?} is already counted for this tool at {earlier}, so \
-                         every call would count twice; use another counter name"
+                        "counter {counter:?} is already counted for this {} at {earlier}, so \
+                         every call would count twice; use another counter name",
+                        rule.kind.noun()
                     ),
                 );
             }

@@ -34,8 +34,17 @@ fn unknown_top_level_fields() {
     one(
         doc,
         "/owner",
-        "allowed fields are `version`, `default`, `hide` or `tools`",
+        "allowed fields are `version`, `default`, `hide`, `tools`, `resources` or `prompts`",
     );
+    let mut doc = with_tools(json!({}));
+    doc["resource"] = json!({});
+    one(doc, "/resource", "did you mean `resources`?");
+    let mut doc = with_tools(json!({}));
+    doc["prompt"] = json!({});
+    one(doc, "/prompt", "did you mean `prompts`?");
+    let mut doc = with_tools(json!({}));
+    doc["resourceTemplates"] = json!({});
+    one(doc, "/resourceTemplates", "did you mean `resources`?");
 }
 
 #[test]

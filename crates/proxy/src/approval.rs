@@ -177,6 +177,7 @@ pub(crate) async fn hold(mut call: HeldCall) -> Response {
         NewApproval {
             server: call.server.id,
             grant: call.grant,
+            kind: crate::audit::target_kind(call.hold.kind),
             tool: &call.hold.tool,
             arguments: &call.hold.arguments,
             timeout: Duration::from_secs(call.hold.timeout_secs),
@@ -189,7 +190,14 @@ pub(crate) async fn hold(mut call: HeldCall) -> Response {
             tracing::error!(%error, "cannot record an approval");
             let reason = "this call needs a person's approval, and the request for it could not be recorded right now; retry shortly";
             call.audit_local(Recorded::ApprovalRequired, Some(reason.to_owned()));
-            let answer = refusal(call.era, &call.hold.id, reason, &call.hold.pointer, None);
+            let answer = refusal(
+                call.era,
+                call.hold.kind,
+                &call.hold.id,
+                reason,
+                &call.hold.pointer,
+                None,
+            );
             return ([(header::CONTENT_TYPE, "application/json")], answer).into_response();
         }
     };
@@ -363,7 +371,13 @@ async fn forward(mut call: HeldCall, approval: Approval, events: mpsc::Sender<By
         let (verdict, limit_note) = call
             .state
             .limiter
-            .check_noted(&caller, &call.hold.id, call.era, &call.hold.limits)
+            .check_noted(
+                &caller,
+                &call.hold.id,
+                call.era,
+                call.hold.kind,
+                &call.hold.limits,
+            )
             .await;
         audit = audit.map(|(trail, note)| (trail, note.limited(limit_note)));
         match verdict {
@@ -476,7 +490,14 @@ async fn pipe(response: Response, events: &mpsc::Sender<Bytes>) {
 }
 
 fn refuse(call: &HeldCall, reason: &str) -> Bytes {
-    refusal(call.era, &call.hold.id, reason, &call.hold.pointer, None)
+    refusal(
+        call.era,
+        call.hold.kind,
+        &call.hold.id,
+        reason,
+        &call.hold.pointer,
+        None,
+    )
 }
 
 fn message_event(message: Bytes) -> Bytes {

@@ -1,4 +1,5 @@
-//! One audit event per `tools/call` decision. Local answers (refusals,
+//! One audit event per `tools/call`, `resources/read` or `prompts/get`
+//! decision. Local answers (refusals,
 //! unknown tools, limits) are recorded as they are decided; a forwarded call
 //! is recorded when its answer passes through the relay (or the upstream
 //! fails, or the agent goes away). Recording hands the event to the
@@ -11,14 +12,16 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use toolgate_audit::{AuditEvent, AuditSink, Decision as Recorded, UpstreamOutcome};
 use toolgate_mcp::Id;
-use toolgate_policy::{CompiledPolicy, Decision, RefusalKind};
+use toolgate_policy::{CompiledPolicy, Decision, Kind, RefusalKind};
 use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
+use toolgate_store::target_kind::TargetKind;
 
 use crate::limiting::LimitNote;
 
 /// What the policy (and then the limiter) said about one call.
 #[derive(Debug)]
 pub struct CallNote {
+    kind: TargetKind,
     tool: String,
     decision: Recorded,
     rule: Option<String>,
@@ -29,6 +32,7 @@ pub struct CallNote {
 
 impl CallNote {
     pub fn new(
+        kind: Kind,
         tool: &str,
         arguments: &Value,
         policy: &CompiledPolicy,
@@ -51,11 +55,12 @@ impl CallNote {
                 (recorded, Some(pointer.clone()), Some(reason.clone()))
             }
         };
-        let keeps_values = policy.audit_arguments(tool);
+        let keeps_values = policy.audit_arguments_of(kind, tool);
         Self {
+            kind: target_kind(kind),
             tool: tool.to_owned(),
             decision: recorded,
-            rule: rule.or_else(|| Some(policy.governing_pointer(tool).to_owned())),
+            rule: rule.or_else(|| Some(policy.governing_pointer_of(kind, tool).to_owned())),
             reason,
             argument_keys: arguments
                 .as_object()
@@ -66,8 +71,9 @@ impl CallNote {
     }
 
     /// A call refused before the policy could look at it.
-    pub fn malformed(tool: &str, reason: String) -> Self {
+    pub fn malformed(kind: Kind, tool: &str, reason: String) -> Self {
         Self {
+            kind: target_kind(kind),
             tool: tool.to_owned(),
             decision: Recorded::Refused,
             rule: None,
@@ -115,6 +121,15 @@ impl CallNote {
 
     pub fn decision(&self) -> Recorded {
         self.decision
+    }
+}
+
+/// The store's name for a policy [`Kind`].
+pub(crate) fn target_kind(kind: Kind) -> TargetKind {
+    match kind {
+        Kind::Tool => TargetKind::Tool,
+        Kind::Resource => TargetKind::Resource,
+        Kind::Prompt => TargetKind::Prompt,
     }
 }
 
@@ -175,6 +190,7 @@ impl Trail {
             server: self.server,
             grant: self.grant,
             session: self.session.clone(),
+            kind: note.kind,
             tool: note.tool,
             decision: note.decision,
             rule: note.rule,

@@ -1,13 +1,25 @@
 //! The policy applied to one POST body: which messages go to the upstream and
 //! which the gateway answers itself.
+//!
+//! The policy judges `tools/call`, `resources/read` and `prompts/get` (by
+//! name or URI, with their arguments); `resources/subscribe` and
+//! `resources/unsubscribe` only by whether the resource is visible. Lists
+//! are filtered on the way back (see `relay`).
 
 use bytes::Bytes;
 use serde_json::json;
+use serde_json::value::RawValue;
 use toolgate_mcp::headers::Era;
-use toolgate_mcp::peek::TOOLS_LIST;
-use toolgate_mcp::response::{error_response, refusal_response, unknown_tool_response, MetaKey};
+use toolgate_mcp::peek::{
+    PROMPTS_GET, PROMPTS_LIST, RESOURCES_LIST, RESOURCES_READ, RESOURCES_SUBSCRIBE,
+    RESOURCES_UNSUBSCRIBE, RESOURCE_TEMPLATES_LIST, TOOLS_CALL, TOOLS_LIST,
+};
+use toolgate_mcp::response::{
+    error_response, refusal_error_response, refusal_response, resource_not_found_response,
+    unknown_prompt_response, unknown_tool_response, MetaKey,
+};
 use toolgate_mcp::{error_codes, Body, Id, Message};
-use toolgate_policy::{CompiledPolicy, Decision, LimitAcquire, RefusalKind};
+use toolgate_policy::{CompiledPolicy, Decision, Kind, LimitAcquire, RefusalKind};
 
 use crate::audit::CallNote;
 use crate::outcome::RequestDecision;
@@ -22,6 +34,8 @@ pub enum Action {
     /// A call the policy allows once these limits are acquired.
     Limited {
         id: Id<'static>,
+        /// What is called, which shapes a refusal.
+        kind: Kind,
         limits: Vec<LimitAcquire>,
     },
     /// A call to hold until a person approves it.
@@ -32,6 +46,8 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Hold {
     pub id: Id<'static>,
+    pub kind: Kind,
+    /// The tool's or prompt's name, or the resource's URI.
     pub tool: String,
     pub arguments: serde_json::Value,
     pub timeout_secs: u64,
@@ -46,8 +62,9 @@ pub struct Hold {
 #[derive(Debug)]
 pub struct Plan {
     pub actions: Vec<Action>,
-    /// Whether a `tools/list` request goes upstream, whose answer must be
-    /// filtered.
+    /// Whether a list request (`tools/list`, `resources/list`,
+    /// `resources/templates/list`, `prompts/list`) goes upstream, whose
+    /// answer must be filtered.
     pub lists_tools: bool,
     /// For each `tools/call`, what the audit trail records about it (when
     /// audited); `None` for every other message.
@@ -70,7 +87,7 @@ pub fn plan_audited(body: &Body<'_>, policy: &CompiledPolicy, era: Era, audit: b
         .iter()
         .map(|message| {
             let (action, note, decision) = decide(message, policy, era, audit);
-            lists_tools |= matches!(action, Action::Forward) && message.is_method(TOOLS_LIST);
+            lists_tools |= matches!(action, Action::Forward) && is_list(message);
             request = request.max(decision);
             (action, note)
         })
@@ -83,30 +100,80 @@ pub fn plan_audited(body: &Body<'_>, policy: &CompiledPolicy, era: Era, audit: b
     }
 }
 
+fn is_list(message: &Message<'_>) -> bool {
+    [
+        TOOLS_LIST,
+        RESOURCES_LIST,
+        RESOURCE_TEMPLATES_LIST,
+        PROMPTS_LIST,
+    ]
+    .iter()
+    .any(|method| message.is_method(method))
+}
+
+/// What a request asks the policy about.
+struct Target<'m> {
+    kind: Kind,
+    /// The tool's or prompt's name, or the resource's URI.
+    name: &'m str,
+    arguments: Option<&'m RawValue>,
+    /// Subscriptions read nothing: they only need the resource visible.
+    visibility_only: bool,
+}
+
+/// The target of a judged request; `peek` has checked that it names one.
+fn target<'m>(message: &'m Message<'_>) -> Option<Target<'m>> {
+    let params = message.params()?;
+    let (kind, name, visibility_only) = match message.method()? {
+        TOOLS_CALL => (Kind::Tool, params.name()?, false),
+        PROMPTS_GET => (Kind::Prompt, params.name()?, false),
+        RESOURCES_READ => (Kind::Resource, params.uri()?, false),
+        RESOURCES_SUBSCRIBE | RESOURCES_UNSUBSCRIBE => (Kind::Resource, params.uri()?, true),
+        _ => return None,
+    };
+    Some(Target {
+        kind,
+        name,
+        // A read carries no arguments the upstream acts on.
+        arguments: params.arguments().filter(|_| kind != Kind::Resource),
+        visibility_only,
+    })
+}
+
 fn decide(
     message: &Message<'_>,
     policy: &CompiledPolicy,
     era: Era,
     audit: bool,
 ) -> (Action, Option<CallNote>, RequestDecision) {
-    let Some(call) = message.tool_call() else {
+    let Some(target) = target(message) else {
         return (Action::Forward, None, RequestDecision::Forwarded);
     };
-    // `peek` accepts tools/call only as a request, so there is an id.
+    // `peek` accepts judged methods only as requests, so there is an id.
     let Some(id) = message.id() else {
         return (Action::Forward, None, RequestDecision::Forwarded);
     };
-    let arguments = match call.arguments_value() {
-        Ok(arguments) => arguments,
-        Err(err) => {
+    let (kind, name) = (target.kind, target.name);
+    if target.visibility_only {
+        return if policy.visible_of(kind, name) {
+            (Action::Forward, None, RequestDecision::Forwarded)
+        } else {
+            let answer = Action::Answer(not_found(era, kind, id, name));
+            (answer, None, RequestDecision::UnknownTool)
+        };
+    }
+    let arguments = match target.arguments.map(|raw| serde_json::from_str(raw.get())) {
+        None => serde_json::Value::Object(serde_json::Map::new()),
+        Some(Ok(arguments)) => arguments,
+        Some(Err(err)) => {
             let reason = format!("Invalid params: arguments are not valid JSON: {err}");
             let answer = error_response(Some(id), error_codes::INVALID_PARAMS, &reason);
-            let note = audit.then(|| CallNote::malformed(call.name(), reason));
+            let note = audit.then(|| CallNote::malformed(kind, name, reason));
             return (Action::Answer(answer), note, RequestDecision::Invalid);
         }
     };
-    let decision = policy.decide(call.name(), &arguments);
-    let note = audit.then(|| CallNote::new(call.name(), &arguments, policy, &decision));
+    let decision = policy.decide_of(kind, name, &arguments);
+    let note = audit.then(|| CallNote::new(kind, name, &arguments, policy, &decision));
     // A limited call counts as forwarded until a limit refuses it.
     let action = match decision {
         Decision::Allow { limits } if limits.is_empty() => {
@@ -115,6 +182,7 @@ fn decide(
         Decision::Allow { limits } => (
             Action::Limited {
                 id: id.clone().into_owned(),
+                kind,
                 limits,
             },
             RequestDecision::Forwarded,
@@ -126,7 +194,8 @@ fn decide(
         } => (
             Action::Approval(Box::new(Hold {
                 id: id.clone().into_owned(),
-                tool: call.name().to_owned(),
+                kind,
+                tool: name.to_owned(),
                 arguments,
                 timeout_secs,
                 limits,
@@ -144,20 +213,34 @@ fn decide(
             reason,
             pointer,
         } => (
-            Action::Answer(refusal(era, id, &reason, &pointer, None)),
+            Action::Answer(refusal(era, kind, id, &reason, &pointer, None)),
             RequestDecision::Refused,
         ),
         Decision::Refuse { .. } => (
-            Action::Answer(unknown_tool_response(id, call.name())),
+            Action::Answer(not_found(era, kind, id, name)),
             RequestDecision::UnknownTool,
         ),
     };
     (action.0, note, action.1)
 }
 
-/// A refused call's `isError` result; `retry_after_ms` for limits.
+/// What a hidden, denied-outright or unmatched target gets: the answer for
+/// one that does not exist.
+fn not_found(era: Era, kind: Kind, id: &Id<'_>, name: &str) -> Bytes {
+    match kind {
+        Kind::Tool => unknown_tool_response(id, name),
+        Kind::Resource => resource_not_found_response(id, era, name),
+        Kind::Prompt => unknown_prompt_response(id, name),
+    }
+}
+
+/// A refused call of a visible target; `retry_after_ms` for limits. A tool
+/// gets an `isError` result; a resource read or prompt get, which has no
+/// such result, a `Denied by policy:` JSON-RPC error with the same detail
+/// in `data`.
 pub fn refusal(
     era: Era,
+    kind: Kind,
     id: &Id<'_>,
     reason: &str,
     pointer: &str,
@@ -167,7 +250,11 @@ pub fn refusal(
     if let Some(ms) = retry_after_ms {
         detail["retry_after_ms"] = json!(ms);
     }
-    refusal_response(id, era, reason, &[(MetaKey::TOOLGATE_REFUSAL, detail)])
+    let meta = [(MetaKey::TOOLGATE_REFUSAL, detail)];
+    match kind {
+        Kind::Tool => refusal_response(id, era, reason, &meta),
+        Kind::Resource | Kind::Prompt => refusal_error_response(id, reason, &meta),
+    }
 }
 
 #[cfg(test)]
@@ -215,14 +302,23 @@ mod tests {
         for body in [
             call(1, "echo", json!({"message": "hi"})),
             call(1, "add", json!({"a": 1})),
-            r#"{"jsonrpc":"2.0","id":1,"method":"resources/list"}"#.to_owned(),
             r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned(),
         ] {
             let plan = plan_of(&body);
             assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
             assert!(!plan.lists_tools);
         }
-        assert!(plan_of(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#).lists_tools);
+        for method in [
+            "tools/list",
+            "resources/list",
+            "resources/templates/list",
+            "prompts/list",
+        ] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":2,"method":"{method}"}}"#);
+            let plan = plan_of(&body);
+            assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
+            assert!(plan.lists_tools, "{method} answers are filtered");
+        }
     }
 
     #[test]
@@ -322,6 +418,7 @@ mod tests {
     fn refusals_carry_the_retry_time() {
         let bytes = refusal(
             Era::Modern,
+            Kind::Tool,
             &Id::number(1),
             "slow down",
             "/tools/x/limits/0",

@@ -237,16 +237,16 @@ async fn handle_post(
                     trail.answered_locally(note);
                 }
             }
-            Action::Limited { id, limits } => {
+            Action::Limited { id, kind, limits } => {
                 // Boxed: the limiter's future is the largest this function
                 // awaits; inline, it doubled every request's future.
-                let (verdict, limit_note) = Box::pin(state.limiter.check_noted(
-                    &caller,
-                    &id,
-                    version.era(),
-                    &limits,
-                ))
-                .await;
+                let (verdict, limit_note) =
+                    Box::pin(
+                        state
+                            .limiter
+                            .check_noted(&caller, &id, version.era(), kind, &limits),
+                    )
+                    .await;
                 let note = notes
                     .get_mut(index)
                     .and_then(Option::take)
@@ -281,6 +281,7 @@ async fn handle_post(
                 }
                 local.push(enforce::refusal(
                     version.era(),
+                    hold.kind,
                     &hold.id,
                     reason,
                     &hold.pointer,

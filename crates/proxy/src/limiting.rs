@@ -1,5 +1,5 @@
 //! Rate limits on the hot path: one counter-store call per limited
-//! `tools/call`, the refusal an over-limit call gets, each rule's choice when
+//! `tools/call`, `resources/read` or `prompts/get`, the refusal an over-limit call gets, each rule's choice when
 //! the store cannot answer, and giving units back when the upstream fails.
 
 use bytes::Bytes;
@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use toolgate_limits::{Admission, Algorithm, CounterStore, LimitRequest, Outcome};
 use toolgate_mcp::headers::Era;
 use toolgate_mcp::Id;
-use toolgate_policy::{LimitAcquire, OnBackendError, Scope};
+use toolgate_policy::{Kind, LimitAcquire, OnBackendError, Scope};
 use toolgate_store::ids::{AccountId, GrantId, ServerId};
 
 use crate::enforce::refusal;
@@ -83,9 +83,10 @@ impl Limiter {
         caller: &Caller<'_>,
         id: &Id<'_>,
         era: Era,
+        kind: Kind,
         limits: &[LimitAcquire],
     ) -> Verdict {
-        self.check_noted(caller, id, era, limits).await.0
+        self.check_noted(caller, id, era, kind, limits).await.0
     }
 
     /// [`Limiter::check`], also telling the audit trail what happened.
@@ -94,6 +95,7 @@ impl Limiter {
         caller: &Caller<'_>,
         id: &Id<'_>,
         era: Era,
+        kind: Kind,
         limits: &[LimitAcquire],
     ) -> (Verdict, LimitNote) {
         let requests: Vec<LimitRequest> =
@@ -120,7 +122,7 @@ impl Limiter {
                     window_text(limit),
                     seconds_text(retry_ms)
                 );
-                let answer = refusal(era, id, &reason, &limit.pointer, Some(retry_ms));
+                let answer = refusal(era, kind, id, &reason, &limit.pointer, Some(retry_ms));
                 let note = LimitNote::Refused {
                     pointer: limit.pointer.clone(),
                     reason,
@@ -142,7 +144,7 @@ impl Limiter {
                         count(caller, "backend_error_closed");
                         tracing::warn!(error = %err, "counter store unavailable; call refused (on_backend_error: closed)");
                         let reason = "rate limits cannot be checked right now (the counter store is unavailable), and this limit fails closed; retry shortly";
-                        let answer = refusal(era, id, reason, &closed.pointer, None);
+                        let answer = refusal(era, kind, id, reason, &closed.pointer, None);
                         let note = LimitNote::Refused {
                             pointer: closed.pointer.clone(),
                             reason: reason.to_owned(),

@@ -17,9 +17,9 @@ use toolgate_mcp::headers::{
     X_ACCEL_BUFFERING,
 };
 use toolgate_mcp::sse::{SseEvent, SseParser};
-use toolgate_mcp::tools_list::{filter_tools_list_with, FilterOptions};
+use toolgate_mcp::tools_list::{filter_list_with, FilterOptions, FilteredToolsList, ListKind};
 use toolgate_mcp::Id;
-use toolgate_policy::CompiledPolicy;
+use toolgate_policy::{CompiledPolicy, Kind};
 
 use crate::answer::{judge, Answer};
 use crate::error::GatewayError;
@@ -238,18 +238,47 @@ fn rewrite_json(
     Ok(join_messages(ctx.batch, out.iter().map(|m| &m[..])))
 }
 
-/// One message with its tool list filtered, if it carries one.
+/// One message with its list (tools, resources, resource templates or
+/// prompts) filtered, if it carries one.
 fn filter_message(
     message: &[u8],
     policy: &CompiledPolicy,
     options: FilterOptions,
 ) -> Result<Bytes, UpstreamError> {
-    if memchr::memmem::find(message, b"\"tools\"").is_none() {
-        return Ok(Bytes::copy_from_slice(message));
+    match filter_lists(message, policy, options) {
+        Ok(Some(filtered)) => Ok(filtered.body),
+        Ok(None) => Ok(Bytes::copy_from_slice(message)),
+        Err(e) => Err(UpstreamError::InvalidResponse(e.to_string())),
     }
-    filter_tools_list_with(message, |name| policy.visible(name), options)
-        .map(|filtered| filtered.body)
-        .map_err(|e| UpstreamError::InvalidResponse(e.to_string()))
+}
+
+/// Applies the policy to every list `message` may carry; `None` when it
+/// mentions none. Each list is judged by its own section of the policy;
+/// a resource template by its `uriTemplate` read as a literal URI.
+fn filter_lists(
+    message: &[u8],
+    policy: &CompiledPolicy,
+    options: FilterOptions,
+) -> Result<Option<FilteredToolsList>, toolgate_mcp::tools_list::ToolsListError> {
+    let mut current: Option<FilteredToolsList> = None;
+    for list in ListKind::ALL {
+        if memchr::memmem::find(message, list.needle().as_bytes()).is_none() {
+            continue;
+        }
+        let kind = match list {
+            ListKind::PROMPTS => Kind::Prompt,
+            ListKind::TOOLS => Kind::Tool,
+            _ => Kind::Resource,
+        };
+        let input = current.as_ref().map_or(message, |f| &f.body[..]);
+        let filtered = filter_list_with(input, list, |key| policy.visible_of(kind, key), options)?;
+        let removed = filtered.removed + current.as_ref().map_or(0, |f| f.removed);
+        current = Some(FilteredToolsList {
+            removed,
+            ..filtered
+        });
+    }
+    Ok(current)
 }
 
 fn join_messages<'m>(batch: bool, messages: impl Iterator<Item = &'m [u8]>) -> Bytes {
@@ -331,12 +360,8 @@ impl Watch {
         if let Some(settlement) = self.settlement.as_mut() {
             settlement.observe(data);
         }
-        if memchr::memmem::find(data, b"\"tools\"").is_none() {
-            return event.to_bytes();
-        }
-        let policy = &self.policy;
-        match filter_tools_list_with(data, |name| policy.visible(name), self.options) {
-            Ok(filtered) if filtered.removed > 0 || self.options.private_cache_scope => {
+        match filter_lists(data, &self.policy, self.options) {
+            Ok(Some(filtered)) if filtered.removed > 0 || self.options.private_cache_scope => {
                 event.set_data(filtered.body);
                 event.to_bytes()
             }

@@ -20,6 +20,7 @@ use crate::error::StoreError;
 use crate::ids::{AccountId, ApprovalId, GrantId, ServerId};
 use crate::page::{Page, PageRequest};
 use crate::storable::{storable_json, storable_str};
+use crate::target_kind::TargetKind;
 
 /// Where an approval stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -79,6 +80,9 @@ pub struct Approval {
     pub server_id: ServerId,
     pub server_name: String,
     pub grant_id: GrantId,
+    /// What `tool` names: a tool, a resource (by URI) or a prompt.
+    pub kind: TargetKind,
+    /// The tool's name, the resource's URI or the prompt's name.
     pub tool: String,
     pub arguments: Value,
     pub arguments_digest: String,
@@ -100,6 +104,7 @@ struct ApprovalRow {
     server_id: ServerId,
     server_name: String,
     grant_id: GrantId,
+    kind: String,
     tool: String,
     arguments: Value,
     arguments_digest: String,
@@ -122,6 +127,9 @@ impl TryFrom<ApprovalRow> for Approval {
             server_id: row.server_id,
             server_name: row.server_name,
             grant_id: row.grant_id,
+            kind: TargetKind::parse(&row.kind).ok_or_else(|| {
+                StoreError::Corrupt(format!("unknown target kind {:?}", row.kind))
+            })?,
             tool: row.tool,
             arguments: row.arguments,
             arguments_digest: row.arguments_digest,
@@ -139,7 +147,7 @@ impl TryFrom<ApprovalRow> for Approval {
 
 /// A pending approval past its expiry reads as expired even before the
 /// replica holding its call records it (that replica may have died).
-const COLUMNS: &str = "a.id, a.server_id, s.name AS server_name, a.grant_id, a.tool, a.arguments,
+const COLUMNS: &str = "a.id, a.server_id, s.name AS server_name, a.grant_id, a.kind, a.tool, a.arguments,
         a.arguments_digest,
         CASE WHEN a.status = 'pending' AND a.expires_at <= now() THEN 'expired' ELSE a.status END AS status,
         a.decided_by, a.decided_by_name, a.reason, a.created_at, a.expires_at, a.decided_at, a.used_at";
@@ -187,6 +195,7 @@ pub fn arguments_digest(arguments: &Value) -> String {
 pub struct NewApproval<'a> {
     pub server: ServerId,
     pub grant: GrantId,
+    pub kind: TargetKind,
     pub tool: &'a str,
     pub arguments: &'a Value,
     pub timeout: Duration,
@@ -203,10 +212,10 @@ pub async fn create(
     let row = sqlx::query_as::<_, ApprovalRow>(&format!(
         "WITH a AS (
              INSERT INTO approvals (id, account_id, server_id, grant_id, tool, arguments,
-                                    arguments_digest, expires_at, notify_state, notify_next_at)
+                                    arguments_digest, expires_at, notify_state, notify_next_at, kind)
              SELECT $1, acc.id, $3, $4, $5, $6, $7, now() + make_interval(secs => $8),
                     CASE WHEN acc.approval_webhook_url IS NULL THEN 'none' ELSE 'pending' END,
-                    now()
+                    now(), $9
              FROM accounts acc WHERE acc.id = $2
              RETURNING *
          )
@@ -222,6 +231,7 @@ pub async fn create(
     .bind(storable_json(new.arguments).as_ref())
     .bind(arguments_digest(new.arguments))
     .bind(timeout_secs as f64)
+    .bind(new.kind.as_str())
     .fetch_optional(pool)
     .await?
     .ok_or(StoreError::NotFound)?;

@@ -1,4 +1,5 @@
-//! The audit trail: one row per `tools/call` decision of the gateway.
+//! The audit trail: one row per `tools/call`, `resources/read` or
+//! `prompts/get` decision of the gateway.
 //!
 //! Events are written in batches by the control plane's audit consumer and
 //! inserted idempotently by event id, so a batch delivered twice adds nothing.
@@ -12,6 +13,7 @@ use crate::error::StoreError;
 use crate::ids::{AccountId, EventId, GrantId, ServerId};
 use crate::page::Page;
 use crate::storable::{storable_json, storable_str};
+use crate::target_kind::TargetKind;
 
 /// What the gateway decided about one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -129,6 +131,11 @@ pub struct AuditEvent {
     /// A digest of the legacy session id (never the id itself); absent for
     /// calls outside a session.
     pub session: Option<String>,
+    /// What `tool` names: a tool (the default, for events written before
+    /// resources and prompts were judged), a resource URI or a prompt.
+    #[serde(default)]
+    pub kind: TargetKind,
+    /// The tool's name, the resource's URI or the prompt's name.
     pub tool: String,
     pub decision: Decision,
     /// JSON pointer of the policy part that decided (the rule, `hide`
@@ -198,6 +205,7 @@ pub async fn insert_batch(
     let mut sessions = Vec::with_capacity(events.len());
     let mut tools = Vec::with_capacity(events.len());
     let mut decisions = Vec::with_capacity(events.len());
+    let mut kinds = Vec::with_capacity(events.len());
     let mut rules = Vec::with_capacity(events.len());
     let mut versions = Vec::with_capacity(events.len());
     let mut reasons = Vec::with_capacity(events.len());
@@ -217,6 +225,7 @@ pub async fn insert_batch(
         sessions.push(e.session.as_deref().map(storable_owned));
         tools.push(storable_owned(&e.tool));
         decisions.push(e.decision.as_str());
+        kinds.push(e.kind.as_str());
         rules.push(e.rule.as_deref().map(storable_owned));
         versions.push(e.policy_version);
         reasons.push(e.reason.as_deref().map(storable_owned));
@@ -234,15 +243,16 @@ pub async fn insert_batch(
     }
     let inserted = sqlx::query(
         "INSERT INTO audit_events (id, account_id, occurred_at, server_id, grant_id, session_hash,
-             tool, decision, rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments)
+             tool, decision, rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments,
+             kind)
          SELECT id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
              rule, policy_version, reason, upstream, latency_ms,
-             ARRAY(SELECT jsonb_array_elements_text(keys)), arguments
+             ARRAY(SELECT jsonb_array_elements_text(keys)), arguments, kind
          FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], $6::text[],
              $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::int[],
-             $14::jsonb[], $15::jsonb[])
+             $14::jsonb[], $15::jsonb[], $16::text[])
            AS t(id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
-             rule, policy_version, reason, upstream, latency_ms, keys, arguments)
+             rule, policy_version, reason, upstream, latency_ms, keys, arguments, kind)
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(&ids)
@@ -260,6 +270,7 @@ pub async fn insert_batch(
     .bind(&latencies)
     .bind(&keys)
     .bind(&arguments)
+    .bind(&kinds)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -314,6 +325,7 @@ struct EventRow {
     server_id: Uuid,
     grant_id: Uuid,
     session_hash: Option<String>,
+    kind: String,
     tool: String,
     decision: String,
     rule: Option<String>,
@@ -337,6 +349,7 @@ impl TryFrom<EventRow> for AuditEvent {
             server: ServerId(row.server_id),
             grant: GrantId(row.grant_id),
             session: row.session_hash,
+            kind: TargetKind::parse(&row.kind).ok_or_else(|| corrupt("target kind", &row.kind))?,
             tool: row.tool,
             decision: Decision::parse(&row.decision)
                 .ok_or_else(|| corrupt("audit decision", &row.decision))?,
@@ -361,7 +374,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Page<AuditEvent>, StoreError> {
     let rows = sqlx::query_as::<_, EventRow>(
-        "SELECT id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
+        "SELECT id, account_id, occurred_at, server_id, grant_id, session_hash, kind, tool, decision,
                 rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments
          FROM audit_events
          WHERE account_id = $1

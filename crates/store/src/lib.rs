@@ -23,6 +23,7 @@ pub mod secrets;
 pub mod servers;
 pub mod snapshot;
 pub mod storable;
+pub mod target_kind;
 pub mod users;
 
 pub use error::StoreError;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use toolgate_store::approvals::{self, Approval, ApprovalStatus, Decided, Decider};
 use toolgate_store::ids::{ApprovalId, GrantId, ServerId};
+use toolgate_store::target_kind::TargetKind;
 use toolgate_store::{Page, PageRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,6 +35,9 @@ pub struct ApprovalOut {
     server_id: ServerId,
     server_name: String,
     grant_id: GrantId,
+    /// What `tool` names: a tool call, a resource read or a prompt get.
+    kind: TargetKind,
+    /// The tool's or prompt's name, or the resource's URI.
     tool: String,
     /// The call's arguments, exactly what will be sent if approved.
     #[schema(value_type = Object)]
@@ -59,6 +63,7 @@ impl From<Approval> for ApprovalOut {
             server_id: a.server_id,
             server_name: a.server_name,
             grant_id: a.grant_id,
+            kind: a.kind,
             tool: a.tool,
             arguments: a.arguments,
             arguments_digest: a.arguments_digest,

@@ -232,6 +232,7 @@ impl TestApp {
             NewApproval {
                 server: t.server,
                 grant: t.grant,
+                kind: toolgate_store::target_kind::TargetKind::Tool,
                 tool: "create_charge",
                 arguments: &arguments,
                 timeout,

@@ -219,9 +219,18 @@ mod tests {
 
     #[test]
     fn mcp_name_without_a_body_name_is_refused() {
+        // peek refuses such a body before the headers are compared.
         let get = r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{}}"#;
-        let err = check(Some("prompts/get"), Some("p"), get, Era::Legacy).unwrap_err();
-        assert!(err.to_string().contains("body has no params.name"));
+        assert!(peek(get.as_bytes()).is_err());
+        let get = peek(br#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p"}}"#)
+            .unwrap();
+        let headers = McpHeaders {
+            protocol_version: None,
+            method: None,
+            name: Some("q"),
+        };
+        let err = check_mirrored_headers(&headers, &get, Era::Legacy).unwrap_err();
+        assert!(err.to_string().contains("body's params.name \"p\""));
     }
 
     #[test]

@@ -19,6 +19,16 @@ pub const INITIALIZE: &str = "initialize";
 pub const RESOURCES_READ: &str = "resources/read";
 /// `prompts/get`: its `Mcp-Name` is `params.name`.
 pub const PROMPTS_GET: &str = "prompts/get";
+/// `resources/subscribe`: asks for updates of `params.uri`.
+pub const RESOURCES_SUBSCRIBE: &str = "resources/subscribe";
+/// `resources/unsubscribe`.
+pub const RESOURCES_UNSUBSCRIBE: &str = "resources/unsubscribe";
+/// `resources/list`.
+pub const RESOURCES_LIST: &str = "resources/list";
+/// `resources/templates/list`.
+pub const RESOURCE_TEMPLATES_LIST: &str = "resources/templates/list";
+/// `prompts/list`.
+pub const PROMPTS_LIST: &str = "prompts/list";
 /// `server/discover` (2026-07-28).
 pub const SERVER_DISCOVER: &str = "server/discover";
 
@@ -355,34 +365,45 @@ fn read_params<'a>(
     })
 }
 
-/// `tools/call` needs a string `name` and, if any, object `arguments`: the
-/// policy cannot judge a call it cannot name.
+/// The requests the policy judges by what they name: `tools/call` and
+/// `prompts/get` need a string `name` and, if any, object `arguments`;
+/// `resources/read`, `resources/subscribe` and `resources/unsubscribe` a
+/// string `uri`. The policy cannot judge a request it cannot name.
 fn check_method_params(message: &Message<'_>) -> Result<(), PeekError> {
-    if !message.is_method(TOOLS_CALL) {
+    let Some(method) = message.method() else {
         return Ok(());
-    }
+    };
+    let (field, takes_arguments) = match method {
+        TOOLS_CALL | PROMPTS_GET => ("name", true),
+        RESOURCES_READ | RESOURCES_SUBSCRIBE | RESOURCES_UNSUBSCRIBE => ("uri", false),
+        _ => return Ok(()),
+    };
     let id = message.id.as_ref();
     if message.kind != MessageKind::Request {
         // A notification gets no answer, so a refusal could not be reported;
         // and a lax upstream might still run it.
         return Err(invalid_request(
             id,
-            "tools/call must be a request with an \"id\"".into(),
+            format!("{method} must be a request with an \"id\""),
         ));
     }
     let Some(params) = message.params.as_ref().filter(|p| !p.is_array) else {
         return Err(invalid_params(
             id,
-            "tools/call requires \"params\" to be an object".into(),
+            format!("{method} requires \"params\" to be an object"),
         ));
     };
-    if params.name.is_none() {
+    let named = match field {
+        "uri" => params.uri.is_some(),
+        _ => params.name.is_some(),
+    };
+    if !named {
         return Err(invalid_params(
             id,
-            "tools/call requires \"params.name\" to be a string".into(),
+            format!("{method} requires \"params.{field}\" to be a string"),
         ));
     }
-    if let Some(arguments) = params.arguments {
+    if let Some(arguments) = params.arguments.filter(|_| takes_arguments) {
         if JsonKind::of(arguments) != JsonKind::Object {
             let found = JsonKind::of(arguments).describe();
             let detail = format!("\"params.arguments\" must be an object, found {found}");

@@ -123,7 +123,7 @@ fn params_name_uri_and_version_are_read() {
     );
     let by_position = single(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#);
     assert!(by_position.params().unwrap().is_array());
-    let odd_name = single(r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":5}}"#);
+    let odd_name = single(r#"{"jsonrpc":"2.0","id":1,"method":"x/y","params":{"name":5}}"#);
     assert_eq!(odd_name.params().unwrap().name(), None);
 }
 
@@ -411,4 +411,67 @@ proptest! {
         prop_assert_eq!(message.tool_call().unwrap().name(), name.as_str());
         prop_assert_eq!(message.id().unwrap().as_i64(), Some(id));
     }
+}
+
+#[test]
+fn resource_and_prompt_requests_must_name_their_target() {
+    let cases = [
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read"}"#,
+            "resources/read requires \"params\" to be an object",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{}}"#,
+            "resources/read requires \"params.uri\" to be a string",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":["demo://a"]}}"#,
+            "\"params.uri\" to be a string",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":7}}"#,
+            "resources/subscribe requires \"params.uri\"",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/unsubscribe","params":{"name":"x"}}"#,
+            "resources/unsubscribe requires \"params.uri\"",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"uri":"x"}}"#,
+            "prompts/get requires \"params.name\" to be a string",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p","arguments":"city=Paris"}}"#,
+            "\"params.arguments\" must be an object, found a string",
+        ),
+    ];
+    for (body, needle) in cases {
+        let err = error(body);
+        assert_eq!(err.code(), -32602, "{body}: {err}");
+        assert!(err.to_string().contains(needle), "{body}: {err}");
+        assert_eq!(err.id().unwrap().as_json(), "1");
+    }
+    for (body, needle) in [
+        (
+            r#"{"jsonrpc":"2.0","method":"resources/read","params":{"uri":"a"}}"#,
+            "resources/read must be a request",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"prompts/get","params":{"name":"p"}}"#,
+            "prompts/get must be a request",
+        ),
+    ] {
+        assert_invalid_request(body, needle);
+    }
+    // Duplicated keys cannot say one thing to the policy and another upstream.
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"demo://ok","uri":"demo://secret"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"ok","n\u0061me":"secret"}}"#,
+    ] {
+        assert_invalid_request(body, "duplicate member");
+    }
+    let read = single(
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"demo://a","arguments":[1]}}"#,
+    );
+    assert_eq!(read.params().and_then(Params::uri), Some("demo://a"));
 }

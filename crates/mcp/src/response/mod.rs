@@ -55,6 +55,48 @@ pub fn unknown_tool_response(id: &Id<'_>, name: &str) -> Bytes {
     error_response(Some(id), error_codes::INVALID_PARAMS, &message)
 }
 
+/// What a hidden or denied-outright resource gets, the same answer as a
+/// resource that does not exist: `-32002 "Resource not found"` with
+/// `data: {"uri": …}` up to 2025-11-25; `-32602` from 2026-07-28, which
+/// folded resource-not-found into invalid params.
+pub fn resource_not_found_response(id: &Id<'_>, era: Era, uri: &str) -> Bytes {
+    let code = match era {
+        Era::Legacy => error_codes::LEGACY_RESOURCE_NOT_FOUND,
+        Era::Modern => error_codes::INVALID_PARAMS,
+    };
+    let data = serde_json::json!({ "uri": uri });
+    error_message(
+        Some(id),
+        code,
+        &format!("Resource not found: {uri}"),
+        Some(&data),
+    )
+}
+
+/// `-32602 "Unknown prompt: NAME"`: what a hidden or denied-outright prompt
+/// gets, the same answer as a prompt that does not exist.
+pub fn unknown_prompt_response(id: &Id<'_>, name: &str) -> Bytes {
+    let message = format!("Unknown prompt: {name}");
+    error_response(Some(id), error_codes::INVALID_PARAMS, &message)
+}
+
+/// The refusal of a visible resource read or prompt get, which has no
+/// `isError` result: JSON-RPC error [`error_codes::POLICY_REFUSED`] whose
+/// message is `Denied by policy: REASON` and whose `data` holds `meta` as a
+/// refused `tools/call` result's `_meta` would.
+pub fn refusal_error_response(id: &Id<'_>, reason: &str, meta: &[(MetaKey, Value)]) -> Bytes {
+    let data: Map<String, Value> = meta
+        .iter()
+        .map(|(key, value)| (key.as_str().to_owned(), value.clone()))
+        .collect();
+    error_message(
+        Some(id),
+        error_codes::POLICY_REFUSED,
+        &format!("{REFUSAL_PREFIX}{reason}"),
+        Some(&Value::Object(data)),
+    )
+}
+
 /// `{"jsonrpc":"2.0","id":…,"result":…}` for a result the gateway produces
 /// itself (e.g. `server/discover`).
 pub fn result_response(id: &Id<'_>, result: &Value) -> Bytes {
@@ -201,6 +243,42 @@ mod tests {
         assert_eq!(
             value,
             json!({"jsonrpc":"2.0","id":"r1","error":{"code":-32602,"message":"Unknown tool: get-env"}})
+        );
+    }
+
+    #[test]
+    fn resource_and_prompt_refusals() {
+        let legacy = parse(&resource_not_found_response(
+            &Id::number(1),
+            Era::Legacy,
+            "demo://x",
+        ));
+        assert_eq!(
+            legacy["error"],
+            json!({"code": -32002, "message": "Resource not found: demo://x", "data": {"uri": "demo://x"}})
+        );
+        let modern = parse(&resource_not_found_response(
+            &Id::number(1),
+            Era::Modern,
+            "demo://x",
+        ));
+        assert_eq!(modern["error"]["code"], -32602);
+        assert_eq!(
+            parse(&unknown_prompt_response(&Id::string("p"), "secret")),
+            json!({"jsonrpc":"2.0","id":"p","error":{"code":-32602,"message":"Unknown prompt: secret"}})
+        );
+        let meta = [(
+            MetaKey::TOOLGATE_REFUSAL,
+            json!({"rule": "/prompts/p/limits/0", "retry_after_ms": 900}),
+        )];
+        assert_eq!(
+            parse(&refusal_error_response(
+                &Id::number(4),
+                "limit \"p\" reached",
+                &meta
+            )),
+            json!({"jsonrpc":"2.0","id":4,"error":{"code":-31010,"message":"Denied by policy: limit \"p\" reached",
+                "data":{"dev.toolgate/refusal":{"rule":"/prompts/p/limits/0","retry_after_ms":900}}}})
         );
     }
 

@@ -125,7 +125,7 @@ fn malformed_messages_are_errors() {
     assert_eq!(err(r#"{"result":[]}"#), ToolsListError::ResultNotAnObject);
     assert_eq!(
         err(r#"{"result":{"tools":{}}}"#),
-        ToolsListError::ToolsNotAnArray
+        ToolsListError::NotAnArray("tools")
     );
     assert!(matches!(
         filter_tools_list(b"{\"a\":\"\xff\"}", |_| true),
@@ -206,4 +206,90 @@ proptest! {
         prop_assert_eq!(out.kept, kept);
         prop_assert_eq!(out.kept + out.removed, message["result"]["tools"].as_array().unwrap().len());
     }
+}
+
+#[test]
+fn resources_templates_and_prompts_are_filtered_by_their_keys() {
+    let resources = r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[{"uri":"demo://a","name":"a"},{"uri":"demo://secret","name":"s"},{"name":"no uri"}],"nextCursor":"n"}}"#;
+    let out = filter_list_with(
+        resources.as_bytes(),
+        ListKind::RESOURCES,
+        |uri| uri != "demo://secret",
+        FilterOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((out.kept, out.removed), (1, 2));
+    assert_eq!(
+        value(&out.body)["result"],
+        json!({"resources": [{"uri": "demo://a", "name": "a"}], "nextCursor": "n"})
+    );
+
+    let templates = r#"{"jsonrpc":"2.0","id":1,"result":{"resourceTemplates":[{"uriTemplate":"demo://t/{id}","name":"t"},{"uriTemplate":"demo://u/{id}","name":"u"}]}}"#;
+    let out = filter_list_with(
+        templates.as_bytes(),
+        ListKind::RESOURCE_TEMPLATES,
+        |t| t.starts_with("demo://t/"),
+        FilterOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        value(&out.body)["result"]["resourceTemplates"],
+        json!([{"uriTemplate": "demo://t/{id}", "name": "t"}])
+    );
+
+    let prompts = r#"{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"simple-prompt"},{"name":"args-prompt","arguments":[{"name":"city"}]}]}}"#;
+    let out = filter_list_with(
+        prompts.as_bytes(),
+        ListKind::PROMPTS,
+        |name| name == "args-prompt",
+        FilterOptions::default(),
+    )
+    .unwrap();
+    // The nested `name` of an argument is not the prompt's name.
+    assert_eq!(
+        value(&out.body)["result"]["prompts"],
+        json!([{"name": "args-prompt", "arguments": [{"name": "city"}]}])
+    );
+    // A list of another kind is left alone.
+    let out = filter_list_with(
+        prompts.as_bytes(),
+        ListKind::RESOURCES,
+        |_| false,
+        FilterOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(&out.body[..], prompts.as_bytes());
+}
+
+#[test]
+fn a_repeated_key_in_an_entry_is_refused_whatever_the_list() {
+    for (list, text) in [
+        (
+            ListKind::RESOURCES,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[{"uri":"a","uri":"b"}]}}"#,
+        ),
+        (
+            ListKind::PROMPTS,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"prompts":[{"name":"a","name":"b"}]}}"#,
+        ),
+        (
+            ListKind::RESOURCES,
+            r#"{"jsonrpc":"2.0","id":1,"result":{"resources":[],"resources":[{"uri":"b"}]}}"#,
+        ),
+    ] {
+        let err = filter_list_with(text.as_bytes(), list, |_| true, FilterOptions::default())
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("duplicate member"),
+            "{text}: {err}"
+        );
+    }
+    let err = filter_list_with(
+        br#"{"jsonrpc":"2.0","id":1,"result":{"prompts":{}}}"#,
+        ListKind::PROMPTS,
+        |_| true,
+        FilterOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err, ToolsListError::NotAnArray("prompts"));
 }
