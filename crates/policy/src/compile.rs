@@ -180,6 +180,27 @@ impl CompiledPolicy {
         matches!(self.resolve(tool), Match::Rule(rule) if rule.audit_arguments)
     }
 
+    /// Whether a call of `tool` is decided or recorded by its argument
+    /// values, so that those values must be exactly what the upstream reads:
+    /// its rule has an `arguments` schema, requires a person's approval (who
+    /// reads them), keeps them in the audit trail, or has a limit (its own or
+    /// `"*"`'s) whose `cost` points into them. False for hidden tools and
+    /// tools no rule allows: they are refused whatever their arguments.
+    pub fn reads_arguments(&self, tool: &str) -> bool {
+        let costs = |limits: &[Limit]| limits.iter().any(|limit| limit.cost.is_some());
+        match self.resolve(tool) {
+            Match::Hidden(_) => false,
+            Match::Rule(rule) => match rule.action {
+                Action::Deny { .. } => false,
+                Action::RequireApproval { .. } => true,
+                Action::Allow => {
+                    rule.arguments.is_some() || rule.audit_arguments || costs(&rule.limits)
+                }
+            },
+            Match::Default => self.default == DefaultAction::Allow && costs(&self.every_call),
+        }
+    }
+
     /// What happens to tools no key matches.
     pub fn default_action(&self) -> DefaultAction {
         self.default

@@ -1,12 +1,14 @@
 //! The policy applied to one POST body: which messages go to the upstream and
 //! which the gateway answers itself.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde_json::json;
 use toolgate_mcp::headers::Era;
-use toolgate_mcp::peek::TOOLS_LIST;
+use toolgate_mcp::peek::{ToolCall, TOOLS_LIST};
 use toolgate_mcp::response::{error_response, refusal_response, unknown_tool_response, MetaKey};
-use toolgate_mcp::{error_codes, Body, Id, Message};
+use toolgate_mcp::{error_codes, Ambiguity, Body, Id, Message};
 use toolgate_policy::{CompiledPolicy, Decision, LimitAcquire, RefusalKind};
 
 use crate::audit::CallNote;
@@ -96,6 +98,12 @@ fn decide(
     let Some(id) = message.id() else {
         return (Action::Forward, None, RequestDecision::Forwarded);
     };
+    if let Some(ambiguity) = ambiguity(&call, policy) {
+        let reason = ambiguity.to_string();
+        let answer = ambiguity_refusal(era, id, &ambiguity, policy.governing_pointer(call.name()));
+        let note = audit.then(|| CallNote::ambiguous(call.name(), policy, reason));
+        return (Action::Answer(answer), note, RequestDecision::Refused);
+    }
     let arguments = match call.arguments_value() {
         Ok(arguments) => arguments,
         Err(err) => {
@@ -153,6 +161,40 @@ fn decide(
         ),
     };
     (action.0, note, action.1)
+}
+
+/// Why the upstream could read the call's arguments as other values than the
+/// policy judges, when that matters: a repeated key always (the policy and
+/// the upstream may each keep a different one), a number the policy cannot
+/// read exactly only when the policy reads values (schema, cost, approval,
+/// recorded arguments). A tool the agent cannot see stays an unknown tool,
+/// whatever its arguments, so nothing is said about it here.
+fn ambiguity<'c>(call: &ToolCall<'c>, policy: &CompiledPolicy) -> Option<Cow<'c, Ambiguity>> {
+    let found = match call.ambiguity() {
+        Some(ambiguity) => Cow::Borrowed(ambiguity),
+        None if call.has_unsettled_numbers() && policy.reads_arguments(call.name()) => {
+            Cow::Owned(call.inexact_number()?)
+        }
+        None => return None,
+    };
+    policy.visible(call.name()).then_some(found)
+}
+
+/// The refusal of ambiguous arguments: `Denied by policy: …` naming the key
+/// or number and its pointer, with the same in `_meta` for programs.
+fn ambiguity_refusal(era: Era, id: &Id<'_>, ambiguity: &Ambiguity, rule: &str) -> Bytes {
+    let mut detail = json!({
+        "rule": rule,
+        "problem": ambiguity.code(),
+        "argument": ambiguity.pointer(),
+    });
+    match ambiguity {
+        Ambiguity::DuplicateKey { key, .. } => detail["key"] = json!(key),
+        Ambiguity::InexactNumber { literal, .. } => detail["literal"] = json!(literal),
+        Ambiguity::TooDeep { .. } => {}
+    }
+    let reason = ambiguity.to_string();
+    refusal_response(id, era, &reason, &[(MetaKey::TOOLGATE_REFUSAL, detail)])
 }
 
 /// A refused call's `isError` result; `retry_after_ms` for limits.
@@ -316,6 +358,101 @@ mod tests {
         ));
         assert!(plan.lists_tools);
         assert_eq!(answer(&plan, 1)["id"], 2);
+    }
+
+    fn raw_call(id: u32, name: &str, arguments: &str) -> String {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{name}","arguments":{arguments}}}}}"#
+        )
+    }
+
+    #[test]
+    fn repeated_argument_keys_are_refused_at_any_depth_and_audited() {
+        for (tool, arguments, pointer, key) in [
+            ("add", r#"{"n":100,"n":1}"#, "/n", "n"),
+            (
+                "add",
+                r#"{"items":[{"id":1},{"id":2,"\u0069d":3}]}"#,
+                "/items/1/id",
+                "id",
+            ),
+            (
+                "echo",
+                r#"{"message":"hi","message":"far too long"}"#,
+                "/message",
+                "message",
+            ),
+        ] {
+            let body = raw_call(6, tool, arguments);
+            let plan = plan_audited(
+                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+                &policy(),
+                Era::Legacy,
+                true,
+            );
+            assert_eq!(plan.decision, RequestDecision::Refused, "{body}");
+            let note = plan.notes[0].as_ref().unwrap();
+            assert_eq!(note.decision(), toolgate_audit::Decision::Refused);
+            let answer = answer(&plan, 0);
+            assert_eq!(answer["id"], 6);
+            assert_eq!(answer["result"]["isError"], true, "{body}");
+            let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+            assert!(text.starts_with("Denied by policy: "), "{text}");
+            assert!(
+                text.contains(&format!("{key:?}")) && text.contains(pointer),
+                "{text}"
+            );
+            assert_eq!(
+                answer["result"]["_meta"]["dev.toolgate/refusal"],
+                json!({"rule": format!("/tools/{tool}"), "problem": "duplicate_key", "argument": pointer, "key": key}),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn hidden_tools_stay_unknown_whatever_their_arguments() {
+        for arguments in [r#"{"n":1,"n":2}"#, r#"{"n":10.0000000000000000001}"#] {
+            for name in ["get-env", "wipe", "nope"] {
+                let answer = answer(&plan_of(&raw_call(9, name, arguments)), 0);
+                assert_eq!(answer["error"]["message"], format!("Unknown tool: {name}"));
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_the_policy_cannot_read_exactly_are_refused_where_it_reads_them() {
+        // `echo` has a schema: the policy judges values.
+        for (arguments, pointer, literal) in [
+            (
+                r#"{"message":"hi","n":10.0000000000000000001}"#,
+                "/n",
+                "10.0000000000000000001",
+            ),
+            (
+                r#"{"message":"hi","n":[1,100000000000000000000001]}"#,
+                "/n/1",
+                "100000000000000000000001",
+            ),
+            (r#"{"n":{"m":1e400}}"#, "/n/m", "1e400"),
+        ] {
+            let plan = plan_of(&raw_call(2, "echo", arguments));
+            assert_eq!(plan.decision, RequestDecision::Refused, "{arguments}");
+            let answer = answer(&plan, 0);
+            let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+            assert!(text.starts_with("Denied by policy: the number "), "{text}");
+            assert_eq!(
+                answer["result"]["_meta"]["dev.toolgate/refusal"],
+                json!({"rule": "/tools/echo", "problem": "inexact_number", "argument": pointer, "literal": literal})
+            );
+        }
+        // Exact numbers in any spelling pass.
+        let exact = raw_call(2, "echo", r#"{"message":"hi","n":[0.1,1e2,-0,100,2.5E-3]}"#);
+        assert!(matches!(plan_of(&exact).actions[..], [Action::Forward]));
+        // `add` has no schema, cost, approval or recorded arguments: the
+        // value is never judged, so it goes through as sent.
+        let unjudged = raw_call(2, "add", r#"{"n":10.0000000000000000001}"#);
+        assert!(matches!(plan_of(&unjudged).actions[..], [Action::Forward]));
     }
 
     #[test]

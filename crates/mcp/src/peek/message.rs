@@ -207,6 +207,11 @@ impl<'m> ToolCall<'m> {
         let raw = self.arguments.filter(|_| self.scan.unsettled_numbers)?;
         first_inexact_number(raw.get())
     }
+    /// Whether [`ToolCall::inexact_number`] has anything to check: some
+    /// number in the arguments is not a short integer.
+    pub fn has_unsettled_numbers(&self) -> bool {
+        self.scan.unsettled_numbers
+    }
     /// The arguments parsed, `{}` when absent. Only needed when a policy
     /// inspects them; allowed calls are forwarded as the original bytes.
     pub fn arguments_value(&self) -> Result<serde_json::Value, serde_json::Error> {
