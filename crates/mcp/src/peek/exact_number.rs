@@ -5,13 +5,18 @@
 //! and passes `"maximum": 10`, while an upstream that keeps exact decimals or
 //! big integers sees more than ten. The gateway forwards the literal as sent,
 //! so it accepts a literal only when its decimal value is the value the
-//! policy reads: an integer that fits, or exactly the shortest decimal that
-//! names the `f64` (`0.1`, `1e2`, `-0`, `2.5E-3`). Every JSON encoder writes
-//! numbers that way, so an honest client never meets the refusal.
+//! policy reads: an integer that fits, or the shortest decimal that names
+//! the `f64` (`0.1`, `1e2`, `-0`, `2.5E-3`, `100.0`). Every JSON encoder
+//! writes numbers that way, so an honest client never meets the refusal.
+//! When a double lies exactly halfway between two shortest decimals,
+//! encoders break the tie differently (`ryu`, behind `serde_json`, and Rust's
+//! own formatter disagree), so either of the two passes: each reads back as
+//! the same double, and neither is further from it than the other.
 //!
 //! The check allocates nothing: short integers (the common case) are decided
-//! from their length; other literals are parsed as `serde_json` parses them,
-//! formatted shortest into a stack buffer and compared digit by digit.
+//! from their length; other literals are parsed as `serde_json` parses them
+//! (correctly rounded: the `float_roundtrip` feature), formatted shortest
+//! into stack buffers and compared digit by digit.
 
 use std::fmt::Write as _;
 
@@ -46,12 +51,14 @@ pub(crate) fn is_exact(literal: &str) -> bool {
     let Some(value) = number.as_f64().filter(|v| v.is_finite()) else {
         return false;
     };
-    let mut shortest = StackText::default();
-    // `{:e}` without a precision is the shortest round-trip form.
-    if write!(shortest, "{value:e}").is_err() {
-        return false;
+    let mut ryu = ryu::Buffer::new();
+    if same_decimal(literal.as_bytes(), ryu.format_finite(value).as_bytes()) {
+        return true;
     }
-    same_decimal(literal.as_bytes(), shortest.as_bytes())
+    // Rust's `{:e}` is shortest and closest too; it differs from `ryu` only
+    // in how it breaks a halfway tie.
+    let mut shortest = StackText::default();
+    write!(shortest, "{value:e}").is_ok() && same_decimal(literal.as_bytes(), shortest.as_bytes())
 }
 
 /// Whether two number texts (JSON grammar, exponent optional) denote the
@@ -196,6 +203,7 @@ mod tests {
             "5e-324",
             "123456789.125",
             "0.30000000000000004",
+            "100000000000000000000000",
         ] {
             assert!(is_exact(literal), "{literal}");
         }
@@ -216,6 +224,11 @@ mod tests {
             "9007199254740993.0",
             "0.3000000000000000444",
             "1.00000000000000001",
+            // Halfway between two doubles: read as ...992 (ties to even), while
+            // an exact reader sees ...993.
+            "9007199254740993.0",
+            "9.007199254740993e15",
+            "-1493533440848799.25",
         ] {
             assert!(!is_exact(literal), "{literal}");
         }
@@ -229,6 +242,14 @@ mod tests {
         assert!(!is_plain_integer("1.5"));
         assert!(!is_plain_integer("1e2"));
         assert!(!is_plain_integer("-"));
+    }
+
+    #[test]
+    fn both_shortest_forms_of_a_halfway_double_pass() {
+        // The double is exactly ...799.25: `ryu` (serde_json) writes .2,
+        // Rust's formatter .3; either reads back as it.
+        assert!(is_exact("-1493533440848799.2"));
+        assert!(is_exact("-1493533440848799.3"));
     }
 
     #[test]
