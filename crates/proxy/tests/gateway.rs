@@ -664,10 +664,30 @@ async fn arguments_the_upstream_could_read_otherwise_never_reach_it(pool: PgPool
     };
     for (name, arguments, problem, pointer) in [
         // `echo` is judged by a schema; `counted` only by its counter.
-        ("echo", r#"{"message":"hi","message":"far too long"}"#, "duplicate_key", "/message"),
-        ("counted", r#"{"rows":[{"id":1},{"id":1,"\u0069d":2}]}"#, "duplicate_key", "/rows/1/id"),
-        ("echo", r#"{"message":"hi","n":10.0000000000000000001}"#, "inexact_number", "/n"),
-        ("echo", r#"{"message":"hi","n":1e400}"#, "inexact_number", "/n"),
+        (
+            "echo",
+            r#"{"message":"hi","message":"far too long"}"#,
+            "duplicate_key",
+            "/message",
+        ),
+        (
+            "counted",
+            r#"{"rows":[{"id":1},{"id":1,"\u0069d":2}]}"#,
+            "duplicate_key",
+            "/rows/1/id",
+        ),
+        (
+            "echo",
+            r#"{"message":"hi","n":10.0000000000000000001}"#,
+            "inexact_number",
+            "/n",
+        ),
+        (
+            "echo",
+            r#"{"message":"hi","n":1e400}"#,
+            "inexact_number",
+            "/n",
+        ),
     ] {
         let reply = f
             .post_with(Some(&f.token), &raw(name, arguments), &[])
@@ -676,11 +696,21 @@ async fn arguments_the_upstream_could_read_otherwise_never_reach_it(pool: PgPool
         let answer = reply.json();
         assert_eq!(answer["result"]["isError"], true, "{arguments}: {answer}");
         let text = answer["result"]["content"][0]["text"].as_str().unwrap();
-        assert!(text.starts_with("Denied by policy: ") && text.contains(pointer), "{text}");
+        assert!(
+            text.starts_with("Denied by policy: ") && text.contains(pointer),
+            "{text}"
+        );
         let detail = &answer["result"]["_meta"]["dev.toolgate/refusal"];
-        assert_eq!((detail["problem"].as_str(), detail["argument"].as_str()), (Some(problem), Some(pointer)));
+        assert_eq!(
+            (detail["problem"].as_str(), detail["argument"].as_str()),
+            (Some(problem), Some(pointer))
+        );
     }
-    assert_eq!(f.upstream_calls(), 0, "no ambiguous call reached the upstream");
+    assert_eq!(
+        f.upstream_calls(),
+        0,
+        "no ambiguous call reached the upstream"
+    );
 
     // A repeated envelope member, even one the gateway does not read, is not
     // a message at all.
@@ -701,7 +731,11 @@ async fn arguments_the_upstream_could_read_otherwise_never_reach_it(pool: PgPool
     ] {
         let body = raw(name, arguments);
         let reply = f.post_with(Some(&f.token), &body, &[]).await;
-        assert!(reply.json()["result"]["isError"].is_null(), "{}", reply.text);
+        assert!(
+            reply.json()["result"]["isError"].is_null(),
+            "{}",
+            reply.text
+        );
         let seen = f.seen.lock().unwrap();
         assert_eq!(seen.requests.last().unwrap().1, body);
     }
