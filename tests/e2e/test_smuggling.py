@@ -58,3 +58,41 @@ def test_modern_body_cannot_smuggle(name: str, gate: Any, upstream_py: Any) -> N
     assert r.status < 500, r.describe()
     smuggled = refused_calls(upstream_py.requests(g.upstream_key))
     assert smuggled == [], f"{name}: the upstream ran a refused call: {smuggled}\ngateway said: {r.describe()}"
+
+
+# Arguments the policy (serde_json) and an upstream could read as different
+# values: `add` allows `a` up to 100. The gateway must refuse each as a call
+# (`isError`, "Denied by policy:") and the upstream must never see it.
+AMBIGUOUS_ARGUMENTS = {
+    # A first-wins reader takes 1000; serde_json and Python take the last.
+    "repeated-key": '{"a":1000,"a":1,"b":1}',
+    "repeated-escaped-key": '{"a":1000,"\\u0061":1,"b":1}',
+    "repeated-nested-key": '{"a":1,"b":1,"extra":[{"k":1},{"k":1,"k":2}]}',
+    # Read as -1e23 by the policy; Python keeps the exact integer.
+    "lossy-big-integer": '{"a":-100000000000000000000001,"b":1}',
+    # Read as 100 by the policy; an exact-decimal reader sees more.
+    "lossy-decimal": '{"a":100.0000000000000000001,"b":1}',
+    "out-of-range": '{"a":1e400,"b":1}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(AMBIGUOUS_ARGUMENTS))
+def test_ambiguous_arguments_never_reach_the_upstream(name: str, gate: Any, upstream_py: Any) -> None:
+    g = gate(upstream_py, PY_POLICY)
+    init, sid = legacy_initialize(g.url, g.token)
+    assert init.status == 200 and sid, init.describe()
+    body = CALL % ('{"name":"add","arguments":%s}' % AMBIGUOUS_ARGUMENTS[name])
+    r = raw("POST", g.url, content=body.encode(), headers=legacy_headers(g.token, sid))
+    assert r.status == 200, r.describe()
+    answer = r.final
+    assert answer is not None, r.describe()
+    assert answer["result"]["isError"] is True, r.describe()
+    assert answer["result"]["content"][0]["text"].startswith("Denied by policy:"), r.describe()
+    assert answer["result"]["_meta"]["dev.toolgate/refusal"]["argument"].startswith("/"), r.describe()
+    calls = [rec for rec in upstream_py.requests(g.upstream_key) if rec.get("rpc_method") == "tools/call"]
+    assert calls == [], f"{name}: the upstream received {calls}"
+
+    # The same call, written plainly, goes through.
+    plain = CALL % '{"name":"add","arguments":{"a":1,"b":1}}'
+    r = raw("POST", g.url, content=plain.encode(), headers=legacy_headers(g.token, sid))
+    assert r.status == 200 and '"isError":true' not in r.text, r.describe()

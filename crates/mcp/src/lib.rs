@@ -19,4 +19,4 @@ mod id;
 mod json_text;
 
 pub use id::Id;
-pub use peek::{peek, Body, Message, MessageKind, PeekError};
+pub use peek::{peek, Ambiguity, Body, Message, MessageKind, PeekError};

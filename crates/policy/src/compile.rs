@@ -236,6 +236,33 @@ impl CompiledPolicy {
         matches!(self.section(kind).resolve(name), Match::Rule(rule) if rule.audit_arguments)
     }
 
+    /// Whether a call of `tool` is decided or recorded by its argument
+    /// values, so that those values must be exactly what the upstream reads:
+    /// its rule has an `arguments` schema, requires a person's approval (who
+    /// reads them), keeps them in the audit trail, or has a limit (its own or
+    /// `"*"`'s) whose `cost` points into them. False for hidden tools and
+    /// tools no rule allows: they are refused whatever their arguments.
+    pub fn reads_arguments(&self, tool: &str) -> bool {
+        self.reads_arguments_of(Kind::Tool, tool)
+    }
+
+    /// [`CompiledPolicy::reads_arguments`] for any kind of target.
+    pub fn reads_arguments_of(&self, kind: Kind, name: &str) -> bool {
+        let costs = |limits: &[Limit]| limits.iter().any(|limit| limit.cost.is_some());
+        let section = self.section(kind);
+        match section.resolve(name) {
+            Match::Hidden(_) => false,
+            Match::Rule(rule) => match rule.action {
+                Action::Deny { .. } => false,
+                Action::RequireApproval { .. } => true,
+                Action::Allow => {
+                    rule.arguments.is_some() || rule.audit_arguments || costs(&rule.limits)
+                }
+            },
+            Match::Default => section.default == DefaultAction::Allow && costs(&section.every_call),
+        }
+    }
+
     /// What happens to tools no key matches.
     pub fn default_action(&self) -> DefaultAction {
         self.tools.default

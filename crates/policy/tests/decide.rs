@@ -300,3 +300,41 @@ fn the_closed_policy_shows_and_allows_nothing() {
     assert!(!closed.visible("echo"));
     assert!(!closed.decide("echo", &serde_json::json!({})).is_allow());
 }
+
+#[test]
+fn a_tool_reads_its_arguments_when_a_schema_cost_approval_or_audit_needs_them() {
+    let policy = parse(&json!({
+        "version": "1",
+        "default": "allow",
+        "hide": ["secret"],
+        "tools": {
+            "plain": {},
+            "limited": {"limits": [{"counter": "c", "window": "minute", "max": 5, "scope": "grant"}]},
+            "schema": {"arguments": {"type": "object"}},
+            "costly": {"limits": [{"counter": "s", "window": "day", "max": 100, "scope": "account", "cost": "/n"}]},
+            "held": {"action": "require_approval"},
+            "recorded": {"audit_arguments": true},
+            "gone": {"action": "deny"}
+        }
+    }))
+    .unwrap();
+    for tool in ["schema", "costly", "held", "recorded"] {
+        assert!(policy.reads_arguments(tool), "{tool}");
+    }
+    for tool in ["plain", "limited", "secret", "gone", "unlisted"] {
+        assert!(!policy.reads_arguments(tool), "{tool}");
+    }
+
+    // A cost in "*" reaches every allowed tool, listed or not.
+    let star = parse(&json!({
+        "version": "1",
+        "default": "allow",
+        "tools": {
+            "plain": {},
+            "*": {"limits": [{"counter": "s", "window": "day", "max": 100, "scope": "account", "cost": "/n"}]}
+        }
+    }))
+    .unwrap();
+    assert!(star.reads_arguments("plain") && star.reads_arguments("unlisted"));
+    assert!(!CompiledPolicy::closed().reads_arguments("anything"));
+}

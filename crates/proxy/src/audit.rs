@@ -83,6 +83,20 @@ impl CallNote {
         }
     }
 
+    /// A call refused because the upstream could read its arguments as other
+    /// values than the policy would judge (a repeated key, an inexact number).
+    pub fn ambiguous(kind: Kind, tool: &str, policy: &CompiledPolicy, reason: String) -> Self {
+        Self {
+            kind: target_kind(kind),
+            tool: tool.to_owned(),
+            decision: Recorded::Refused,
+            rule: Some(policy.governing_pointer_of(kind, tool).to_owned()),
+            reason: Some(reason),
+            argument_keys: Vec::new(),
+            arguments: None,
+        }
+    }
+
     /// Folds in the limiter's verdict.
     pub fn limited(mut self, note: LimitNote) -> Self {
         match note {

@@ -6,19 +6,21 @@
 //! `resources/unsubscribe` only by whether the resource is visible. Lists
 //! are filtered on the way back (see `relay`).
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde_json::json;
 use serde_json::value::RawValue;
 use toolgate_mcp::headers::Era;
 use toolgate_mcp::peek::{
-    PROMPTS_GET, PROMPTS_LIST, RESOURCES_LIST, RESOURCES_READ, RESOURCES_SUBSCRIBE,
+    Params, PROMPTS_GET, PROMPTS_LIST, RESOURCES_LIST, RESOURCES_READ, RESOURCES_SUBSCRIBE,
     RESOURCES_UNSUBSCRIBE, RESOURCE_TEMPLATES_LIST, TOOLS_CALL, TOOLS_LIST,
 };
 use toolgate_mcp::response::{
     error_response, refusal_error_response, refusal_response, resource_not_found_response,
     unknown_prompt_response, unknown_tool_response, MetaKey,
 };
-use toolgate_mcp::{error_codes, Body, Id, Message};
+use toolgate_mcp::{error_codes, Ambiguity, Body, Id, Message};
 use toolgate_policy::{CompiledPolicy, Decision, Kind, LimitAcquire, RefusalKind};
 
 use crate::audit::CallNote;
@@ -119,6 +121,7 @@ struct Target<'m> {
     arguments: Option<&'m RawValue>,
     /// Subscriptions read nothing: they only need the resource visible.
     visibility_only: bool,
+    params: &'m Params<'m>,
 }
 
 /// The target of a judged request; `peek` has checked that it names one.
@@ -137,6 +140,7 @@ fn target<'m>(message: &'m Message<'_>) -> Option<Target<'m>> {
         // A read carries no arguments the upstream acts on.
         arguments: params.arguments().filter(|_| kind != Kind::Resource),
         visibility_only,
+        params,
     })
 }
 
@@ -161,6 +165,13 @@ fn decide(
             let answer = Action::Answer(not_found(era, kind, id, name));
             (answer, None, RequestDecision::UnknownTool)
         };
+    }
+    if let Some(ambiguity) = ambiguity(&target, policy) {
+        let reason = ambiguity.to_string();
+        let pointer = policy.governing_pointer_of(kind, name);
+        let answer = ambiguity_refusal(era, kind, id, &ambiguity, pointer);
+        let note = audit.then(|| CallNote::ambiguous(kind, name, policy, reason));
+        return (Action::Answer(answer), note, RequestDecision::Refused);
     }
     let arguments = match target.arguments.map(|raw| serde_json::from_str(raw.get())) {
         None => serde_json::Value::Object(serde_json::Map::new()),
@@ -234,6 +245,54 @@ fn not_found(era: Era, kind: Kind, id: &Id<'_>, name: &str) -> Bytes {
     }
 }
 
+/// Why the upstream could read the call's arguments as other values than the
+/// policy judges, when that matters: a repeated key always (the policy and
+/// the upstream may each keep a different one), a number the policy cannot
+/// read exactly only when the policy reads values (schema, cost, approval,
+/// recorded arguments). A target the agent cannot see stays unknown,
+/// whatever its arguments, so nothing is said about it here; a resource
+/// read carries no arguments the upstream acts on.
+fn ambiguity<'m>(target: &Target<'m>, policy: &CompiledPolicy) -> Option<Cow<'m, Ambiguity>> {
+    let (kind, name) = (target.kind, target.name);
+    if kind == Kind::Resource {
+        return None;
+    }
+    let found = match target.params.arguments_ambiguity() {
+        Some(ambiguity) => Cow::Borrowed(ambiguity),
+        None if target.params.arguments_have_unsettled_numbers()
+            && policy.reads_arguments_of(kind, name) =>
+        {
+            Cow::Owned(target.params.arguments_inexact_number()?)
+        }
+        None => return None,
+    };
+    policy.visible_of(kind, name).then_some(found)
+}
+
+/// The refusal of ambiguous arguments: `Denied by policy: …` naming the key
+/// or number and its pointer, with the same detail for programs (in `_meta`
+/// for a tool, in the error's `data` for a prompt).
+fn ambiguity_refusal(
+    era: Era,
+    kind: Kind,
+    id: &Id<'_>,
+    ambiguity: &Ambiguity,
+    rule: &str,
+) -> Bytes {
+    let mut detail = json!({
+        "rule": rule,
+        "problem": ambiguity.code(),
+        "argument": ambiguity.pointer(),
+    });
+    match ambiguity {
+        Ambiguity::DuplicateKey { key, .. } => detail["key"] = json!(key),
+        Ambiguity::InexactNumber { literal, .. } => detail["literal"] = json!(literal),
+        Ambiguity::TooDeep { .. } => {}
+    }
+    let reason = ambiguity.to_string();
+    refused(era, kind, id, &reason, detail)
+}
+
 /// A refused call of a visible target; `retry_after_ms` for limits. A tool
 /// gets an `isError` result; a resource read or prompt get, which has no
 /// such result, a `Denied by policy:` JSON-RPC error with the same detail
@@ -250,6 +309,10 @@ pub fn refusal(
     if let Some(ms) = retry_after_ms {
         detail["retry_after_ms"] = json!(ms);
     }
+    refused(era, kind, id, reason, detail)
+}
+
+fn refused(era: Era, kind: Kind, id: &Id<'_>, reason: &str, detail: serde_json::Value) -> Bytes {
     let meta = [(MetaKey::TOOLGATE_REFUSAL, detail)];
     match kind {
         Kind::Tool => refusal_response(id, era, reason, &meta),
@@ -412,6 +475,101 @@ mod tests {
         ));
         assert!(plan.lists_tools);
         assert_eq!(answer(&plan, 1)["id"], 2);
+    }
+
+    fn raw_call(id: u32, name: &str, arguments: &str) -> String {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{name}","arguments":{arguments}}}}}"#
+        )
+    }
+
+    #[test]
+    fn repeated_argument_keys_are_refused_at_any_depth_and_audited() {
+        for (tool, arguments, pointer, key) in [
+            ("add", r#"{"n":100,"n":1}"#, "/n", "n"),
+            (
+                "add",
+                r#"{"items":[{"id":1},{"id":2,"\u0069d":3}]}"#,
+                "/items/1/id",
+                "id",
+            ),
+            (
+                "echo",
+                r#"{"message":"hi","message":"far too long"}"#,
+                "/message",
+                "message",
+            ),
+        ] {
+            let body = raw_call(6, tool, arguments);
+            let plan = plan_audited(
+                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+                &policy(),
+                Era::Legacy,
+                true,
+            );
+            assert_eq!(plan.decision, RequestDecision::Refused, "{body}");
+            let note = plan.notes[0].as_ref().unwrap();
+            assert_eq!(note.decision(), toolgate_audit::Decision::Refused);
+            let answer = answer(&plan, 0);
+            assert_eq!(answer["id"], 6);
+            assert_eq!(answer["result"]["isError"], true, "{body}");
+            let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+            assert!(text.starts_with("Denied by policy: "), "{text}");
+            assert!(
+                text.contains(&format!("{key:?}")) && text.contains(pointer),
+                "{text}"
+            );
+            assert_eq!(
+                answer["result"]["_meta"]["dev.toolgate/refusal"],
+                json!({"rule": format!("/tools/{tool}"), "problem": "duplicate_key", "argument": pointer, "key": key}),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn hidden_tools_stay_unknown_whatever_their_arguments() {
+        for arguments in [r#"{"n":1,"n":2}"#, r#"{"n":10.0000000000000000001}"#] {
+            for name in ["get-env", "wipe", "nope"] {
+                let answer = answer(&plan_of(&raw_call(9, name, arguments)), 0);
+                assert_eq!(answer["error"]["message"], format!("Unknown tool: {name}"));
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_the_policy_cannot_read_exactly_are_refused_where_it_reads_them() {
+        // `echo` has a schema: the policy judges values.
+        for (arguments, pointer, literal) in [
+            (
+                r#"{"message":"hi","n":10.0000000000000000001}"#,
+                "/n",
+                "10.0000000000000000001",
+            ),
+            (
+                r#"{"message":"hi","n":[1,100000000000000000000001]}"#,
+                "/n/1",
+                "100000000000000000000001",
+            ),
+            (r#"{"n":{"m":1e400}}"#, "/n/m", "1e400"),
+        ] {
+            let plan = plan_of(&raw_call(2, "echo", arguments));
+            assert_eq!(plan.decision, RequestDecision::Refused, "{arguments}");
+            let answer = answer(&plan, 0);
+            let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+            assert!(text.starts_with("Denied by policy: the number "), "{text}");
+            assert_eq!(
+                answer["result"]["_meta"]["dev.toolgate/refusal"],
+                json!({"rule": "/tools/echo", "problem": "inexact_number", "argument": pointer, "literal": literal})
+            );
+        }
+        // Exact numbers in any spelling pass.
+        let exact = raw_call(2, "echo", r#"{"message":"hi","n":[0.1,1e2,-0,100,2.5E-3]}"#);
+        assert!(matches!(plan_of(&exact).actions[..], [Action::Forward]));
+        // `add` has no schema, cost, approval or recorded arguments: the
+        // value is never judged, so it goes through as sent.
+        let unjudged = raw_call(2, "add", r#"{"n":10.0000000000000000001}"#);
+        assert!(matches!(plan_of(&unjudged).actions[..], [Action::Forward]));
     }
 
     #[test]

@@ -653,3 +653,90 @@ async fn https_upstreams_are_reached_over_tls(pool: PgPool) {
         "{message}"
     );
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn arguments_the_upstream_could_read_otherwise_never_reach_it(pool: PgPool) {
+    let f = fixture(pool, None, 2000).await;
+    let raw = |name: &str, arguments: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"{name}","arguments":{arguments}}}}}"#
+        )
+    };
+    for (name, arguments, problem, pointer) in [
+        // `echo` is judged by a schema; `counted` only by its counter.
+        (
+            "echo",
+            r#"{"message":"hi","message":"far too long"}"#,
+            "duplicate_key",
+            "/message",
+        ),
+        (
+            "counted",
+            r#"{"rows":[{"id":1},{"id":1,"\u0069d":2}]}"#,
+            "duplicate_key",
+            "/rows/1/id",
+        ),
+        (
+            "echo",
+            r#"{"message":"hi","n":10.0000000000000000001}"#,
+            "inexact_number",
+            "/n",
+        ),
+        (
+            "echo",
+            r#"{"message":"hi","n":1e400}"#,
+            "inexact_number",
+            "/n",
+        ),
+    ] {
+        let reply = f
+            .post_with(Some(&f.token), &raw(name, arguments), &[])
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let answer = reply.json();
+        assert_eq!(answer["result"]["isError"], true, "{arguments}: {answer}");
+        let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("Denied by policy: ") && text.contains(pointer),
+            "{text}"
+        );
+        let detail = &answer["result"]["_meta"]["dev.toolgate/refusal"];
+        assert_eq!(
+            (detail["problem"].as_str(), detail["argument"].as_str()),
+            (Some(problem), Some(pointer))
+        );
+    }
+    assert_eq!(
+        f.upstream_calls(),
+        0,
+        "no ambiguous call reached the upstream"
+    );
+
+    // A repeated envelope member, even one the gateway does not read, is not
+    // a message at all.
+    let reply = f
+        .post_with(
+            Some(&f.token),
+            r#"{"jsonrpc":"2.0","id":6,"method":"tools/list","params":{"cursor":"a","cursor":"b"}}"#,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.json()["error"]["code"], -32600, "{}", reply.text);
+
+    // Exact numbers in any spelling go through byte for byte; an unjudged
+    // tool's numbers are nobody's business but the upstream's.
+    for (name, arguments) in [
+        ("echo", r#"{"message":"hi","n":[0.1,1e2,-0,100,2.5E-3]}"#),
+        ("counted", r#"{"n":10.0000000000000000001}"#),
+    ] {
+        let body = raw(name, arguments);
+        let reply = f.post_with(Some(&f.token), &body, &[]).await;
+        assert!(
+            reply.json()["result"]["isError"].is_null(),
+            "{}",
+            reply.text
+        );
+        let seen = f.seen.lock().unwrap();
+        assert_eq!(seen.requests.last().unwrap().1, body);
+    }
+}

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
+use super::ambiguity::{first_inexact_number, scan, Ambiguity, Scan};
 use super::wire::{WireMessage, WireMeta, WireParams, WireParamsObject};
 use super::PeekError;
 use crate::id::Id;
@@ -67,6 +68,8 @@ pub struct Params<'a> {
     name: Option<Cow<'a, str>>,
     uri: Option<Cow<'a, str>>,
     arguments: Option<&'a RawValue>,
+    /// What the peek's walk over `arguments` found.
+    arguments_scan: Scan,
     protocol_version: Option<Cow<'a, str>>,
     meta: Option<Meta<'a>>,
 }
@@ -84,6 +87,7 @@ pub struct Meta<'a> {
 pub struct ToolCall<'m> {
     name: &'m str,
     arguments: Option<&'m RawValue>,
+    scan: &'m Scan,
 }
 
 impl<'a> Message<'a> {
@@ -129,6 +133,7 @@ impl<'a> Message<'a> {
         Some(ToolCall {
             name: params.name.as_deref()?,
             arguments: params.arguments,
+            scan: &params.arguments_scan,
         })
     }
 }
@@ -149,6 +154,25 @@ impl<'a> Params<'a> {
     /// `params.arguments`, raw; `None` when absent or `null`.
     pub fn arguments(&self) -> Option<&'a RawValue> {
         self.arguments
+    }
+    /// A repeated key (at any depth) or excessive nesting in an object
+    /// `params.arguments`: arguments no one can judge for the upstream.
+    pub fn arguments_ambiguity(&self) -> Option<&Ambiguity> {
+        self.arguments_scan.ambiguity.as_deref()
+    }
+    /// Whether [`Params::arguments_inexact_number`] has anything to check:
+    /// some number in the arguments is not a short integer.
+    pub fn arguments_have_unsettled_numbers(&self) -> bool {
+        self.arguments.is_some() && self.arguments_scan.unsettled_numbers
+    }
+    /// The first number in `params.arguments` whose value the policy would
+    /// read differently from the literal sent. Walks the arguments again,
+    /// but only when the peek saw a number other than a short integer.
+    pub fn arguments_inexact_number(&self) -> Option<Ambiguity> {
+        let raw = self
+            .arguments
+            .filter(|_| self.arguments_scan.unsettled_numbers)?;
+        first_inexact_number(raw.get())
     }
     /// `params.protocolVersion` (legacy `initialize`), when a string.
     pub fn protocol_version(&self) -> Option<&str> {
@@ -183,6 +207,25 @@ impl<'m> ToolCall<'m> {
     /// The raw `arguments` object; `None` when absent or `null`.
     pub fn arguments(&self) -> Option<&'m RawValue> {
         self.arguments
+    }
+    /// A repeated key (at any depth, compared after unescaping) or excessive
+    /// nesting in the arguments, with its pointer: the call must be refused,
+    /// since the upstream may read another value than the one judged.
+    pub fn ambiguity(&self) -> Option<&'m Ambiguity> {
+        self.scan.ambiguity.as_deref()
+    }
+    /// The first number in the arguments that the policy would read as a
+    /// different value from the literal sent (and forwarded). Only worth
+    /// asking when the policy reads argument values; costs nothing when the
+    /// arguments hold no number but short integers.
+    pub fn inexact_number(&self) -> Option<Ambiguity> {
+        let raw = self.arguments.filter(|_| self.scan.unsettled_numbers)?;
+        first_inexact_number(raw.get())
+    }
+    /// Whether [`ToolCall::inexact_number`] has anything to check: some
+    /// number in the arguments is not a short integer.
+    pub fn has_unsettled_numbers(&self) -> bool {
+        self.scan.unsettled_numbers
     }
     /// The arguments parsed, `{}` when absent. Only needed when a policy
     /// inspects them; allowed calls are forwarded as the original bytes.
@@ -355,11 +398,18 @@ fn read_params<'a>(
     let arguments = object
         .arguments
         .filter(|raw| JsonKind::of(raw) != JsonKind::Null);
+    // Walked here, for every method, so that whatever the gateway judges by
+    // its arguments (today `tools/call`) reads them through one check.
+    let arguments_scan = arguments
+        .filter(|raw| JsonKind::of(raw) == JsonKind::Object)
+        .map(|raw| scan(raw.get()))
+        .unwrap_or_default();
     Ok(Params {
         is_array: false,
         name: object.name.and_then(decode_string),
         uri: object.uri.and_then(decode_string),
         arguments,
+        arguments_scan,
         protocol_version: object.protocol_version.and_then(decode_string),
         meta,
     })

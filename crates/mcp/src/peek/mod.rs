@@ -4,6 +4,9 @@
 //! returns the messages it holds. The proxy forwards the original bytes when
 //! the policy allows them, so nothing here ever re-encodes a message.
 
+mod ambiguity;
+mod exact_number;
+mod key_set;
 mod message;
 mod wire;
 
@@ -16,6 +19,7 @@ use serde_json::value::RawValue;
 use crate::error_codes;
 use crate::id::Id;
 use crate::json_text::JsonKind;
+pub use ambiguity::{Ambiguity, MAX_DEPTH};
 use message::{invalid_request, validate};
 pub use message::{
     Message, MessageKind, Meta, Params, ProgressToken, ToolCall, INITIALIZE, PROMPTS_GET,

@@ -2,14 +2,18 @@
 //! JSON-RPC message while borrowing everything else as raw JSON.
 //!
 //! Keys are compared after unescaping (`"n\u0061me"` is `name`) and repeated
-//! keys are rejected: a peer that reads the last duplicate while we read the
-//! first would let a body say one thing to the policy and another upstream.
+//! keys are rejected in every object of the envelope (the message, `params`,
+//! `params._meta`), members the gateway reads or not: a peer that reads the
+//! last duplicate while we read the first would let a body say one thing to
+//! the policy and another upstream. (`params.arguments` is checked to any
+//! depth by [`super::ambiguity`], and refused as a call, not a message.)
 
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::key_set::KeySet;
 use crate::json_text::JsonKind;
 
 /// The members of a message object the gateway looks at.
@@ -78,6 +82,17 @@ fn set_once_with<T, E: de::Error>(slot: &mut Option<T>, key: &str, value: T) -> 
     Ok(())
 }
 
+impl<'a> KeySet<'a> {
+    /// Notes a member the gateway does not read, refusing it a second time:
+    /// a repeated member is ambiguous whether or not the gateway reads it.
+    fn insert_once<E: de::Error>(&mut self, key: std::borrow::Cow<'a, str>) -> Result<(), E> {
+        if self.insert(key.clone()) {
+            return Ok(());
+        }
+        Err(E::custom(format_args!("duplicate member `{key}`")))
+    }
+}
+
 /// An object key, decoded (escapes resolved), borrowed when possible.
 struct Key<'a>(std::borrow::Cow<'a, str>);
 
@@ -110,6 +125,7 @@ impl<'de> Deserialize<'de> for WireMessage<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut m = WireMessage::default();
+                let mut others = KeySet::default();
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
                     match key.as_ref() {
                         "jsonrpc" => set_once(&mut m.jsonrpc, &key, map.next_value()?)?,
@@ -119,6 +135,7 @@ impl<'de> Deserialize<'de> for WireMessage<'de> {
                         "error" => set_once(&mut m.error, &key, map.next_value()?)?,
                         "params" => set_once_with(&mut m.params, &key, map.next_value()?)?,
                         _ => {
+                            others.insert_once(key)?;
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
@@ -174,6 +191,7 @@ impl<'de, T: ObjectOr<'de>> Visitor<'de> for ObjectOrVisitor<T> {
 impl<'de> ObjectOr<'de> for WireParams<'de> {
     fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut p = WireParamsObject::default();
+        let mut others = KeySet::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match key.as_ref() {
                 "name" => set_once(&mut p.name, &key, map.next_value()?)?,
@@ -182,6 +200,7 @@ impl<'de> ObjectOr<'de> for WireParams<'de> {
                 "protocolVersion" => set_once(&mut p.protocol_version, &key, map.next_value()?)?,
                 "_meta" => set_once_with(&mut p.meta, &key, map.next_value()?)?,
                 _ => {
+                    others.insert_once(key)?;
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -199,6 +218,7 @@ impl<'de> ObjectOr<'de> for WireParams<'de> {
 impl<'de> ObjectOr<'de> for WireMeta<'de> {
     fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut m = WireMetaObject::default();
+        let mut others = KeySet::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             match key.as_ref() {
                 "progressToken" => set_once(&mut m.progress_token, &key, map.next_value()?)?,
@@ -209,6 +229,7 @@ impl<'de> ObjectOr<'de> for WireMeta<'de> {
                     set_once(&mut m.client_capabilities, &key, map.next_value()?)?;
                 }
                 _ => {
+                    others.insert_once(key)?;
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -281,6 +302,10 @@ mod tests {
             r#"{"params":{"arguments":{},"arguments":{}}}"#,
             r#"{"params":{"_meta":{},"_meta":{}}}"#,
             r#"{"params":{"_meta":{"progressToken":1,"progressToken":2}}}"#,
+            // Members the gateway does not read are no exception.
+            r#"{"x":1,"x":2}"#,
+            r#"{"params":{"cursor":"a","cursor":"b"}}"#,
+            r#"{"params":{"_meta":{"k":1,"\u006b":2}}}"#,
         ] {
             let err = wire(text).unwrap_err();
             assert!(

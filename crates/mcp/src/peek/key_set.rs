@@ -1,0 +1,66 @@
+//! The keys of one JSON object, to notice a repeated one.
+//!
+//! Objects in MCP messages have a handful of members, so the first few keys
+//! are kept inline and compared one by one: no allocation. A larger object
+//! spills into a hash set, so that a body with a hundred thousand keys costs
+//! a hundred thousand lookups, not their square.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// Keys kept inline before spilling into a hash set.
+const INLINE: usize = 8;
+
+/// The decoded keys seen so far in one object.
+#[derive(Debug, Default)]
+pub(crate) struct KeySet<'a> {
+    inline: [Option<Cow<'a, str>>; INLINE],
+    len: usize,
+    spilled: Option<HashSet<Cow<'a, str>>>,
+}
+
+impl<'a> KeySet<'a> {
+    /// Adds `key`; `false` when the object already had it.
+    pub(crate) fn insert(&mut self, key: Cow<'a, str>) -> bool {
+        if let Some(set) = self.spilled.as_mut() {
+            return set.insert(key);
+        }
+        let seen = &self.inline[..self.len];
+        if seen.iter().flatten().any(|k| *k == key) {
+            return false;
+        }
+        if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = Some(key);
+            self.len += 1;
+            return true;
+        }
+        let mut set: HashSet<Cow<'a, str>> =
+            self.inline.iter_mut().filter_map(Option::take).collect();
+        let fresh = set.insert(key);
+        self.spilled = Some(set);
+        fresh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeats_are_noticed_before_and_after_spilling() {
+        let mut keys = KeySet::default();
+        for i in 0..100 {
+            assert!(keys.insert(Cow::Owned(format!("k{i}"))), "k{i}");
+            assert!(!keys.insert(Cow::Owned(format!("k{i}"))), "k{i} again");
+            assert!(!keys.insert(Cow::Borrowed("k0")));
+        }
+    }
+
+    #[test]
+    fn borrowed_and_owned_keys_compare_by_text() {
+        let mut keys = KeySet::default();
+        assert!(keys.insert(Cow::Borrowed("name")));
+        assert!(!keys.insert(Cow::Owned("name".to_owned())));
+        assert!(keys.insert(Cow::Borrowed("Name")));
+    }
+}
