@@ -374,3 +374,26 @@ async fn a_default_deny_policy_without_sections_hides_and_refuses_them(pool: PgP
     );
     assert_eq!(f.upstream_saw().len(), 2, "only the lists went upstream");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn prompt_arguments_the_upstream_could_read_otherwise_never_reach_it(pool: PgPool) {
+    let f = fixture(pool, POLICY).await;
+    let before = f.upstream_saw().len();
+    // Raw text: a JSON value cannot hold a repeated key or an inexact number.
+    let repeated = r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"greet","arguments":{"name":"Ada","name":"a name far too long"}}}"#;
+    let (status, text) = f.post_with(repeated, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["error"]["code"], -31010, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Denied by policy: the arguments repeat the key \"name\""),
+        "{answer}"
+    );
+    let detail = &answer["error"]["data"]["dev.toolgate/refusal"];
+    assert_eq!(detail["problem"], "duplicate_key");
+    assert_eq!(detail["argument"], "/name");
+    assert_eq!(f.upstream_saw().len(), before, "the refusal stays local");
+}
