@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
-use toolgate_control::{app, AppState, Settings};
+use toolgate_control::{app, AppState, Settings, SignupMode};
 use toolgate_store::approvals::{self, NewApproval};
 use toolgate_store::ids::{AccountId, ApprovalId, GrantId, ServerId};
 use toolgate_store::secrets::SecretKey;
@@ -106,6 +106,7 @@ impl TestApp {
             Settings {
                 public_url: PUBLIC_URL.to_owned(),
                 allow_private_upstreams,
+                signup: SignupMode::Open,
             },
             changes.clone(),
         );
