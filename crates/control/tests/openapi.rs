@@ -115,7 +115,10 @@ async fn sign_up_documents_both_modes_and_the_verification_step(pool: PgPool) {
     }
     let verify = &doc.body["paths"]["/v1/signup/verify"]["post"];
     for status in ["201", "400", "422"] {
-        assert!(verify["responses"][status].is_object(), "verify lacks {status}");
+        assert!(
+            verify["responses"][status].is_object(),
+            "verify lacks {status}"
+        );
     }
     let content = verify["requestBody"]["content"].as_object().unwrap();
     assert!(content.contains_key("application/json"));

@@ -149,8 +149,13 @@ async fn the_mailed_link_verifies_once_and_yields_a_working_session(pool: PgPool
     assert_eq!(mail.to, vec!["bob@example.com"]);
     assert_eq!(mail.from, "noreply@toolgate.test");
     assert_eq!(mail.subject(), "Finish signing up for Toolgate");
-    assert!(!mail.text().contains("Bob Corp"), "typed text is not mailed");
-    assert!(mail.text().contains(&format!("\"token\": \"{}\"", token_in(&mail))));
+    assert!(
+        !mail.text().contains("Bob Corp"),
+        "typed text is not mailed"
+    );
+    assert!(mail
+        .text()
+        .contains(&format!("\"token\": \"{}\"", token_in(&mail))));
     let token = token_in(&mail);
     let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM pending_signups")
         .fetch_one(&app.pool)
@@ -163,7 +168,11 @@ async fn the_mailed_link_verifies_once_and_yields_a_working_session(pool: PgPool
         .call(Method::GET, &format!("{LINK}{token}"), None, None)
         .await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.raw.contains(&format!("value=\"{token}\"")), "{}", page.raw);
+    assert!(
+        page.raw.contains(&format!("value=\"{token}\"")),
+        "{}",
+        page.raw
+    );
     assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
     assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer");
     assert_eq!(count(&app, "SELECT count(*) FROM accounts").await, 0);
@@ -177,7 +186,10 @@ async fn the_mailed_link_verifies_once_and_yields_a_working_session(pool: PgPool
     let me = app.get("/v1/account", session).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.raw);
     assert_eq!(me.body["id"], created.body["account"]["id"]);
-    assert_eq!(login(&app, "bob@example.com", PASSWORD).await, StatusCode::OK);
+    assert_eq!(
+        login(&app, "bob@example.com", PASSWORD).await,
+        StatusCode::OK
+    );
 
     let again = verify(&app, &token).await;
     let problem = again.problem(StatusCode::BAD_REQUEST);
@@ -275,7 +287,10 @@ async fn a_registered_email_gets_a_notice_and_nothing_is_stored(pool: PgPool) {
         login(&app, "ada@example.com", "mallory's password").await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(login(&app, "ada@example.com", PASSWORD).await, StatusCode::OK);
+    assert_eq!(
+        login(&app, "ada@example.com", PASSWORD).await,
+        StatusCode::OK
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -367,7 +382,10 @@ async fn tokens_and_the_smtp_password_stay_out_of_logs_and_debug_output(pool: Pg
     assert!(shown.contains("mailer:***@127.0.0.1"), "{shown}");
 
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("mail delivered"), "logs were captured: {logged}");
+    assert!(
+        logged.contains("mail delivered"),
+        "logs were captured: {logged}"
+    );
     assert!(logged.contains("/v1/signup/verify"), "{logged}");
     for secret in [SMTP_PASSWORD, token.as_str(), session.as_str(), PASSWORD] {
         assert!(!logged.contains(secret), "{secret} logged:\n{logged}");

@@ -12,8 +12,8 @@ use sqlx::PgPool;
 use toolgate_audit::SinkDrain;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
-use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
 use toolgate_control::mail::{Outbox, OutboxDrain, RetryPolicy};
+use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
 use toolgate_control::{AppState, Settings, SignupMode};
 use toolgate_limits::CounterStore;
 use toolgate_proxy::approval::{self, Approvals};
@@ -66,10 +66,8 @@ async fn secret_or_dev(
 /// Where account changes are announced to gateway replicas.
 fn change_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ChangeBus> {
     match args.bus {
-        Bus::Redis => {
-            ChangeBus::redis_with_channel(&args.redis_url, names.changes_channel())
-                .context("REDIS_URL")
-        }
+        Bus::Redis => ChangeBus::redis_with_channel(&args.redis_url, names.changes_channel())
+            .context("REDIS_URL"),
         Bus::Memory => {
             tracing::info!(
                 "TOOLGATE_BUS=memory: account changes reach this process only; \
@@ -84,10 +82,8 @@ fn change_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ChangeBus>
 /// same transport as account changes, on its own channel.
 fn approval_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ApprovalBus> {
     match args.bus {
-        Bus::Redis => {
-            ApprovalBus::redis_with_channel(&args.redis_url, names.approvals_channel())
-                .context("REDIS_URL")
-        }
+        Bus::Redis => ApprovalBus::redis_with_channel(&args.redis_url, names.approvals_channel())
+            .context("REDIS_URL"),
         Bus::Memory => Ok(ApprovalBus::in_process()),
     }
 }

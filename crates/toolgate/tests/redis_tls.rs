@@ -96,6 +96,7 @@ async fn a_gateway_counts_and_queues_through_redis_over_tls() {
         FleetOptions {
             command: "serve",
             env: vec![("SSL_CERT_FILE", redis.ca_file.display().to_string())],
+            ..FleetOptions::default()
         },
     )
     .await;

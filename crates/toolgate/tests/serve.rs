@@ -165,16 +165,25 @@ fn sign_up_settings_are_checked_at_start_without_echoing_the_smtp_password() {
     let cases: [(&[(&str, &str)], &str); 4] = [
         (&[("TOOLGATE_SIGNUP", "verify")], "TOOLGATE_SMTP_URL"),
         (
-            &[("TOOLGATE_SMTP_URL", "https://mailer:hunter2-secret@mail.example.com")],
+            &[(
+                "TOOLGATE_SMTP_URL",
+                "https://mailer:hunter2-secret@mail.example.com",
+            )],
             "TOOLGATE_SMTP_URL",
         ),
         (
-            &[("TOOLGATE_SMTP_URL", "smtps://mailer:hunter2-secret@mail.example.com")],
+            &[(
+                "TOOLGATE_SMTP_URL",
+                "smtps://mailer:hunter2-secret@mail.example.com",
+            )],
             "TOOLGATE_MAIL_FROM",
         ),
         (
             &[
-                ("TOOLGATE_SMTP_URL", "smtps://mailer:hunter2-secret@mail.example.com"),
+                (
+                    "TOOLGATE_SMTP_URL",
+                    "smtps://mailer:hunter2-secret@mail.example.com",
+                ),
                 ("TOOLGATE_MAIL_FROM", "not an address"),
             ],
             "TOOLGATE_MAIL_FROM",
@@ -243,12 +252,21 @@ async fn the_sign_up_mode_follows_the_smtp_settings() {
     };
     drop(server);
     assert!(logged.contains("TOOLGATE_SIGNUP=verify"), "{logged}");
-    assert!(logged.contains("mail delivery failed; retrying"), "{logged}");
+    assert!(
+        logged.contains("mail delivery failed; retrying"),
+        "{logged}"
+    );
     assert!(!logged.contains("hunter2"), "{logged}");
     assert!(!logged.contains("tgv_"), "{logged}");
 
     let logs = tempfile::NamedTempFile::new().unwrap();
-    let server = start_with(&database, free_port(), &[], Stdio::from(logs.reopen().unwrap())).await;
+    let server = start_with(
+        &database,
+        free_port(),
+        &[],
+        Stdio::from(logs.reopen().unwrap()),
+    )
+    .await;
     assert_eq!(signup(server.base.clone()).await.status(), 201);
     drop(server);
     let logged = std::fs::read_to_string(logs.path()).unwrap();

@@ -190,6 +190,7 @@ async fn spans_reach_an_otlp_receiver_with_decisions_and_without_secrets() {
                 ("OTEL_BSP_SCHEDULE_DELAY", "200".to_owned()),
                 ("RUST_LOG", "info".to_owned()),
             ],
+            ..FleetOptions::default()
         },
     )
     .await;

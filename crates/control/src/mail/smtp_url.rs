@@ -94,9 +94,15 @@ mod tests {
     #[test]
     fn refuses_what_is_not_an_smtp_url_without_quoting_it() {
         let cases = [
-            ("https://user:hunter2-secret@mail.example.com", SmtpUrlError::Scheme),
+            (
+                "https://user:hunter2-secret@mail.example.com",
+                SmtpUrlError::Scheme,
+            ),
             ("smtp:hunter2-secret", SmtpUrlError::NoHost),
-            ("smtps://user:hunter2-secret@mail.example.com?tls=required", SmtpUrlError::Tls),
+            (
+                "smtps://user:hunter2-secret@mail.example.com?tls=required",
+                SmtpUrlError::Tls,
+            ),
             ("smtp://mail.example.com?tls=maybe", SmtpUrlError::Tls),
         ];
         for (raw, expected) in cases {

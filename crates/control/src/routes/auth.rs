@@ -15,8 +15,7 @@ use crate::routes::TAG_AUTH;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(login))
+    OpenApiRouter::new().routes(routes!(login))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

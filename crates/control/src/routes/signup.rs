@@ -24,7 +24,7 @@ use crate::auth::password;
 use crate::error::{ApiError, Violations};
 use crate::extract::ApiJson;
 use crate::inputs;
-use crate::mail::{messages, Mailbox, MailError, Outbox};
+use crate::mail::{messages, MailError, Mailbox, Outbox};
 use crate::routes::account::AccountOut;
 use crate::routes::TAG_AUTH;
 use crate::state::{AppState, SignupMode};
@@ -143,7 +143,9 @@ async fn signup(
     match &state.settings.signup {
         SignupMode::Open => {
             let (valid, _) = input.validate(false)?;
-            open_signup(&state, valid).await.map(IntoResponse::into_response)
+            open_signup(&state, valid)
+                .await
+                .map(IntoResponse::into_response)
         }
         SignupMode::Verify(outbox) => {
             let (valid, mailbox) = input.validate(true)?;
@@ -270,12 +272,15 @@ const TOKEN_EXPIRED: &str =
 
 /// Whether `token` looks like a sign-up token (so it is safe to echo).
 fn well_formed(token: &str) -> bool {
-    token.strip_prefix(TOKEN_KIND).and_then(|rest| rest.strip_prefix('_')).is_some_and(|rest| {
-        rest.len() == 43
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
+    token
+        .strip_prefix(TOKEN_KIND)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|rest| {
+            rest.len() == 43
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// Finish a sign-up with the token mailed to its address.

@@ -83,7 +83,13 @@ impl TestApp {
 
     pub fn with_settings(pool: PgPool, allow_private_upstreams: bool) -> Self {
         let key = Arc::new(SecretKey::generate());
-        Self::build(pool, key, allow_private_upstreams, SignupMode::Open, |state| state)
+        Self::build(
+            pool,
+            key,
+            allow_private_upstreams,
+            SignupMode::Open,
+            |state| state,
+        )
     }
 
     /// The mail settings of a `verify`-mode app mailing through `sink`.
@@ -117,7 +123,13 @@ impl TestApp {
     /// Secrets are sealed with `key`, for tests that also run what reads
     /// them (a webhook dispatcher) beside the router.
     pub fn with_key(pool: PgPool, key: Arc<SecretKey>, allow_private_upstreams: bool) -> Self {
-        Self::build(pool, key, allow_private_upstreams, SignupMode::Open, |state| state)
+        Self::build(
+            pool,
+            key,
+            allow_private_upstreams,
+            SignupMode::Open,
+            |state| state,
+        )
     }
 
     fn build(
