@@ -69,6 +69,12 @@ pub enum ApiError {
     /// framework), re-rendered as a problem with its status kept.
     #[error("{1}")]
     Rejected(StatusCode, String),
+    /// A sign-up token that cannot be redeemed (unknown, used or expired).
+    #[error("{0}")]
+    SignupToken(&'static str),
+    /// A dependency cannot take the request now; trying later may work.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -84,7 +90,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MalformedBody { .. } | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedBody { .. } | Self::BadRequest(_) | Self::SignupToken(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -93,6 +101,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Rejected(status, _) => *status,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +119,8 @@ impl ApiError {
             Self::NoRoute(_) => "/problems/no-route",
             Self::MethodNotAllowed(_) => "/problems/method-not-allowed",
             Self::Conflict(_) => "/problems/conflict",
+            Self::SignupToken(_) => "/problems/invalid-signup-token",
+            Self::Unavailable(_) => "/problems/unavailable",
             Self::Internal(_) => "/problems/internal",
             Self::Rejected(status, _) => match status.as_u16() {
                 400 => "/problems/bad-request",

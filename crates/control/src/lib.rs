@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod inputs;
+pub mod mail;
 pub mod openapi;
 mod rejections;
 pub mod routes;
@@ -24,12 +25,13 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
-pub use state::{AppState, Settings};
+pub use state::{AppState, Settings, SignupMode};
 
 /// The `/v1` resources.
 pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::auth::router())
+        .merge(routes::signup::router())
         .merge(routes::account::router())
         .merge(routes::api_keys::router())
         .merge(routes::servers::router())

@@ -7,6 +7,7 @@ use toolgate_netguard::OutboundGuard;
 use toolgate_store::secrets::SecretKey;
 
 use crate::auth::jwt::JwtKeys;
+use crate::mail::Outbox;
 
 /// Deployment settings the API needs at request time.
 #[derive(Debug, Clone)]
@@ -16,6 +17,21 @@ pub struct Settings {
     /// Whether upstream URLs may point at private, loopback or link-local
     /// addresses (off by default: an SSRF guard).
     pub allow_private_upstreams: bool,
+    /// How sign-up answers and creates accounts.
+    pub signup: SignupMode,
+}
+
+/// How `POST /v1/signup` works.
+#[derive(Debug, Clone, Default)]
+pub enum SignupMode {
+    /// The account is created at once and the answer carries a session. The
+    /// answer tells whether the email was free: a single-node or
+    /// development setting.
+    #[default]
+    Open,
+    /// Every sign-up gets the same 202; what the person needs arrives by
+    /// mail (a link to finish, or a notice that the address has an account).
+    Verify(Outbox),
 }
 
 #[derive(Clone)]

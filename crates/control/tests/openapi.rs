@@ -17,6 +17,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("GET", "/readyz"),
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/signup"),
+    ("POST", "/v1/signup/verify"),
+    ("GET", "/v1/signup/verify"),
     ("POST", "/v1/login"),
     ("GET", "/v1/account"),
     ("PATCH", "/v1/account"),
@@ -100,6 +102,27 @@ async fn the_document_and_the_router_list_the_same_routes(pool: PgPool) {
             }
         }
     }
+}
+
+/// Both sign-up modes' answers are in the contract.
+#[sqlx::test(migrations = "../../migrations")]
+async fn sign_up_documents_both_modes_and_the_verification_step(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let doc = app.call(Method::GET, "/v1/openapi.json", None, None).await;
+    let signup = &doc.body["paths"]["/v1/signup"]["post"]["responses"];
+    for status in ["201", "202", "409", "422", "503"] {
+        assert!(signup[status].is_object(), "POST /v1/signup lacks {status}");
+    }
+    let verify = &doc.body["paths"]["/v1/signup/verify"]["post"];
+    for status in ["201", "400", "422"] {
+        assert!(
+            verify["responses"][status].is_object(),
+            "verify lacks {status}"
+        );
+    }
+    let content = verify["requestBody"]["content"].as_object().unwrap();
+    assert!(content.contains_key("application/json"));
+    assert!(content.contains_key("application/x-www-form-urlencoded"));
 }
 
 #[sqlx::test(migrations = "../../migrations")]

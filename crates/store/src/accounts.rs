@@ -34,8 +34,19 @@ pub async fn create_with_owner(
     new: NewAccount<'_>,
 ) -> Result<(Account, User), StoreError> {
     let mut tx = pool.begin().await?;
+    let created = insert_with_owner(&mut tx, new).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create_with_owner`] inside the caller's transaction, for a creation
+/// that must commit or roll back with other writes (a redeemed sign-up).
+pub async fn insert_with_owner(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    new: NewAccount<'_>,
+) -> Result<(Account, User), StoreError> {
     let account_id = AccountId::new();
-    let slug = free_slug(&mut tx, new.slug_base).await?;
+    let slug = free_slug(tx, new.slug_base).await?;
     let account = sqlx::query_as::<_, Account>(
         "INSERT INTO accounts (id, slug, name) VALUES ($1, $2, $3)
          RETURNING id, slug, name, approval_webhook_url, created_at",
@@ -43,7 +54,7 @@ pub async fn create_with_owner(
     .bind(account_id)
     .bind(&slug)
     .bind(new.name)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .map_err(conflict_as("account slug"))?;
     let user = sqlx::query_as::<_, User>(
@@ -54,10 +65,9 @@ pub async fn create_with_owner(
     .bind(account_id)
     .bind(new.email)
     .bind(new.password_hash)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .map_err(conflict_as("a user with this email"))?;
-    tx.commit().await?;
     Ok((account, user))
 }
 

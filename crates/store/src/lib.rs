@@ -18,6 +18,7 @@ pub mod error;
 pub mod grants;
 pub mod ids;
 pub mod page;
+pub mod pending_signups;
 pub mod policies;
 pub mod secrets;
 pub mod servers;

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 
 use clap::{Args, ValueEnum};
+use secrecy::{ExposeSecret, SecretString};
+use toolgate_control::mail::{MailSettings, Mailbox, SmtpUrl};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -36,6 +38,17 @@ pub enum AuditQueue {
     Redis,
     /// Straight from this process to Postgres: a single node only.
     Memory,
+}
+
+/// How sign-up proves a person owns their email address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Signup {
+    /// Every sign-up gets the same answer; a link to finish arrives by mail.
+    /// Needs TOOLGATE_SMTP_URL.
+    Verify,
+    /// The account is created at once, and the answer tells whether the
+    /// email was already registered: single node and development only.
+    Open,
 }
 
 /// Where the database is.
@@ -147,12 +160,69 @@ pub struct ServeArgs {
     #[arg(long, env = "TOOLGATE_SNAPSHOT_TTL", default_value_t = 60)]
     pub snapshot_ttl: u64,
 
+    /// How sign-up works: `verify` (the same answer for every email; a
+    /// link to finish arrives by mail) or `open` (the account at once; the
+    /// answer reveals whether an email is registered). Default: `verify`
+    /// when TOOLGATE_SMTP_URL is set, else `open`.
+    #[arg(long, env = "TOOLGATE_SIGNUP", value_enum)]
+    pub signup: Option<Signup>,
+
+    /// SMTP server that sends sign-up mail: smtp://host:25 (add
+    /// ?tls=required for STARTTLS) or smtps://user:password@host. A secret:
+    /// never logged.
+    #[arg(long, env = "TOOLGATE_SMTP_URL", hide_env_values = true, value_parser = secret)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Sender of sign-up mail, e.g. `Toolgate <noreply@example.com>`;
+    /// required with TOOLGATE_SMTP_URL.
+    #[arg(long, env = "TOOLGATE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
     /// Log format.
     #[arg(long, env = "TOOLGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
+/// Takes a value as a secret. Parsed later, by code whose errors never
+/// quote it (clap's would).
+fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(raw.to_owned()))
+}
+
 impl ServeArgs {
+    /// The sign-up mode, and the mail settings `verify` mode uses.
+    pub fn signup(&self) -> anyhow::Result<(Signup, Option<MailSettings>)> {
+        let mail = match &self.smtp_url {
+            None => None,
+            Some(url) => {
+                let smtp = SmtpUrl::parse(url.expose_secret())
+                    .map_err(|e| anyhow::anyhow!("TOOLGATE_SMTP_URL {e}"))?;
+                let from = self.mail_from.as_deref().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "TOOLGATE_MAIL_FROM must be set with TOOLGATE_SMTP_URL: the sender of \
+                         sign-up mail, e.g. \"Toolgate <noreply@example.com>\""
+                    )
+                })?;
+                let from = from.parse::<Mailbox>().map_err(|e| {
+                    anyhow::anyhow!(
+                        "TOOLGATE_MAIL_FROM must be an address such as \
+                         \"Toolgate <noreply@example.com>\" ({e})"
+                    )
+                })?;
+                Some(MailSettings { smtp, from })
+            }
+        };
+        let signup = match (self.signup, &mail) {
+            (Some(Signup::Verify), None) => anyhow::bail!(
+                "TOOLGATE_SIGNUP=verify needs TOOLGATE_SMTP_URL: sign-up links are sent by mail"
+            ),
+            (Some(signup), _) => signup,
+            (None, Some(_)) => Signup::Verify,
+            (None, None) => Signup::Open,
+        };
+        Ok((signup, mail))
+    }
+
     pub fn audit_queue(&self) -> AuditQueue {
         self.audit_queue.unwrap_or(match self.bus {
             Bus::Redis => AuditQueue::Redis,
@@ -195,6 +265,7 @@ impl ServeArgs {
                 "TOOLGATE_REDIS_NAMESPACE must be 1 to 64 characters of A-Z a-z 0-9 - _ . :"
             );
         }
+        self.signup()?;
         if let Some(stream) = &self.audit_stream {
             anyhow::ensure!(
                 !stream.is_empty() && !stream.contains(['{', '}']),

@@ -12,8 +12,9 @@ use sqlx::PgPool;
 use toolgate_audit::SinkDrain;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
+use toolgate_control::mail::{Outbox, OutboxDrain, RetryPolicy};
 use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
-use toolgate_control::{AppState, Settings};
+use toolgate_control::{AppState, Settings, SignupMode};
 use toolgate_limits::CounterStore;
 use toolgate_proxy::approval::{self, Approvals};
 use toolgate_proxy::cache::SnapshotCache;
@@ -25,7 +26,7 @@ use toolgate_proxy::ProxyState;
 use toolgate_store::secrets::SecretKey;
 use toolgate_store::{db, dev_secrets};
 
-use crate::config::{Bus, Counters, DatabaseArgs, ServeArgs};
+use crate::config::{Bus, Counters, DatabaseArgs, ServeArgs, Signup};
 use crate::redis_names::RedisNames;
 
 /// Creates the database if missing, connects and migrates it.
@@ -154,6 +155,32 @@ fn counter_store(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<Counter
     }
 }
 
+/// Sign-up's mode; in `verify` mode, with the outbox that mails its links.
+fn signup_mode(args: &ServeArgs) -> anyhow::Result<(SignupMode, Option<OutboxDrain>)> {
+    match args.signup()? {
+        (Signup::Verify, Some(mail)) => {
+            let (outbox, drain) =
+                Outbox::start(&mail, RetryPolicy::default()).context("TOOLGATE_SMTP_URL")?;
+            tracing::info!(
+                smtp = %mail.smtp,
+                from = %mail.from,
+                "TOOLGATE_SIGNUP=verify: sign-up gives one answer to every email and mails a link to finish"
+            );
+            Ok((SignupMode::Verify(outbox), Some(drain)))
+        }
+        (Signup::Verify, None) => anyhow::bail!("TOOLGATE_SIGNUP=verify needs TOOLGATE_SMTP_URL"),
+        (Signup::Open, _) => {
+            tracing::warn!(
+                "TOOLGATE_SIGNUP=open: sign-up answers 409 for a registered email, so anyone can \
+                 test which addresses have accounts. Fine for a single node or development; \
+                 anywhere others reach, set TOOLGATE_SMTP_URL and TOOLGATE_MAIL_FROM so that \
+                 sign-up mails a link instead."
+            );
+            Ok((SignupMode::Open, None))
+        }
+    }
+}
+
 fn control_app(
     args: &ServeArgs,
     names: &RedisNames,
@@ -162,7 +189,7 @@ fn control_app(
     changes: ChangeBus,
     approvals: ApprovalBus,
     limiter: Option<&Limiter>,
-) -> anyhow::Result<Router> {
+) -> anyhow::Result<(Router, Option<OutboxDrain>)> {
     // Approval notifications leave from the control plane, off any request.
     let dispatcher = WebhookDispatcher::new(
         pool.clone(),
@@ -174,6 +201,7 @@ fn control_app(
     .context("building the webhook HTTP client")?;
     tokio::spawn(dispatcher.run());
     crate::audit::start_control(args, names, &pool)?;
+    let (signup, outbox) = signup_mode(args)?;
     let state = AppState::new(
         pool,
         keys.secret_key.clone(),
@@ -181,6 +209,7 @@ fn control_app(
         Settings {
             public_url: args.public_url(),
             allow_private_upstreams: args.allow_private_upstreams,
+            signup,
         },
         changes,
     )
@@ -198,7 +227,7 @@ fn control_app(
         }
         None => state,
     };
-    Ok(toolgate_control::app(state))
+    Ok((toolgate_control::app(state), outbox))
 }
 
 fn gateway_app(
@@ -237,11 +266,12 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     tracing::info!(namespace = names.namespace(), "Redis names");
     let changes = change_bus(&args, &names)?;
     let approvals = approval_bus(&args, &names)?;
-    let (app, drain) = match role {
-        Role::Control => (
-            control_app(&args, &names, pool, &keys, changes, approvals, None)?,
-            None,
-        ),
+    let (app, drain, outbox) = match role {
+        Role::Control => {
+            let (control, outbox) =
+                control_app(&args, &names, pool, &keys, changes, approvals, None)?;
+            (control, None, outbox)
+        }
         Role::All | Role::Gateway => {
             let limiter = Limiter::new(counter_store(&args, &names)?);
             let (gateway, drain) = gateway_app(
@@ -253,7 +283,7 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
                 &approvals,
                 limiter.clone(),
             )?;
-            let rest = if role == Role::All {
+            let (rest, outbox) = if role == Role::All {
                 control_app(
                     &args,
                     &names,
@@ -264,9 +294,9 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
                     Some(&limiter),
                 )?
             } else {
-                toolgate_proxy::health_router(pool, limiter)
+                (toolgate_proxy::health_router(pool, limiter), None)
             };
-            (gateway.merge(rest), Some(drain))
+            (gateway.merge(rest), Some(drain), outbox)
         }
     };
     let app = app.merge(metrics_router()?);
@@ -289,11 +319,17 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
     if let Some(drain) = drain {
         drain.finish(AUDIT_DRAIN_TIMEOUT).await;
     }
+    // The router, and every outbox handle in it, is gone: send what is queued.
+    if let Some(outbox) = outbox {
+        outbox.finish(MAIL_DRAIN_TIMEOUT).await;
+    }
     Ok(())
 }
 
 /// How long a stopping process keeps trying to store its audit events.
 const AUDIT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stopping process keeps trying to send queued sign-up mail.
+const MAIL_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `GET /metrics` in the Prometheus text format: the `metrics` recorder's
 /// series, then the gateway's request series (kept apart, see

@@ -32,13 +32,22 @@ fn free_port() -> u16 {
 }
 
 async fn start(database: &str, port: u16) -> Server {
+    start_with(database, port, &[], Stdio::null()).await
+}
+
+/// Starts `toolgate serve` with extra `env`, its logs (stdout) to `logs`.
+async fn start_with(database: &str, port: u16, env: &[(&str, &str)], logs: Stdio) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_toolgate"))
         .arg("serve")
         .env("DATABASE_URL", database_url(database))
         .env("TOOLGATE_LISTEN", format!("127.0.0.1:{port}"))
         .env_remove("TOOLGATE_JWT_SECRET")
         .env_remove("TOOLGATE_SECRET_KEY")
-        .stdout(Stdio::null())
+        .env_remove("TOOLGATE_SIGNUP")
+        .env_remove("TOOLGATE_SMTP_URL")
+        .env_remove("TOOLGATE_MAIL_FROM")
+        .envs(env.iter().copied())
+        .stdout(logs)
         .stderr(Stdio::null())
         .spawn()
         .expect("the toolgate binary starts");
@@ -149,4 +158,118 @@ fn invalid_configuration_names_the_variable() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("TOOLGATE_SECRET_KEY"), "{stderr}");
+}
+
+#[test]
+fn sign_up_settings_are_checked_at_start_without_echoing_the_smtp_password() {
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("TOOLGATE_SIGNUP", "verify")], "TOOLGATE_SMTP_URL"),
+        (
+            &[(
+                "TOOLGATE_SMTP_URL",
+                "https://mailer:hunter2-secret@mail.example.com",
+            )],
+            "TOOLGATE_SMTP_URL",
+        ),
+        (
+            &[(
+                "TOOLGATE_SMTP_URL",
+                "smtps://mailer:hunter2-secret@mail.example.com",
+            )],
+            "TOOLGATE_MAIL_FROM",
+        ),
+        (
+            &[
+                (
+                    "TOOLGATE_SMTP_URL",
+                    "smtps://mailer:hunter2-secret@mail.example.com",
+                ),
+                ("TOOLGATE_MAIL_FROM", "not an address"),
+            ],
+            "TOOLGATE_MAIL_FROM",
+        ),
+    ];
+    for (env, named) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_toolgate"))
+            .arg("serve")
+            .env_remove("TOOLGATE_SIGNUP")
+            .env_remove("TOOLGATE_SMTP_URL")
+            .env_remove("TOOLGATE_MAIL_FROM")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{env:?} accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{env:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{env:?}: {stderr}");
+    }
+}
+
+/// With SMTP configured, sign-up answers 202 and mails from the background;
+/// without it, sign-up is open and the process says loudly what that means.
+#[tokio::test]
+async fn the_sign_up_mode_follows_the_smtp_settings() {
+    let database = format!("toolgate_signup_mode_test_{}", std::process::id());
+    drop_database(&database).await;
+    let client = reqwest::Client::new();
+    let signup = |base: String| {
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("{base}/v1/signup"))
+                .json(&json!({"email": "ada@example.com", "password": "correct horse battery", "account": "Acme"}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // Nothing listens on the SMTP port: delivery fails and is retried.
+    let smtp_port = free_port();
+    let smtp_url = format!("smtp://mailer:hunter2-secret@127.0.0.1:{smtp_port}");
+    let logs = tempfile::NamedTempFile::new().unwrap();
+    let server = start_with(
+        &database,
+        free_port(),
+        &[
+            ("TOOLGATE_SMTP_URL", &smtp_url),
+            ("TOOLGATE_MAIL_FROM", "Toolgate <noreply@example.com>"),
+        ],
+        Stdio::from(logs.reopen().unwrap()),
+    )
+    .await;
+    let accepted = signup(server.base.clone()).await;
+    assert_eq!(accepted.status(), 202);
+    let body: Value = accepted.json().await.unwrap();
+    assert_eq!(body["status"], "verification_sent");
+    let started = Instant::now();
+    let logged = loop {
+        let logged = std::fs::read_to_string(logs.path()).unwrap();
+        if logged.contains("mail delivery failed") || started.elapsed() > Duration::from_secs(10) {
+            break logged;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    drop(server);
+    assert!(logged.contains("TOOLGATE_SIGNUP=verify"), "{logged}");
+    assert!(
+        logged.contains("mail delivery failed; retrying"),
+        "{logged}"
+    );
+    assert!(!logged.contains("hunter2"), "{logged}");
+    assert!(!logged.contains("tgv_"), "{logged}");
+
+    let logs = tempfile::NamedTempFile::new().unwrap();
+    let server = start_with(
+        &database,
+        free_port(),
+        &[],
+        Stdio::from(logs.reopen().unwrap()),
+    )
+    .await;
+    assert_eq!(signup(server.base.clone()).await.status(), 201);
+    drop(server);
+    let logged = std::fs::read_to_string(logs.path()).unwrap();
+    assert!(logged.contains("TOOLGATE_SIGNUP=open"), "{logged}");
+    drop_database(&database).await;
 }

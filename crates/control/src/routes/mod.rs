@@ -9,6 +9,7 @@ pub mod grants;
 pub mod health;
 pub mod policies;
 pub mod servers;
+pub mod signup;
 
 use std::str::FromStr;
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod smtp;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -16,7 +18,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
-use toolgate_control::{app, AppState, Settings};
+use toolgate_control::mail::{MailSettings, Outbox, RetryPolicy, SmtpUrl};
+use toolgate_control::{app, AppState, Settings, SignupMode};
 use toolgate_netguard::{Resolve, Resolving};
 use toolgate_store::approvals::{self, NewApproval};
 use toolgate_store::ids::{AccountId, ApprovalId, GrantId, ServerId};
@@ -26,6 +29,9 @@ use tower::ServiceExt;
 pub const JWT_SECRET: &[u8] = b"test-jwt-secret-test-jwt-secret-0123";
 pub const PUBLIC_URL: &str = "https://gw.example.test";
 pub const PASSWORD: &str = "correct horse battery staple";
+pub const MAIL_FROM: &str = "Toolgate <noreply@toolgate.test>";
+/// The password the control plane logs in to the SMTP sink with.
+pub const SMTP_PASSWORD: &str = "smtp-password-never-logged";
 
 pub struct TestApp {
     pub router: Router,
@@ -80,30 +86,67 @@ impl TestApp {
 
     pub fn with_settings(pool: PgPool, allow_private_upstreams: bool) -> Self {
         let key = Arc::new(SecretKey::generate());
-        Self::build(pool, key, allow_private_upstreams, |state| state)
+        Self::build(
+            pool,
+            key,
+            allow_private_upstreams,
+            SignupMode::Open,
+            |state| state,
+        )
+    }
+
+    /// The mail settings of a `verify`-mode app mailing through `sink`.
+    pub fn mail_settings(sink: &smtp::SmtpSink) -> MailSettings {
+        MailSettings {
+            smtp: SmtpUrl::parse(&format!("smtp://mailer:{SMTP_PASSWORD}@{}", sink.addr)).unwrap(),
+            from: MAIL_FROM.parse().unwrap(),
+        }
+    }
+
+    /// Sign-up in `verify` mode, mailing through `sink` (retries are quick).
+    pub fn verifying(pool: PgPool, sink: &smtp::SmtpSink) -> Self {
+        let policy = RetryPolicy {
+            attempts: 4,
+            first_retry: Duration::from_millis(50),
+            timeout: Duration::from_secs(5),
+        };
+        let (outbox, _drain) = Outbox::start(&Self::mail_settings(sink), policy).unwrap();
+        let key = Arc::new(SecretKey::generate());
+        Self::build(pool, key, false, SignupMode::Verify(outbox), |state| state)
     }
 
     /// Approval decisions are announced on `bus`, for tests that listen.
     pub fn with_approvals(pool: PgPool, bus: ApprovalBus) -> Self {
         let key = Arc::new(SecretKey::generate());
-        Self::build(pool, key, false, |state| state.with_approvals(bus))
+        Self::build(pool, key, false, SignupMode::Open, |state| {
+            state.with_approvals(bus)
+        })
     }
 
     /// Secrets are sealed with `key`, for tests that also run what reads
     /// them (a webhook dispatcher) beside the router.
     pub fn with_key(pool: PgPool, key: Arc<SecretKey>, allow_private_upstreams: bool) -> Self {
-        Self::build(pool, key, allow_private_upstreams, |state| state)
+        Self::build(
+            pool,
+            key,
+            allow_private_upstreams,
+            SignupMode::Open,
+            |state| state,
+        )
     }
 
     /// Private upstreams are not allowed, and names resolve with `dns`.
     pub fn with_resolver(pool: PgPool, key: Arc<SecretKey>, dns: Arc<Dns>) -> Self {
-        Self::build(pool, key, false, |state| state.with_resolver(dns))
+        Self::build(pool, key, false, SignupMode::Open, |state| {
+            state.with_resolver(dns)
+        })
     }
 
     fn build(
         pool: PgPool,
         key: Arc<SecretKey>,
         allow_private_upstreams: bool,
+        signup: SignupMode,
         adjust: impl FnOnce(AppState) -> AppState,
     ) -> Self {
         let changes = ChangeBus::in_process();
@@ -114,6 +157,7 @@ impl TestApp {
             Settings {
                 public_url: PUBLIC_URL.to_owned(),
                 allow_private_upstreams,
+                signup,
             },
             changes.clone(),
         );
