@@ -143,6 +143,7 @@ const fn wrapped(
 
 const SIGNUP: &str = "POST /v1/signup";
 const LOGIN: &str = "POST /v1/login";
+const SIGNUP_VERIFY: &str = "POST /v1/signup/verify";
 const ACCOUNT: &str = "PATCH /v1/account";
 const API_KEY: &str = "POST /v1/api-keys";
 const SERVER: &str = "POST /v1/servers";
@@ -188,6 +189,7 @@ const CASES: &[Case] = &[
         Read::Nothing,
     ),
     case(LOGIN, "/password", "/password", Read::Nothing),
+    case(SIGNUP_VERIFY, "/token", "/token", Read::Nothing),
     case(ACCOUNT, "/name", "/name", Read::Get("/v1/account", "/name")),
     wrapped(
         ACCOUNT,
@@ -279,6 +281,7 @@ fn base_body(op: &str, n: usize) -> Value {
     match op {
         SIGNUP => json!({"email": email, "password": PASSWORD, "account": "Acme"}),
         LOGIN => json!({"email": email, "password": PASSWORD}),
+        SIGNUP_VERIFY => json!({"token": "t"}),
         ACCOUNT => json!({}),
         API_KEY | GRANT => json!({"name": "n"}),
         SERVER => {
@@ -368,7 +371,7 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
         id,
     };
     match op {
-        SIGNUP | LOGIN | ACCOUNT | API_KEY | SERVER | GRANT => {
+        SIGNUP | LOGIN | SIGNUP_VERIFY | ACCOUNT | API_KEY | SERVER | GRANT => {
             at(op.split_once(' ').unwrap().1.to_owned(), None)
         }
         SERVER_PATCH => at(
@@ -477,6 +480,8 @@ async fn sweep_one(
                 r.status, paths
             )),
             (_, 401) if c.op == LOGIN => Ok(Outcome::Refused),
+            // No such sign-up token: refused as unusable, whatever its text.
+            (_, 400) if c.op == SIGNUP_VERIFY => Ok(Outcome::Refused),
             (_, 422) if named => Ok(Outcome::Refused),
             (_, 422) if c.field.is_empty() && r.status == StatusCode::UNPROCESSABLE_ENTITY => {
                 // A policy refused for what the payload made of it elsewhere

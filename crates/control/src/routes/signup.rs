@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 
 use crate::auth::password;
 use crate::error::{ApiError, Violations};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::inputs;
 use crate::mail::{messages, MailError, Mailbox, Outbox};
 use crate::routes::account::AccountOut;
@@ -336,7 +336,7 @@ pub struct VerifyPageParams {
 #[utoipa::path(get, path = "/signup/verify", tag = TAG_AUTH, security(()),
     params(VerifyPageParams),
     responses((status = 200, description = "An HTML page with a button that finishes the sign-up", content_type = "text/html")))]
-async fn verify_page(Query(params): Query<VerifyPageParams>) -> Response {
+async fn verify_page(ApiQuery(params): ApiQuery<VerifyPageParams>) -> Response {
     let body = match params.token.as_deref().map(str::trim) {
         Some(token) if well_formed(token) => format!(
             "<p>Create your Toolgate account? The link works once.</p>\n\
