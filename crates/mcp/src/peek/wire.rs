@@ -39,6 +39,8 @@ pub(crate) enum WireParams<'a> {
 pub(crate) struct WireParamsObject<'a> {
     pub(crate) name: Option<&'a RawValue>,
     pub(crate) uri: Option<&'a RawValue>,
+    /// `completion/complete`'s `ref`: the prompt or resource template it completes.
+    pub(crate) reference: Option<&'a RawValue>,
     pub(crate) arguments: Option<&'a RawValue>,
     pub(crate) protocol_version: Option<&'a RawValue>,
     pub(crate) meta: Option<WireMeta<'a>>,
@@ -196,6 +198,7 @@ impl<'de> ObjectOr<'de> for WireParams<'de> {
             match key.as_ref() {
                 "name" => set_once(&mut p.name, &key, map.next_value()?)?,
                 "uri" => set_once(&mut p.uri, &key, map.next_value()?)?,
+                "ref" => set_once(&mut p.reference, &key, map.next_value()?)?,
                 "arguments" => set_once(&mut p.arguments, &key, map.next_value()?)?,
                 "protocolVersion" => set_once(&mut p.protocol_version, &key, map.next_value()?)?,
                 "_meta" => set_once_with(&mut p.meta, &key, map.next_value()?)?,
