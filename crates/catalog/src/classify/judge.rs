@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::rules::{Effect, On, Rule, MANY_PARAMETERS, RULES};
+use super::rules::{hint_outcome, Effect, On, Rule, MANY_PARAMETERS, RULES};
 use super::tokens::{base_forms, name_words, squashed, text_words};
 use super::{Category, Evidence, Flag, Reason, Risk, Trust, Verdict};
 use crate::ToolDefinition;
@@ -199,50 +199,52 @@ impl Judge {
                 continue;
             };
             let shown = format!("{key}: {value}");
-            let mut text = rule.text.replace("{}", &shown);
-            match (rule.effect, value) {
+            let outcome = match (rule.effect, value) {
                 (Effect::ReadOnlyHint, true) => match self.category {
-                    Some(Category::Read) => {}
+                    Some(Category::Read) => "agrees",
                     Some(_) => {
                         self.contradicted = true;
                         self.flags.push(Flag::AnnotationContradicts);
-                        text.push_str(
-                            "; the name or description says otherwise, so risk is raised",
-                        );
+                        "contradicts"
                     }
                     None if trust == Trust::Trusted => {
                         self.trusted_read_only = true;
-                        text.push_str("; the server is trusted, so the tool is taken as a read");
+                        "trusted_read"
                     }
-                    None => text.push_str("; ignored: only a trusted server's hint can lower risk"),
+                    None => "ignored",
                 },
                 (Effect::ReadOnlyHint, false) if self.category == Some(Category::Read) => {
                     self.contradicted = true;
                     self.flags.push(Flag::AnnotationContradicts);
-                    text = "the server says the tool is not read-only (readOnlyHint: false), \
-                            though the name or description reads: risk is raised"
-                        .to_owned();
+                    "contradicts"
                 }
                 // Only meaningful when the tool is not read-only (MCP spec).
                 (Effect::DestructiveHint, true) if read_only != Some(true) => {
-                    if matches!(self.category, Some(Category::Read)) {
-                        self.flags.push(Flag::AnnotationContradicts);
-                        text.push_str("; the name or description reads, so risk is raised");
-                    }
                     self.floor(Risk::High);
+                    match self.category {
+                        Some(Category::Read) => {
+                            self.flags.push(Flag::AnnotationContradicts);
+                            "contradicts_read"
+                        }
+                        Some(Category::Destructive | Category::Financial) => "agrees",
+                        _ => "raises",
+                    }
                 }
                 (Effect::DestructiveHint, false)
                     if self.category == Some(Category::Destructive) =>
                 {
                     self.contradicted = true;
                     self.flags.push(Flag::AnnotationContradicts);
-                    text = "the server says the tool is not destructive (destructiveHint: \
-                            false), though the name or description deletes: risk is raised"
-                        .to_owned();
+                    "contradicts"
                 }
-                (Effect::OpenWorldHint, true) => self.flags.push(Flag::OpenWorld),
+                (Effect::OpenWorldHint, true) => {
+                    self.flags.push(Flag::OpenWorld);
+                    "open_world"
+                }
                 _ => continue,
-            }
+            };
+            let mut text = rule.text.replace("{}", &shown);
+            text.push_str(hint_outcome(outcome));
             self.reasons.push(Reason {
                 id: rule.id,
                 text,

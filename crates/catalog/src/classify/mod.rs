@@ -4,12 +4,14 @@
 //! walks them. The same definition always gets the same verdict.
 
 mod judge;
+mod reference;
 pub mod rules;
 mod tokens;
 
 use serde::{Deserialize, Serialize};
 
 pub use judge::classify;
+pub use reference::reasons_markdown;
 
 /// What a tool does, by its worst effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -300,7 +300,7 @@ pub const RULES: &[Rule] = &[
         on: On::Annotation,
         terms: &["readOnlyHint"],
         effect: Effect::ReadOnlyHint,
-        text: "the server marks the tool read-only ({})",
+        text: "the server's annotation {}",
         example: "readOnlyHint",
     },
     Rule {
@@ -308,7 +308,7 @@ pub const RULES: &[Rule] = &[
         on: On::Annotation,
         terms: &["destructiveHint"],
         effect: Effect::DestructiveHint,
-        text: "the server marks the tool destructive ({})",
+        text: "the server's annotation {}",
         example: "destructiveHint",
     },
     Rule {
@@ -316,7 +316,7 @@ pub const RULES: &[Rule] = &[
         on: On::Annotation,
         terms: &["openWorldHint"],
         effect: Effect::OpenWorldHint,
-        text: "the server says the tool reaches an open world ({})",
+        text: "the server's annotation {}",
         example: "openWorldHint",
     },
     // ---- default ----
@@ -329,6 +329,64 @@ pub const RULES: &[Rule] = &[
         example: "frobnicate",
     },
 ];
+
+/// What the classifier made of a server's annotation, appended to the
+/// annotation row's reason (`the server's annotation readOnlyHint: true` +
+/// `; ignored: …`).
+#[derive(Debug, Clone, Copy)]
+pub struct HintOutcome {
+    pub id: &'static str,
+    /// When it applies, for the docs.
+    pub when: &'static str,
+    pub text: &'static str,
+}
+
+pub const HINT_OUTCOMES: &[HintOutcome] = &[
+    HintOutcome {
+        id: "agrees",
+        when: "the hint agrees with the name or description",
+        text: ", as the name or description says",
+    },
+    HintOutcome {
+        id: "contradicts",
+        when: "readOnlyHint: true on a tool that writes, readOnlyHint: false on one that reads, \
+               destructiveHint: false on one that deletes",
+        text: "; the name or description says otherwise: flagged, risk raised one level",
+    },
+    HintOutcome {
+        id: "contradicts_read",
+        when: "destructiveHint: true on a tool whose name or description reads",
+        text: "; the name or description reads: flagged, risk at least high",
+    },
+    HintOutcome {
+        id: "raises",
+        when: "destructiveHint: true on a tool that does not only read",
+        text: "; risk at least high",
+    },
+    HintOutcome {
+        id: "trusted_read",
+        when: "readOnlyHint: true on a tool no rule recognises, from a trusted server",
+        text: "; the server is trusted, so the tool is taken as a read",
+    },
+    HintOutcome {
+        id: "ignored",
+        when: "readOnlyHint: true on a tool no rule recognises, from an untrusted server",
+        text: "; ignored: only a trusted server's hint can lower risk",
+    },
+    HintOutcome {
+        id: "open_world",
+        when: "openWorldHint: true",
+        text: "; flagged as reaching beyond the server",
+    },
+];
+
+/// The outcome with this id (ids are unique, tested).
+pub fn hint_outcome(id: &str) -> &'static str {
+    HINT_OUTCOMES
+        .iter()
+        .find(|o| o.id == id)
+        .map_or("", |o| o.text)
+}
 
 /// The row with this id; ids are unique (tested).
 pub fn rule(id: &str) -> Option<&'static Rule> {

@@ -62,6 +62,67 @@ fn row_ids_are_unique_and_texts_name_their_evidence() {
 }
 
 #[test]
+fn every_annotation_outcome_is_reachable() {
+    let cases = [
+        (
+            "agrees",
+            json!({"name": "get_x", "annotations": {"readOnlyHint": true}}),
+            Trust::Untrusted,
+        ),
+        (
+            "contradicts",
+            json!({"name": "create_x", "annotations": {"readOnlyHint": true}}),
+            Trust::Untrusted,
+        ),
+        (
+            "contradicts_read",
+            json!({"name": "get_x", "annotations": {"destructiveHint": true}}),
+            Trust::Untrusted,
+        ),
+        (
+            "raises",
+            json!({"name": "create_x", "annotations": {"destructiveHint": true}}),
+            Trust::Untrusted,
+        ),
+        (
+            "trusted_read",
+            json!({"name": "frob", "annotations": {"readOnlyHint": true}}),
+            Trust::Trusted,
+        ),
+        (
+            "ignored",
+            json!({"name": "frob", "annotations": {"readOnlyHint": true}}),
+            Trust::Untrusted,
+        ),
+        (
+            "open_world",
+            json!({"name": "get_x", "annotations": {"openWorldHint": true}}),
+            Trust::Untrusted,
+        ),
+    ];
+    let mut covered = std::collections::BTreeSet::new();
+    for (outcome, definition, trust) in cases {
+        let verdict = classify(&tool(definition), trust);
+        let suffix = rules::hint_outcome(outcome);
+        assert!(!suffix.is_empty(), "{outcome}");
+        assert!(
+            verdict
+                .reasons
+                .iter()
+                .any(|r| r.id.starts_with("annotation.") && r.text.ends_with(suffix)),
+            "{outcome}: {verdict:#?}"
+        );
+        covered.insert(outcome);
+    }
+    let all: std::collections::BTreeSet<_> = rules::HINT_OUTCOMES.iter().map(|o| o.id).collect();
+    assert_eq!(
+        covered, all,
+        "every outcome has a case here, and ids are unique"
+    );
+    assert_eq!(all.len(), rules::HINT_OUTCOMES.len());
+}
+
+#[test]
 fn verbs_count_anywhere_in_the_name_after_any_prefix() {
     for (name, category) in [
         ("github_delete_file", Category::Destructive),
