@@ -201,12 +201,7 @@ fn amount_pointer(schema: Option<&Value>) -> Option<String> {
     names
         .into_iter()
         .find(|name| {
-            let squashed: String = name
-                .chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect();
-            amount_terms.contains(&squashed.as_str())
+            amount_terms.contains(&crate::classify::squashed(name).as_str())
                 && properties[name.as_str()].get("type") == Some(&json!("integer"))
         })
         .map(|name| format!("/{}", name.replace('~', "~0").replace('/', "~1")))

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use judge::classify;
 pub use reference::reasons_markdown;
+pub(crate) use tokens::squashed;
 
 /// What a tool does, by its worst effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
