@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use toolgate_strictjson::canonical::canonical_text;
 
 /// The parts of a `tools/list` entry that define a tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,10 +127,7 @@ impl ToolDefinition {
     /// The definition as canonical JSON: object keys sorted by their UTF-8
     /// bytes, no white space, absent fields left out.
     pub fn canonical_json(&self) -> String {
-        let mut out = String::new();
-        let value = serde_json::to_value(self).unwrap_or(Value::Null);
-        write_canonical(&value, &mut out);
-        out
+        canonical_text(&serde_json::to_value(self).unwrap_or(Value::Null))
     }
 
     pub fn content_hash(&self) -> ContentHash {
@@ -162,47 +160,8 @@ impl ToolDefinition {
 
 /// Equal as canonical JSON (so key order never counts as a change).
 fn same_json(a: &Option<Value>, b: &Option<Value>) -> bool {
-    let canonical = |v: &Option<Value>| {
-        let mut out = String::new();
-        if let Some(v) = v {
-            write_canonical(v, &mut out);
-        }
-        out
-    };
-    a.is_some() == b.is_some() && canonical(a) == canonical(b)
-}
-
-/// Writes `value` with sorted keys and no white space. Sorting here, rather
-/// than relying on the map type, keeps the hash independent of serde_json's
-/// `preserve_order` feature, which any crate in a build may turn on.
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (key, value)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(value, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
+    let canonical = |v: &Option<Value>| v.as_ref().map(canonical_text);
+    canonical(a) == canonical(b)
 }
 
 #[cfg(test)]

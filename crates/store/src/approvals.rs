@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use toolgate_strictjson::canonical::canonical_text;
+
 use crate::error::StoreError;
 use crate::ids::{AccountId, ApprovalId, GrantId, ServerId};
 use crate::page::{Page, PageRequest};
@@ -156,39 +158,7 @@ const COLUMNS: &str = "a.id, a.server_id, s.name AS server_name, a.grant_id, a.k
 /// every level, no insignificant whitespace), so that two spellings of the
 /// same arguments have one digest.
 pub fn arguments_digest(arguments: &Value) -> String {
-    fn write(value: &Value, out: &mut String) {
-        match value {
-            Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, key) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String(key.clone()).to_string());
-                    out.push(':');
-                    if let Some(v) = map.get(key) {
-                        write(v, out);
-                    }
-                }
-                out.push('}');
-            }
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(item, out);
-                }
-                out.push(']');
-            }
-            scalar => out.push_str(&scalar.to_string()),
-        }
-    }
-    let mut canonical = String::new();
-    write(arguments, &mut canonical);
+    let canonical = canonical_text(arguments);
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 

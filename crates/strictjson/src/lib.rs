@@ -20,6 +20,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod canonical;
+
 use std::collections::HashSet;
 use std::fmt;
 
