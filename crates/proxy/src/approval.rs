@@ -190,14 +190,7 @@ pub(crate) async fn hold(mut call: HeldCall) -> Response {
             tracing::error!(%error, "cannot record an approval");
             let reason = "this call needs a person's approval, and the request for it could not be recorded right now; retry shortly";
             call.audit_local(Recorded::ApprovalRequired, Some(reason.to_owned()));
-            let answer = refusal(
-                call.era,
-                call.hold.kind,
-                &call.hold.id,
-                reason,
-                &call.hold.pointer,
-                None,
-            );
+            let answer = refuse(&call, reason);
             return ([(header::CONTENT_TYPE, "application/json")], answer).into_response();
         }
     };
