@@ -4,6 +4,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod classify;
 pub mod definition;
+pub mod recommend;
 
+pub use classify::{classify, Category, Evidence, Flag, Reason, Risk, Trust, Verdict};
 pub use definition::{Change, ContentHash, DefinitionError, ToolDefinition};
+pub use recommend::{recommend, Recommendation, ToolAdvice};
