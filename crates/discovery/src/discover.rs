@@ -155,8 +155,7 @@ impl Discoverer {
         }
         // Both eras declare what the server offers; what it does not
         // declare is not asked for.
-        let advertises =
-            |what: &str| session.capabilities.get(what).is_some_and(|c| !c.is_null());
+        let advertises = |what: &str| session.capabilities.get(what).is_some_and(|c| !c.is_null());
         let (has_resources, has_prompts) = (advertises("resources"), advertises("prompts"));
         let resources = if has_resources {
             self.list_side(session, "resources/list", "resources", &mut notes)
@@ -207,7 +206,9 @@ impl Discoverer {
                 Ok(listed)
             }
             Err(failure) if failure.status == Status::Timeout => Err(failure),
-            Err(failure) if failure.status == Status::TooLarge && session.budget.remaining() == 0 => {
+            Err(failure)
+                if failure.status == Status::TooLarge && session.budget.remaining() == 0 =>
+            {
                 Err(failure)
             }
             Err(failure) => {

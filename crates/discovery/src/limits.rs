@@ -57,10 +57,7 @@ impl Budget {
             }
             None => Err(Failure::new(
                 Status::TooLarge,
-                format!(
-                    "the upstream's answers exceed {} bytes in all",
-                    self.limit
-                ),
+                format!("the upstream's answers exceed {} bytes in all", self.limit),
             )),
         }
     }

@@ -85,7 +85,8 @@ impl<'c> Session<'c> {
                     Some(Value::Array(versions)) => versions.iter().any(|v| v == MODERN_VERSION),
                     _ => true,
                 };
-                Ok(speaks_modern.then(|| result.get("capabilities").cloned().unwrap_or(Value::Null)))
+                Ok(speaks_modern
+                    .then(|| result.get("capabilities").cloned().unwrap_or(Value::Null)))
             }
             // Method not found, or anything else: try the handshake.
             Ok(Err(_)) => Ok(None),

@@ -177,9 +177,10 @@ async fn read_event_stream(
     {
         budget.spend(chunk.len())?;
         parser.push(&chunk);
-        while let Some(event) = parser.next_event().map_err(|e| {
-            Failure::new(Status::TooLarge, format!("the upstream's stream: {e}"))
-        })? {
+        while let Some(event) = parser
+            .next_event()
+            .map_err(|e| Failure::new(Status::TooLarge, format!("the upstream's stream: {e}")))?
+        {
             let Some(data) = event.data() else { continue };
             // Notifications, server requests and keep-alives are skipped.
             let Ok(message) = serde_json::from_slice::<Value>(data) else {
@@ -246,7 +247,8 @@ mod tests {
         assert_eq!(answer_of(&ok, 4), None);
         let notification = json!({"jsonrpc": "2.0", "method": "notifications/message"});
         assert_eq!(answer_of(&notification, 3), None);
-        let error = json!({"jsonrpc": "2.0", "id": 3, "error": {"code": -32601, "message": "nope"}});
+        let error =
+            json!({"jsonrpc": "2.0", "id": 3, "error": {"code": -32601, "message": "nope"}});
         assert_eq!(
             answer_of(&error, 3),
             Some(Err(RpcError {

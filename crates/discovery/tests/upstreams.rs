@@ -61,10 +61,14 @@ async fn legacy(headers: HeaderMap, body: Value) -> Response {
     let session_ok = headers.get("mcp-session-id").is_some_and(|v| v == "s-1");
     match method {
         "initialize" => {
-            let mut r = sse(&answer(id, json!({"protocolVersion": "2025-06-18",
+            let mut r = sse(&answer(
+                id,
+                json!({"protocolVersion": "2025-06-18",
                 "capabilities": {"tools": {}, "resources": {}},
-                "serverInfo": {"name": "fake", "version": "1"}})));
-            r.headers_mut().insert("mcp-session-id", "s-1".parse().unwrap());
+                "serverInfo": {"name": "fake", "version": "1"}}),
+            ));
+            r.headers_mut()
+                .insert("mcp-session-id", "s-1".parse().unwrap());
             r
         }
         _ if !session_ok => (StatusCode::BAD_REQUEST, "Bad Request: no session").into_response(),
@@ -73,14 +77,23 @@ async fn legacy(headers: HeaderMap, body: Value) -> Response {
             assert_eq!(headers["mcp-protocol-version"], "2025-06-18");
             let page = match body["params"]["cursor"].as_str() {
                 None => json!({"tools": [tool("read_file", "Reads a file")], "nextCursor": "p2"}),
-                Some("p2") => json!({"tools": [tool("write_file", "Writes a file")], "nextCursor": "p3"}),
-                Some(_) => json!({"tools": [tool("delete_file", "Deletes a file"), {"description": "no name"}]}),
+                Some("p2") => {
+                    json!({"tools": [tool("write_file", "Writes a file")], "nextCursor": "p3"})
+                }
+                Some(_) => {
+                    json!({"tools": [tool("delete_file", "Deletes a file"), {"description": "no name"}]})
+                }
             };
             sse(&answer(id, page))
         }
-        "resources/list" => sse(&answer(id, json!({"resources": [
-            {"uri": "file:///etc/motd", "name": "motd", "mimeType": "text/plain"}]}))),
-        _ => json_answer(json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "nope"}})),
+        "resources/list" => sse(&answer(
+            id,
+            json!({"resources": [
+            {"uri": "file:///etc/motd", "name": "motd", "mimeType": "text/plain"}]}),
+        )),
+        _ => json_answer(
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "nope"}}),
+        ),
     }
 }
 
@@ -94,12 +107,21 @@ async fn modern(headers: HeaderMap, body: Value) -> Response {
         return (StatusCode::BAD_REQUEST, "bad meta").into_response();
     }
     match body["method"].as_str().unwrap_or_default() {
-        "server/discover" => json_answer(answer(id, json!({"resultType": "complete",
-            "supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}, "prompts": {}}}))),
-        "tools/list" => json_answer(answer(id, json!({"tools": [tool("search", "Searches")],
-            "ttlMs": 300000, "cacheScope": "public"}))),
-        "prompts/list" => json_answer(answer(id, json!({"prompts": [{"name": "summarise",
-            "arguments": [{"name": "text"}]}]}))),
+        "server/discover" => json_answer(answer(
+            id,
+            json!({"resultType": "complete",
+            "supportedVersions": ["2026-07-28"], "capabilities": {"tools": {}, "prompts": {}}}),
+        )),
+        "tools/list" => json_answer(answer(
+            id,
+            json!({"tools": [tool("search", "Searches")],
+            "ttlMs": 300000, "cacheScope": "public"}),
+        )),
+        "prompts/list" => json_answer(answer(
+            id,
+            json!({"prompts": [{"name": "summarise",
+            "arguments": [{"name": "text"}]}]}),
+        )),
         _ => (StatusCode::NOT_FOUND, "no").into_response(),
     }
 }
@@ -107,7 +129,10 @@ async fn modern(headers: HeaderMap, body: Value) -> Response {
 async fn simple_tools(body: &Value, tools: Vec<Value>) -> Response {
     let id = &body["id"];
     match body["method"].as_str().unwrap_or_default() {
-        "initialize" => json_answer(answer(id, json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}}))),
+        "initialize" => json_answer(answer(
+            id,
+            json!({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}}),
+        )),
         "notifications/initialized" => StatusCode::ACCEPTED.into_response(),
         "tools/list" => json_answer(answer(id, json!({"tools": tools}))),
         _ => (StatusCode::NOT_FOUND, "").into_response(),
@@ -120,11 +145,24 @@ async fn serve(kind: Upstream) -> String {
         match kind {
             Upstream::Legacy => legacy(headers, body).await,
             Upstream::Modern => modern(headers, body).await,
-            Upstream::NeedsToken if headers.get("authorization").is_none_or(|v| v != "Bearer right") => {
-                (StatusCode::UNAUTHORIZED, [("www-authenticate", "Bearer")], "").into_response()
+            Upstream::NeedsToken
+                if headers
+                    .get("authorization")
+                    .is_none_or(|v| v != "Bearer right") =>
+            {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [("www-authenticate", "Bearer")],
+                    "",
+                )
+                    .into_response()
             }
             Upstream::NeedsToken => simple_tools(&body, vec![tool("echo", "Echoes")]).await,
-            Upstream::Html => ([("content-type", "text/html")], "<html><body>Welcome</body></html>").into_response(),
+            Upstream::Html => (
+                [("content-type", "text/html")],
+                "<html><body>Welcome</body></html>",
+            )
+                .into_response(),
             Upstream::Slow => {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 StatusCode::OK.into_response()
@@ -134,7 +172,9 @@ async fn serve(kind: Upstream) -> String {
                 simple_tools(&body, tools).await
             }
             Upstream::HugeDescriptions => {
-                let tools = (0..100).map(|i| tool(&format!("t{i}"), &"d".repeat(100_000))).collect();
+                let tools = (0..100)
+                    .map(|i| tool(&format!("t{i}"), &"d".repeat(100_000)))
+                    .collect();
                 simple_tools(&body, tools).await
             }
             Upstream::OddText => {
@@ -267,6 +307,9 @@ async fn the_guard_refuses_loopback_unless_allowed() {
     let failure = discoverer.discover(&url, &no_headers()).await.unwrap_err();
     assert_eq!(failure.status, Status::RefusedAddress);
     let by_name = url.replace("127.0.0.1", "localhost");
-    let failure = discoverer.discover(&by_name, &no_headers()).await.unwrap_err();
+    let failure = discoverer
+        .discover(&by_name, &no_headers())
+        .await
+        .unwrap_err();
     assert_eq!(failure.status, Status::RefusedAddress, "{failure}");
 }

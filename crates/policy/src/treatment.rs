@@ -96,7 +96,9 @@ impl CompiledPolicy {
                         return refused(
                             TreatmentAction::Denied,
                             &rule.pointer,
-                            reason.clone().unwrap_or_else(|| "denied by policy".to_owned()),
+                            reason
+                                .clone()
+                                .unwrap_or_else(|| "denied by policy".to_owned()),
                         )
                     }
                     Action::Allow => None,

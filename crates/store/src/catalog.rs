@@ -203,7 +203,17 @@ async fn record_tools(
                 .bind(&definition)
                 .execute(&mut **tx)
                 .await?;
-                note(tx, account_id, server_id, id, "added", None, Some(hash.as_str()), &[]).await?;
+                note(
+                    tx,
+                    account_id,
+                    server_id,
+                    id,
+                    "added",
+                    None,
+                    Some(hash.as_str()),
+                    &[],
+                )
+                .await?;
             }
             Some(old) if old.hash == hash.as_str() && !old.removed => unchanged.push(old.id),
             Some(old) => {
@@ -228,8 +238,17 @@ async fn record_tools(
                 .execute(&mut **tx)
                 .await?;
                 let kind = if old.removed { "restored" } else { "changed" };
-                note(tx, account_id, server_id, old.id, kind, Some(&old.hash), Some(hash.as_str()), &changes)
-                    .await?;
+                note(
+                    tx,
+                    account_id,
+                    server_id,
+                    old.id,
+                    kind,
+                    Some(&old.hash),
+                    Some(hash.as_str()),
+                    &changes,
+                )
+                .await?;
             }
         }
     }
@@ -237,12 +256,25 @@ async fn record_tools(
         .bind(&unchanged)
         .execute(&mut **tx)
         .await?;
-    for gone in known.iter().filter(|k| !k.removed && !listed.contains(&k.name)) {
+    for gone in known
+        .iter()
+        .filter(|k| !k.removed && !listed.contains(&k.name))
+    {
         sqlx::query("UPDATE catalog_tools SET removed_at = now() WHERE id = $1")
             .bind(gone.id)
             .execute(&mut **tx)
             .await?;
-        note(tx, account_id, server_id, gone.id, "removed", Some(&gone.hash), None, &[]).await?;
+        note(
+            tx,
+            account_id,
+            server_id,
+            gone.id,
+            "removed",
+            Some(&gone.hash),
+            None,
+            &[],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -340,7 +372,9 @@ pub async fn history(
 
 /// Ids of every server of every account, for the periodic refresh.
 pub async fn all_servers(pool: &PgPool) -> Result<Vec<(AccountId, ServerId)>, StoreError> {
-    Ok(sqlx::query_as("SELECT account_id, id FROM servers ORDER BY id")
-        .fetch_all(pool)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT account_id, id FROM servers ORDER BY id")
+            .fetch_all(pool)
+            .await?,
+    )
 }

@@ -252,7 +252,10 @@ async fn account_tools(
         )
         .await?;
         let exhausted = i64::try_from(rows.len()).unwrap_or(i64::MAX) <= SCAN_BATCH;
-        for tool in rows.into_iter().take(usize::try_from(SCAN_BATCH).unwrap_or(200)) {
+        for tool in rows
+            .into_iter()
+            .take(usize::try_from(SCAN_BATCH).unwrap_or(200))
+        {
             after = Some(tool.id);
             let verdict = view::verdict_of(&tool);
             if risk.is_some_and(|r| r != verdict.risk)

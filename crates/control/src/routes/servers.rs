@@ -14,10 +14,10 @@ use utoipa_axum::routes;
 
 use crate::auth::Auth;
 use crate::catalog::refresh;
-use crate::routes::catalog::CatalogOut;
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::inputs;
+use crate::routes::catalog::CatalogOut;
 use crate::routes::{ListParams, TAG_SERVERS};
 use crate::state::AppState;
 
