@@ -2,8 +2,9 @@
 //! which the gateway answers itself.
 //!
 //! The policy judges `tools/call`, `resources/read` and `prompts/get` (by
-//! name or URI, with their arguments); `resources/subscribe` and
-//! `resources/unsubscribe` only by whether the resource is visible. Lists
+//! name or URI, with their arguments); `resources/subscribe`,
+//! `resources/unsubscribe` and `completion/complete` only by whether the
+//! resource, template or prompt they name is visible. Lists
 //! are filtered on the way back (see `relay`).
 
 use std::borrow::Cow;
@@ -13,8 +14,9 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use toolgate_mcp::headers::Era;
 use toolgate_mcp::peek::{
-    Params, PROMPTS_GET, PROMPTS_LIST, RESOURCES_LIST, RESOURCES_READ, RESOURCES_SUBSCRIBE,
-    RESOURCES_UNSUBSCRIBE, RESOURCE_TEMPLATES_LIST, TOOLS_CALL, TOOLS_LIST,
+    Params, Reference, COMPLETION_COMPLETE, PROMPTS_GET, PROMPTS_LIST, RESOURCES_LIST,
+    RESOURCES_READ, RESOURCES_SUBSCRIBE, RESOURCES_UNSUBSCRIBE, RESOURCE_TEMPLATES_LIST,
+    TOOLS_CALL, TOOLS_LIST,
 };
 use toolgate_mcp::response::{
     error_response, refusal_error_response, refusal_response, resource_not_found_response,
@@ -132,6 +134,12 @@ fn target<'m>(message: &'m Message<'_>) -> Option<Target<'m>> {
         PROMPTS_GET => (Kind::Prompt, params.name()?, false),
         RESOURCES_READ => (Kind::Resource, params.uri()?, false),
         RESOURCES_SUBSCRIBE | RESOURCES_UNSUBSCRIBE => (Kind::Resource, params.uri()?, true),
+        // Completing an argument tells about the prompt or template: only
+        // for one the agent can see.
+        COMPLETION_COMPLETE => match params.reference()? {
+            Reference::Prompt(name) => (Kind::Prompt, name.as_str(), true),
+            Reference::Resource(uri) => (Kind::Resource, uri.as_str(), true),
+        },
         _ => return None,
     };
     Some(Target {

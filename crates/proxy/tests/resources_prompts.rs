@@ -397,3 +397,70 @@ async fn prompt_arguments_the_upstream_could_read_otherwise_never_reach_it(pool:
     assert_eq!(detail["argument"], "/name");
     assert_eq!(f.upstream_saw().len(), before, "the refusal stays local");
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn completions_are_only_for_prompts_and_templates_the_agent_can_see(pool: PgPool) {
+    let f = fixture(pool, POLICY).await;
+    let complete = |id: u32, reference: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "completion/complete",
+            "params": {"ref": reference, "argument": {"name": "name", "value": "A"}}})
+    };
+    let visible = f
+        .post(complete(1, json!({"type": "ref/prompt", "name": "greet"})))
+        .await;
+    assert_eq!(visible["result"], json!({}), "{visible}");
+    let template = f
+        .post(complete(
+            2,
+            json!({"type": "ref/resource", "uri": "demo://open/{id}"}),
+        ))
+        .await;
+    assert_eq!(template["result"], json!({}), "{template}");
+    let before = f.upstream_saw().len();
+    assert_eq!(before, 2);
+
+    let hidden = f
+        .post(complete(
+            3,
+            json!({"type": "ref/prompt", "name": "secret-prompt"}),
+        ))
+        .await;
+    assert_eq!(
+        hidden["error"],
+        json!({"code": -32602, "message": "Unknown prompt: secret-prompt"})
+    );
+    let closed = f
+        .post(complete(
+            4,
+            json!({"type": "ref/resource", "uri": "demo://closed/{id}"}),
+        ))
+        .await;
+    assert_eq!(closed["error"]["code"], -32002, "{closed}");
+    // A `ref` that names nothing, or names twice, cannot be judged.
+    for (id, reference) in [
+        (5, r#"{"type":"ref/prompt"}"#),
+        (
+            6,
+            r#"{"type":"ref/prompt","name":"greet","name":"secret-prompt"}"#,
+        ),
+        (
+            7,
+            r#"{"type":"ref/prompt","name":"greet","n\u0061me":"secret-prompt"}"#,
+        ),
+        (8, r#"{"type":"ref/tool","name":"greet"}"#),
+        (9, r#""greet""#),
+    ] {
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"completion/complete","params":{{"ref":{reference},"argument":{{"name":"n","value":""}}}}}}"#
+        );
+        // Refused as the peek refuses any request it cannot judge.
+        let (status, text) = f.post_with(&body, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer["error"]["code"], -32602, "{reference}: {answer}");
+    }
+    let missing = r#"{"jsonrpc":"2.0","id":10,"method":"completion/complete","params":{"argument":{"name":"n","value":""}}}"#;
+    let (_, text) = f.post_with(missing, &[]).await;
+    assert!(text.contains("-32602"), "{text}");
+    assert_eq!(f.upstream_saw().len(), before, "refusals stay local");
+}

@@ -347,6 +347,9 @@ mod tests {
             (r#"{"~":{"":1,"":2}}"#, "/~0/", ""),
             (r#" { "é" : 1 , "\u00e9" : 2 } "#, "/é", "é"),
             (r#"{"😀":1,"\ud83d\ude00":2}"#, "/😀", "😀"),
+            // A case-insensitive reader (Go's encoding/json) takes either.
+            (r#"{"amount":1,"Amount":99999}"#, "/Amount", "Amount"),
+            (r#"{"n":"\"n\":1","N":1}"#, "/N", "N"),
         ] {
             assert_eq!(
                 duplicate(text),
@@ -361,7 +364,7 @@ mod tests {
         for text in [
             r#"{}"#,
             r#"{"a":1,"b":{"a":1},"c":[{"a":1},{"a":2}]}"#,
-            r#"{"n":"\"n\":1,\"n\":2","N":1,"n ":2}"#,
+            r#"{"n":"\"n\":1,\"n\":2","n ":2,"n_":3}"#,
             r#"{"a":[],"b":[[]],"c":{"d":{}},"e":true,"f":null,"g":false}"#,
         ] {
             assert_eq!(scan(text), Scan::default(), "{text}");

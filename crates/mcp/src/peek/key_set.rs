@@ -1,5 +1,11 @@
 //! The keys of one JSON object, to notice a repeated one.
 //!
+//! Keys are compared as a case-insensitive reader compares them: Go's
+//! `encoding/json` fills a struct field from any key equal to its name under
+//! Unicode case folding, the last one winning, so `{"amount":1,"Amount":9}`
+//! is read as 1 by the policy and as 9 by such an upstream. Two keys that
+//! fold to the same text are therefore one key given twice.
+//!
 //! Objects in MCP messages have a handful of members, so the first few keys
 //! are kept inline and compared one by one: no allocation. A larger object
 //! spills into a hash set, so that a body with a hundred thousand keys costs
@@ -20,8 +26,10 @@ pub(crate) struct KeySet<'a> {
 }
 
 impl<'a> KeySet<'a> {
-    /// Adds `key`; `false` when the object already had it.
+    /// Adds `key`; `false` when the object already had it, or a key that
+    /// differs from it only in letter case.
     pub(crate) fn insert(&mut self, key: Cow<'a, str>) -> bool {
+        let key = folded(key);
         if let Some(set) = self.spilled.as_mut() {
             return set.insert(key);
         }
@@ -40,6 +48,21 @@ impl<'a> KeySet<'a> {
         self.spilled = Some(set);
         fresh
     }
+}
+
+/// `key` case-folded; borrowed when it already is (ASCII without capitals,
+/// as nearly every key is). Folding through upper then lower case catches
+/// letters whose lower case alone does not meet (`ſ` and `s`, `K` and `k`).
+fn folded(key: Cow<'_, str>) -> Cow<'_, str> {
+    if key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        return key;
+    }
+    Cow::Owned(
+        key.chars()
+            .flat_map(char::to_uppercase)
+            .flat_map(char::to_lowercase)
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -61,6 +84,24 @@ mod tests {
         let mut keys = KeySet::default();
         assert!(keys.insert(Cow::Borrowed("name")));
         assert!(!keys.insert(Cow::Owned("name".to_owned())));
-        assert!(keys.insert(Cow::Borrowed("Name")));
+        assert!(keys.insert(Cow::Borrowed("named")));
+    }
+
+    #[test]
+    fn keys_differing_only_in_case_are_one_key() {
+        for (first, second) in [
+            ("amount", "Amount"),
+            ("method", "METHOD"),
+            ("kind", "\u{212A}ind"),      // KELVIN SIGN folds to k
+            ("user_id", "u\u{17F}er_id"), // LONG S folds to s
+            ("Été", "éTÉ"),
+        ] {
+            let mut keys = KeySet::default();
+            assert!(keys.insert(Cow::Borrowed(first)));
+            assert!(!keys.insert(Cow::Borrowed(second)), "{first} / {second}");
+        }
+        let mut keys = KeySet::default();
+        assert!(keys.insert(Cow::Borrowed("a_b")));
+        assert!(keys.insert(Cow::Borrowed("a-b")));
     }
 }

@@ -28,6 +28,9 @@ pub const RESOURCES_UNSUBSCRIBE: &str = "resources/unsubscribe";
 pub const RESOURCES_LIST: &str = "resources/list";
 /// `resources/templates/list`.
 pub const RESOURCE_TEMPLATES_LIST: &str = "resources/templates/list";
+/// `completion/complete`: completes an argument of the prompt or resource
+/// template its `params.ref` names.
+pub const COMPLETION_COMPLETE: &str = "completion/complete";
 /// `prompts/list`.
 pub const PROMPTS_LIST: &str = "prompts/list";
 /// `server/discover` (2026-07-28).
@@ -67,6 +70,7 @@ pub struct Params<'a> {
     is_array: bool,
     name: Option<Cow<'a, str>>,
     uri: Option<Cow<'a, str>>,
+    reference: Option<Reference>,
     arguments: Option<&'a RawValue>,
     /// What the peek's walk over `arguments` found.
     arguments_scan: Scan,
@@ -151,6 +155,10 @@ impl<'a> Params<'a> {
     pub fn uri(&self) -> Option<&str> {
         self.uri.as_deref()
     }
+    /// `params.ref` of `completion/complete`, when well formed.
+    pub fn reference(&self) -> Option<&Reference> {
+        self.reference.as_ref()
+    }
     /// `params.arguments`, raw; `None` when absent or `null`.
     pub fn arguments(&self) -> Option<&'a RawValue> {
         self.arguments
@@ -233,6 +241,35 @@ impl<'m> ToolCall<'m> {
         match self.arguments {
             Some(raw) => serde_json::from_str(raw.get()),
             None => Ok(serde_json::Value::Object(serde_json::Map::new())),
+        }
+    }
+}
+
+/// What `completion/complete` completes: a prompt's argument, or a resource
+/// template's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Prompt(String),
+    Resource(String),
+}
+
+impl Reference {
+    /// `{"type":"ref/prompt","name":…}` or `{"type":"ref/resource","uri":…}`;
+    /// anything else (a repeated key included: serde refuses duplicate
+    /// fields, escaped or not) names nothing.
+    fn read(raw: &RawValue) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Wire {
+            #[serde(rename = "type")]
+            kind: String,
+            name: Option<String>,
+            uri: Option<String>,
+        }
+        let wire: Wire = serde_json::from_str(raw.get()).ok()?;
+        match (wire.kind.as_str(), wire.name, wire.uri) {
+            ("ref/prompt", Some(name), None) => Some(Self::Prompt(name)),
+            ("ref/resource", None, Some(uri)) => Some(Self::Resource(uri)),
+            _ => None,
         }
     }
 }
@@ -408,6 +445,7 @@ fn read_params<'a>(
         is_array: false,
         name: object.name.and_then(decode_string),
         uri: object.uri.and_then(decode_string),
+        reference: object.reference.and_then(Reference::read),
         arguments,
         arguments_scan,
         protocol_version: object.protocol_version.and_then(decode_string),
@@ -418,12 +456,14 @@ fn read_params<'a>(
 /// The requests the policy judges by what they name: `tools/call` and
 /// `prompts/get` need a string `name` and, if any, object `arguments`;
 /// `resources/read`, `resources/subscribe` and `resources/unsubscribe` a
-/// string `uri`. The policy cannot judge a request it cannot name.
+/// string `uri`; `completion/complete` a `ref` naming one prompt or resource
+/// template. The policy cannot judge a request it cannot name.
 fn check_method_params(message: &Message<'_>) -> Result<(), PeekError> {
     let Some(method) = message.method() else {
         return Ok(());
     };
     let (field, takes_arguments) = match method {
+        COMPLETION_COMPLETE => ("ref", false),
         TOOLS_CALL | PROMPTS_GET => ("name", true),
         RESOURCES_READ | RESOURCES_SUBSCRIBE | RESOURCES_UNSUBSCRIBE => ("uri", false),
         _ => return Ok(()),
@@ -445,13 +485,19 @@ fn check_method_params(message: &Message<'_>) -> Result<(), PeekError> {
     };
     let named = match field {
         "uri" => params.uri.is_some(),
+        "ref" => params.reference.is_some(),
         _ => params.name.is_some(),
     };
     if !named {
-        return Err(invalid_params(
-            id,
-            format!("{method} requires \"params.{field}\" to be a string"),
-        ));
+        let detail = if field == "ref" {
+            format!(
+                "{method} requires \"params.ref\" to be {{\"type\":\"ref/prompt\",\"name\":…}} \
+                 or {{\"type\":\"ref/resource\",\"uri\":…}}, each key once"
+            )
+        } else {
+            format!("{method} requires \"params.{field}\" to be a string")
+        };
+        return Err(invalid_params(id, detail));
     }
     if let Some(arguments) = params.arguments.filter(|_| takes_arguments) {
         if JsonKind::of(arguments) != JsonKind::Object {

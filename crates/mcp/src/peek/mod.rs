@@ -22,9 +22,9 @@ use crate::json_text::JsonKind;
 pub use ambiguity::{Ambiguity, MAX_DEPTH};
 use message::{invalid_request, validate};
 pub use message::{
-    Message, MessageKind, Meta, Params, ProgressToken, ToolCall, INITIALIZE, PROMPTS_GET,
-    PROMPTS_LIST, RESOURCES_LIST, RESOURCES_READ, RESOURCES_SUBSCRIBE, RESOURCES_UNSUBSCRIBE,
-    RESOURCE_TEMPLATES_LIST, SERVER_DISCOVER, TOOLS_CALL, TOOLS_LIST,
+    Message, MessageKind, Meta, Params, ProgressToken, Reference, ToolCall, COMPLETION_COMPLETE,
+    INITIALIZE, PROMPTS_GET, PROMPTS_LIST, RESOURCES_LIST, RESOURCES_READ, RESOURCES_SUBSCRIBE,
+    RESOURCES_UNSUBSCRIBE, RESOURCE_TEMPLATES_LIST, SERVER_DISCOVER, TOOLS_CALL, TOOLS_LIST,
 };
 use wire::WireMessage;
 pub use wire::{META_CLIENT_CAPABILITIES, META_PROTOCOL_VERSION};

@@ -277,6 +277,19 @@ fn repeated_members_are_invalid_requests() {
         r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"get-env"}}"#,
         "duplicate member `name`",
     );
+    // A case-insensitive reader (Go's encoding/json) takes the last of these.
+    assert_invalid_request(
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","METHOD":"tools/call","params":{"name":"get-env"}}"#,
+        "duplicate member `METHOD`",
+    );
+    assert_invalid_request(
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","Name":"get-env"}}"#,
+        "duplicate member `Name`",
+    );
+    assert_invalid_request(
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","_meta":{"progressToken":1,"PROGRESSTOKEN":2}}}"#,
+        "duplicate member `PROGRESSTOKEN`",
+    );
 }
 
 #[test]

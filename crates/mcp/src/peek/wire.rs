@@ -1,8 +1,9 @@
 //! Single-pass serde visitors that pull the fields the gateway needs out of a
 //! JSON-RPC message while borrowing everything else as raw JSON.
 //!
-//! Keys are compared after unescaping (`"n\u0061me"` is `name`) and repeated
-//! keys are rejected in every object of the envelope (the message, `params`,
+//! Keys are compared after unescaping (`"n\u0061me"` is `name`) and letter
+//! case (`METHOD` is `method` to a case-insensitive reader; see `key_set`),
+//! and repeated keys are rejected in every object of the envelope (the message, `params`,
 //! `params._meta`), members the gateway reads or not: a peer that reads the
 //! last duplicate while we read the first would let a body say one thing to
 //! the policy and another upstream. (`params.arguments` is checked to any
@@ -39,6 +40,8 @@ pub(crate) enum WireParams<'a> {
 pub(crate) struct WireParamsObject<'a> {
     pub(crate) name: Option<&'a RawValue>,
     pub(crate) uri: Option<&'a RawValue>,
+    /// `completion/complete`'s `ref`: the prompt or resource template it completes.
+    pub(crate) reference: Option<&'a RawValue>,
     pub(crate) arguments: Option<&'a RawValue>,
     pub(crate) protocol_version: Option<&'a RawValue>,
     pub(crate) meta: Option<WireMeta<'a>>,
@@ -83,7 +86,7 @@ fn set_once_with<T, E: de::Error>(slot: &mut Option<T>, key: &str, value: T) -> 
 }
 
 impl<'a> KeySet<'a> {
-    /// Notes a member the gateway does not read, refusing it a second time:
+    /// Notes a member, refusing it a second time (or in another letter case):
     /// a repeated member is ambiguous whether or not the gateway reads it.
     fn insert_once<E: de::Error>(&mut self, key: std::borrow::Cow<'a, str>) -> Result<(), E> {
         if self.insert(key.clone()) {
@@ -125,8 +128,9 @@ impl<'de> Deserialize<'de> for WireMessage<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut m = WireMessage::default();
-                let mut others = KeySet::default();
+                let mut seen = KeySet::default();
                 while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+                    seen.insert_once(key.clone())?;
                     match key.as_ref() {
                         "jsonrpc" => set_once(&mut m.jsonrpc, &key, map.next_value()?)?,
                         "id" => set_once(&mut m.id, &key, map.next_value()?)?,
@@ -135,7 +139,6 @@ impl<'de> Deserialize<'de> for WireMessage<'de> {
                         "error" => set_once(&mut m.error, &key, map.next_value()?)?,
                         "params" => set_once_with(&mut m.params, &key, map.next_value()?)?,
                         _ => {
-                            others.insert_once(key)?;
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
@@ -191,16 +194,17 @@ impl<'de, T: ObjectOr<'de>> Visitor<'de> for ObjectOrVisitor<T> {
 impl<'de> ObjectOr<'de> for WireParams<'de> {
     fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut p = WireParamsObject::default();
-        let mut others = KeySet::default();
+        let mut seen = KeySet::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            seen.insert_once(key.clone())?;
             match key.as_ref() {
                 "name" => set_once(&mut p.name, &key, map.next_value()?)?,
                 "uri" => set_once(&mut p.uri, &key, map.next_value()?)?,
+                "ref" => set_once(&mut p.reference, &key, map.next_value()?)?,
                 "arguments" => set_once(&mut p.arguments, &key, map.next_value()?)?,
                 "protocolVersion" => set_once(&mut p.protocol_version, &key, map.next_value()?)?,
                 "_meta" => set_once_with(&mut p.meta, &key, map.next_value()?)?,
                 _ => {
-                    others.insert_once(key)?;
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -218,8 +222,9 @@ impl<'de> ObjectOr<'de> for WireParams<'de> {
 impl<'de> ObjectOr<'de> for WireMeta<'de> {
     fn object<A: MapAccess<'de>>(mut map: A) -> Result<Self, A::Error> {
         let mut m = WireMetaObject::default();
-        let mut others = KeySet::default();
+        let mut seen = KeySet::default();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            seen.insert_once(key.clone())?;
             match key.as_ref() {
                 "progressToken" => set_once(&mut m.progress_token, &key, map.next_value()?)?,
                 META_PROTOCOL_VERSION => {
@@ -229,7 +234,6 @@ impl<'de> ObjectOr<'de> for WireMeta<'de> {
                     set_once(&mut m.client_capabilities, &key, map.next_value()?)?;
                 }
                 _ => {
-                    others.insert_once(key)?;
                     map.next_value::<IgnoredAny>()?;
                 }
             }
