@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accuracy;
 pub mod classify;
 pub mod definition;
 pub mod recommend;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::{Category, Risk, ToolDefinition, Verdict};
+use crate::{Category, Flag, Risk, ToolDefinition, Verdict};
 
 /// Writes per grant per hour, shared by every writing tool of the server.
 pub const WRITES_PER_HOUR: u64 = 60;
@@ -91,7 +91,18 @@ pub fn recommend(tools: &[(ToolDefinition, Verdict)]) -> Recommendation {
 
 /// The rule for one tool: its action, why, and the rule object.
 fn advise(tool: &ToolDefinition, verdict: &Verdict) -> (&'static str, String, Value) {
+    let contradicted = verdict.flags.contains(&Flag::AnnotationContradicts);
     match verdict.category {
+        // The server's own annotation says it does more than read: limit it
+        // like a write until a person has looked.
+        Category::Read if contradicted => (
+            "limit",
+            format!(
+                "reads, by its name, but the server's annotations say otherwise: allowed, \
+                 limited like a write ({WRITES_PER_HOUR} an hour per agent) until reviewed"
+            ),
+            json!({ "limits": [limit("writes", WRITES_PER_HOUR, "hour", "grant")] }),
+        ),
         Category::Read => ("allow", "reads only: allowed".to_owned(), json!({})),
         Category::Write => (
             "limit",
@@ -230,6 +241,7 @@ mod tests {
             "amount": {"type": "integer"}, "currency": {"type": "string"}}, "required": ["amount"]});
         let tools = judged(vec![
             json!({"name": "get_issue"}),
+            json!({"name": "get_secret_thing", "annotations": {"destructiveHint": true}}),
             json!({"name": "create_issue"}),
             json!({"name": "run_script", "inputSchema": {"type": "object", "properties": {"script": {"type": "string"}}}}),
             json!({"name": "delete_repo"}),
@@ -266,7 +278,8 @@ mod tests {
             .iter()
             .map(|a| a.action.as_str())
             .collect();
-        // Sorted by name: create_charge, create_issue, delete_repo, get_issue, run_script.
+        // Sorted by name: create_charge, create_issue, delete_repo, get_issue,
+        // get_secret_thing (contradicted by its annotation), run_script.
         assert_eq!(
             actions,
             [
@@ -274,8 +287,13 @@ mod tests {
                 "limit",
                 "require_approval",
                 "allow",
+                "limit",
                 "limit"
             ]
+        );
+        assert_eq!(
+            doc["tools"]["get_secret_thing"]["limits"][0]["counter"],
+            "writes"
         );
         // A tool added later is refused.
         assert!(!policy.visible("drop_database"));

@@ -95,10 +95,14 @@ impl Judge {
         }
     }
 
-    /// A money noun makes a tool that changes something financial; a tool
-    /// that only reads money (`get_invoice`) or deletes it stays what it is.
+    /// A money noun makes a tool that changes, runs or cancels something
+    /// financial (`create_invoice`, `cancel_subscription`); a tool that only
+    /// reads money (`get_invoice`) stays a read.
     fn money(&mut self) {
-        if matches!(self.category, Some(Category::Write | Category::Execute)) {
+        if matches!(
+            self.category,
+            Some(Category::Write | Category::Execute | Category::Destructive)
+        ) {
             if let Some(first) = self.money_nouns.first().cloned() {
                 self.reasons.push(first);
                 self.category = Some(Category::Financial);
@@ -215,18 +219,15 @@ impl Judge {
                 (Effect::ReadOnlyHint, false) if self.category == Some(Category::Read) => {
                     self.contradicted = true;
                     self.flags.push(Flag::AnnotationContradicts);
-                    self.raise(Category::Write);
                     text = "the server says the tool is not read-only (readOnlyHint: false), \
-                            though the name reads: taken as a write"
+                            though the name or description reads: risk is raised"
                         .to_owned();
                 }
                 // Only meaningful when the tool is not read-only (MCP spec).
                 (Effect::DestructiveHint, true) if read_only != Some(true) => {
                     if matches!(self.category, Some(Category::Read)) {
-                        self.contradicted = true;
                         self.flags.push(Flag::AnnotationContradicts);
-                        self.category = Some(Category::Destructive);
-                        text.push_str("; the name reads, so it is taken as destructive");
+                        text.push_str("; the name or description reads, so risk is raised");
                     }
                     self.floor(Risk::High);
                 }

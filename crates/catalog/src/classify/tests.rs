@@ -77,6 +77,8 @@ fn verbs_count_anywhere_in_the_name_after_any_prefix() {
         ("list_workflow_runs", Category::Read),
         ("git_commit", Category::Write),
         ("get_and_delete_item", Category::Destructive),
+        ("cancel_subscription", Category::Financial),
+        ("create_price", Category::Financial),
     ] {
         assert_eq!(
             classify(&tool(json!({"name": name})), Trust::Untrusted).category,
@@ -137,7 +139,21 @@ fn a_contradicting_hint_raises_risk_and_is_flagged() {
         &tool(json!({"name": "get_thing", "annotations": {"destructiveHint": true}})),
         Trust::Untrusted,
     );
-    assert_eq!(destructive_read.category, Category::Destructive);
+    // Annotations raise risk; the category stays what the name says.
+    assert_eq!(destructive_read.category, Category::Read);
+    assert_eq!(destructive_read.risk, Risk::High);
+    assert!(destructive_read
+        .flags
+        .contains(&Flag::AnnotationContradicts));
+    let writing_read = classify(
+        &tool(json!({"name": "get_thing", "annotations": {"readOnlyHint": false}})),
+        Trust::Untrusted,
+    );
+    assert_eq!(
+        (writing_read.category, writing_read.risk),
+        (Category::Read, Risk::Medium)
+    );
+    assert!(writing_read.flags.contains(&Flag::AnnotationContradicts));
 }
 
 #[test]
