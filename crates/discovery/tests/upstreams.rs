@@ -1,6 +1,8 @@
 //! Discovery against real HTTP upstreams on loopback: an axum MCP server per
 //! test, in one of several behaviours, and the status each attempt ends in.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

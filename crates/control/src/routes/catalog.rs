@@ -1,6 +1,7 @@
 //! The tool catalog: what each server offers, how risky each tool is and
 //! why, what the policy does to it, and the policy we recommend.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -264,12 +265,10 @@ async fn account_tools(
                 continue;
             }
             let server_id = tool.server_id;
-            if !policies.contains_key(&server_id) {
-                let policy = view::current_policy(&state.pool, auth.account_id, server_id).await?;
-                policies.insert(server_id, policy);
-            }
-            let Some(policy) = policies.get(&server_id) else {
-                continue;
+            let policy = match policies.entry(server_id) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => slot
+                    .insert(view::current_policy(&state.pool, auth.account_id, server_id).await?),
             };
             matched.push(view::tool_out(tool, verdict, policy));
             if i64::try_from(matched.len()).unwrap_or(i64::MAX) > limit {
