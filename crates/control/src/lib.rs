@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod inputs;
@@ -39,6 +40,7 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::policies::router())
         .merge(routes::audit::router())
         .merge(routes::approvals::router())
+        .merge(routes::catalog::router())
 }
 
 /// The control plane's router, with its state applied.

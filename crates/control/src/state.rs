@@ -3,6 +3,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 use toolgate_changes::{ApprovalBus, ChangeBus};
+use toolgate_discovery::Limits;
 use toolgate_netguard::OutboundGuard;
 use toolgate_store::secrets::SecretKey;
 
@@ -51,6 +52,22 @@ pub struct AppState {
     /// Dependencies besides Postgres that `/readyz` reports (e.g. the
     /// gateway's counter store when both planes share a process).
     pub probes: Vec<(&'static str, ReadinessProbe)>,
+    /// Asks upstreams what they offer, through `guard`.
+    pub discovery: Discovery,
+}
+
+/// The discovery client, if one could be built (it cannot only when TLS
+/// cannot start; attempts then end in `error`).
+pub type Discovery = Option<toolgate_discovery::Discoverer>;
+
+fn discoverer(guard: &OutboundGuard, limits: Limits) -> Discovery {
+    match toolgate_discovery::Discoverer::new(guard.clone(), limits) {
+        Ok(discoverer) => Some(discoverer),
+        Err(error) => {
+            tracing::error!(%error, "cannot build the discovery client; discovery is off");
+            None
+        }
+    }
 }
 
 /// Answers whether a dependency is up.
@@ -64,8 +81,10 @@ impl AppState {
         settings: Settings,
         changes: ChangeBus,
     ) -> Self {
+        let guard = OutboundGuard::new(settings.allow_private_upstreams);
         Self {
-            guard: OutboundGuard::new(settings.allow_private_upstreams),
+            discovery: discoverer(&guard, Limits::default()),
+            guard,
             pool,
             secret_key: secret_key.into(),
             jwt: Arc::new(jwt),
@@ -89,7 +108,31 @@ impl AppState {
     /// Resolves names for URL checks with `resolver` instead of the system's.
     pub fn with_resolver(mut self, resolver: Arc<dyn toolgate_netguard::Resolve>) -> Self {
         self.guard = self.guard.with_resolver(resolver);
+        let limits = self.discovery_limits();
+        self.discovery = discoverer(&self.guard, limits);
         self
+    }
+
+    /// Turns tool discovery off: a registration records the catalog as
+    /// unavailable instead of calling the upstream (for a control plane that
+    /// must not reach upstreams, and tests whose upstream addresses are
+    /// placeholders, never to be dialled).
+    pub fn without_discovery(mut self) -> Self {
+        self.discovery = None;
+        self
+    }
+
+    /// Bounds discovery attempts by `limits` instead of the defaults.
+    pub fn with_discovery_limits(mut self, limits: Limits) -> Self {
+        self.discovery = discoverer(&self.guard, limits);
+        self
+    }
+
+    fn discovery_limits(&self) -> Limits {
+        self.discovery
+            .as_ref()
+            .map(toolgate_discovery::Discoverer::limits)
+            .unwrap_or_default()
     }
 
     /// Adds a dependency to report in `/readyz`.

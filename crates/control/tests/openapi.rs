@@ -43,6 +43,10 @@ const CONTRACT: &[(&str, &str)] = &[
     ("POST", "/v1/approvals/{id}/deny"),
     ("GET", "/v1/audit"),
     ("GET", "/v1/audit/export"),
+    ("GET", "/v1/servers/{id}/tools"),
+    ("POST", "/v1/servers/{id}/tools/refresh"),
+    ("GET", "/v1/servers/{id}/policy/recommended"),
+    ("GET", "/v1/tools"),
 ];
 
 const METHODS: [Method; 5] = [

@@ -29,6 +29,7 @@ mod limit;
 mod rule;
 mod section;
 mod suggest;
+mod treatment;
 mod validate;
 mod window;
 
@@ -40,6 +41,7 @@ pub use document::{
     MAX_SLIDING_MAX,
 };
 pub use error::PolicyError;
+pub use treatment::{LimitSummary, Treatment, TreatmentAction};
 pub use window::{Window, MAX_WINDOW_SECS};
 
 /// Validates and compiles a policy document, reporting every error at once.

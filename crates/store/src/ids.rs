@@ -186,3 +186,7 @@ mod tests {
         }
     }
 }
+typed_id!(
+    /// A tool in a server's catalog (one per server and tool name).
+    ToolId, "tol", "tool"
+);

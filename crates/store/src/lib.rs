@@ -11,6 +11,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod audit_dead_letters;
+pub mod catalog;
 pub mod db;
 pub mod deployment;
 pub mod dev_secrets;

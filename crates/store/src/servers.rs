@@ -21,6 +21,13 @@ pub struct Server {
     pub url: String,
     pub header_names: Vec<String>,
     pub timeout_ms: i32,
+    /// Whether the server's own annotations may lower its tools' risk.
+    pub trusted: bool,
+    /// The last discovery attempt: `pending` before the first.
+    pub catalog_status: String,
+    pub catalog_checked_at: Option<DateTime<Utc>>,
+    pub catalog_tool_count: Option<i32>,
+    pub catalog_detail: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -42,9 +49,18 @@ pub struct ServerPatch<'a> {
     /// Replaces every header when given.
     pub headers: Option<&'a Headers>,
     pub timeout_ms: Option<i32>,
+    pub trusted: Option<bool>,
 }
 
-const COLUMNS: &str = "id, account_id, name, url, header_names, timeout_ms, created_at, updated_at";
+/// The catalog's state comes from `server_catalogs` (one row per server at
+/// most), by subqueries that `RETURNING` accepts as well as `SELECT`.
+const COLUMNS: &str = "id, account_id, name, url, header_names, timeout_ms, trusted,
+    COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id), 'pending')
+        AS catalog_status,
+    (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_checked_at,
+    (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_tool_count,
+    (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_detail,
+    created_at, updated_at";
 
 fn seal_headers(
     key: &SecretKey,
@@ -128,6 +144,7 @@ pub async fn update(
              name = COALESCE($3, name),
              url = COALESCE($4, url),
              timeout_ms = COALESCE($5, timeout_ms),
+             trusted = COALESCE($9, trusted),
              header_names = CASE WHEN $6 THEN $7 ELSE header_names END,
              headers_enc = CASE WHEN $6 THEN $8 ELSE headers_enc END,
              updated_at = now()
@@ -141,6 +158,7 @@ pub async fn update(
     .bind(set_headers)
     .bind(names)
     .bind(sealed)
+    .bind(patch.trusted)
     .fetch_optional(pool)
     .await
     .map_err(conflict_as("a server with this name"))?

@@ -155,6 +155,13 @@ pub struct ServeArgs {
     #[arg(long, env = "TOOLGATE_ALLOW_PRIVATE_UPSTREAMS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_private_upstreams: bool,
 
+    /// How often every server's tools are discovered again, in seconds (0:
+    /// never; registration and `POST /v1/servers/{id}/tools/refresh` still
+    /// discover). Every control plane running with it refreshes every
+    /// server: in a deployment of several, set it on one.
+    #[arg(long, env = "TOOLGATE_CATALOG_REFRESH_SECS", default_value_t = 3600)]
+    pub catalog_refresh_secs: u64,
+
     /// How long a gateway keeps an account's configuration without hearing
     /// of a change, in seconds: a safety net behind change notifications.
     #[arg(long, env = "TOOLGATE_SNAPSHOT_TTL", default_value_t = 60)]

@@ -6,6 +6,7 @@ mod audit;
 mod config;
 mod policy_cmd;
 mod redis_names;
+mod scan_cmd;
 mod serve;
 mod telemetry;
 
@@ -47,6 +48,9 @@ enum Command {
     /// Work with policy documents offline.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// List an MCP server's tools with the risk Toolgate sees in each, and
+    /// optionally write the policy it recommends (no database needed).
+    Scan(scan_cmd::ScanArgs),
 }
 
 #[derive(Subcommand)]
@@ -96,6 +100,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Policy(PolicyCommand::Eval { file, tool, args }) => {
             policy_cmd::eval(&file, &tool, args.as_deref())
         }
+        Command::Scan(args) => scan_cmd::scan(&args),
     }
 }
 

@@ -227,6 +227,13 @@ fn control_app(
         }
         None => state,
     };
+    if args.catalog_refresh_secs > 0 {
+        let refresher = toolgate_control::catalog::refresh::PeriodicRefresh {
+            state: state.clone(),
+            every: std::time::Duration::from_secs(args.catalog_refresh_secs),
+        };
+        tokio::spawn(refresher.run());
+    }
     Ok((toolgate_control::app(state), outbox))
 }
 

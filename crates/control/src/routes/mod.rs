@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod grants;
 pub mod health;
 pub mod policies;
@@ -26,6 +27,7 @@ pub const TAG_POLICIES: &str = "policies";
 pub const TAG_APPROVALS: &str = "approvals";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_OPS: &str = "operations";
+pub const TAG_CATALOG: &str = "catalog";
 
 /// Cursor pagination parameters shared by every list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

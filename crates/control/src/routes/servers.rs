@@ -13,9 +13,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Auth;
+use crate::catalog::refresh;
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::inputs;
+use crate::routes::catalog::CatalogOut;
 use crate::routes::{ListParams, TAG_SERVERS};
 use crate::state::AppState;
 
@@ -50,6 +52,9 @@ pub struct ServerPatchIn {
     /// Replaces all upstream headers; `{}` removes them.
     headers: Option<BTreeMap<String, String>>,
     timeout_ms: Option<i32>,
+    /// Whether the server's own tool annotations (e.g. `readOnlyHint`) may
+    /// lower the risk the catalog gives its tools.
+    trusted: Option<bool>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -62,6 +67,10 @@ pub struct ServerOut {
     /// Names of the configured upstream headers; values are never shown.
     header_names: Vec<String>,
     timeout_ms: i32,
+    /// Whether the server's own tool annotations may lower its tools' risk.
+    trusted: bool,
+    /// The last discovery of its tools (`GET /v1/servers/{id}/tools`).
+    catalog: CatalogOut,
     created_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -75,6 +84,13 @@ impl ServerOut {
             url: s.url,
             header_names: s.header_names,
             timeout_ms: s.timeout_ms,
+            trusted: s.trusted,
+            catalog: CatalogOut {
+                status: s.catalog_status,
+                checked_at: s.catalog_checked_at,
+                tool_count: s.catalog_tool_count,
+                detail: s.catalog_detail,
+            },
             created_at: s.created_at,
             updated_at: s.updated_at,
         }
@@ -148,6 +164,9 @@ async fn create_server(
     )
     .await?;
     state.changes.publish(auth.account_id).await;
+    // Its tools are discovered in the background; the catalog's status
+    // says how that went.
+    refresh::spawn_refresh(&state, auth.account_id, server.id);
     let slug = account_slug(&state, &auth).await?;
     Ok((
         StatusCode::CREATED,
@@ -224,10 +243,15 @@ async fn patch_server(
             url: url.as_ref().map(url::Url::as_str),
             headers: headers.as_ref(),
             timeout_ms: input.timeout_ms,
+            trusted: input.trusted,
         },
     )
     .await?;
     state.changes.publish(auth.account_id).await;
+    // Another address or other credentials may list other tools.
+    if url.is_some() || headers.is_some() {
+        refresh::spawn_refresh(&state, auth.account_id, server.id);
+    }
     let slug = account_slug(&state, &auth).await?;
     Ok(Json(ServerOut::new(&state, &slug, server)))
 }

@@ -161,8 +161,16 @@ impl TestApp {
             },
             changes.clone(),
         );
+        // Tests that allow no private upstreams register placeholder public
+        // addresses: discovery must never dial them.
+        let state = adjust(state);
+        let state = if allow_private_upstreams {
+            state
+        } else {
+            state.without_discovery()
+        };
         Self {
-            router: app(adjust(state)),
+            router: app(state),
             pool,
             changes,
         }
