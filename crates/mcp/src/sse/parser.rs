@@ -23,8 +23,12 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// them on. Lines end in `\n`, `\r\n` or `\r`; a `\r\n` split across chunks
 /// counts once. The [`SseEvent::raw`] bytes of every event, followed by the
 /// remainder, reproduce the input, except for blank lines that end no event,
-/// which are dropped. An event ending in `\r` is dispatched at once; if its
-/// `\n` arrives in the next chunk, it starts the next event's raw bytes.
+/// which are dropped, and a leading BOM, which is not relayed. An event
+/// ending in `\r` is dispatched at once; if its `\n` arrives in the next
+/// chunk, it starts the next event's raw bytes. Relayed anywhere in a
+/// stream, the raw bytes of every event read as the same event: one that
+/// starts with BOM bytes (mid-stream, a field name) gets a blank line in
+/// front.
 #[derive(Debug)]
 pub struct SseParser {
     buf: BytesMut,
@@ -184,8 +188,10 @@ impl SseParser {
         if len < BOM.len() {
             return false;
         }
-        self.scan = BOM.len();
-        self.line_start = BOM.len();
+        // Not part of the first event: relayed after events the gateway
+        // writes itself, it would turn that event's first field name into
+        // another one.
+        self.buf.advance(BOM.len());
         self.at_stream_start = false;
         true
     }
@@ -262,8 +268,25 @@ impl SseParser {
         let id = pending.id.map(text);
         let event = pending.event.map(text);
         let comments = pending.comments.into_iter().map(text).collect();
-        SseEvent::parsed(raw, id, event, data, pending.retry, comments)
+        SseEvent::parsed(relayable(raw), id, event, data, pending.retry, comments)
     }
+}
+
+/// An event's raw bytes made safe to relay at the start of a stream.
+///
+/// BOM bytes at the start of an event begin a field name (the stream's own
+/// BOM was consumed). Relayed first, after the blank lines before them were
+/// dropped, a reader would strip them as the stream's BOM and read another
+/// field (`\u{FEFF}data` would become `data`); a blank line in front keeps
+/// them where they were.
+fn relayable(raw: Bytes) -> Bytes {
+    if !raw.starts_with(BOM) {
+        return raw;
+    }
+    let mut guarded = BytesMut::with_capacity(raw.len() + 1);
+    guarded.extend_from_slice(b"\n");
+    guarded.extend_from_slice(&raw);
+    guarded.freeze()
 }
 
 /// The events completed by one chunk; see [`SseParser::feed`].

@@ -122,13 +122,54 @@ fn stray_blank_lines_are_dropped_and_unknown_only_events_kept() {
 fn bom_is_skipped_at_the_start_only() {
     let events = parse_all(b"\xEF\xBB\xBFdata: a\n\n\xEF\xBB\xBFdata: b\n\n");
     assert_eq!(events[0].data(), Some(&b"a"[..]));
-    assert_eq!(&events[0].raw().unwrap()[..3], b"\xEF\xBB\xBF");
+    assert_eq!(&events[0].raw().unwrap()[..], b"data: a\n\n");
     // A BOM later is part of a field name.
     assert_eq!(events[1].data(), None);
     let (events, _) = parse_chunked(b"\xEF\xBB\xBFdata: a\n\n", &[1, 2], DEFAULT_MAX_EVENT_SIZE);
     assert_eq!(events[0].data(), Some(&b"a"[..]));
     // A stream that starts like a BOM but is not one.
     assert!(parse_all(b"\xEFdata: a\n\n").len() == 1);
+}
+
+/// Found by fuzzing: relayed after the gateway's own events (refusals in a
+/// batch), an upstream's leading BOM would have made the first event's
+/// `data` a field named `\u{FEFF}data`, and the agent would have lost it.
+#[test]
+fn a_leading_bom_is_not_relayed() {
+    let events = parse_all(b"\xEF\xBB\xBFdata: a\n\n");
+    let mut relayed = SseEvent::message(&b"{}"[..]).encode().to_vec();
+    relayed.extend_from_slice(events[0].raw().unwrap());
+    let downstream = parse_all(&relayed);
+    assert_eq!(downstream.len(), 2);
+    assert_eq!(downstream[1].data(), Some(&b"a"[..]));
+}
+
+/// Found by fuzzing: mid-stream, BOM bytes start a field name, so this event
+/// has no data. Its blank line before is dropped; relayed first, the BOM
+/// bytes would open the agent's stream, be stripped as its BOM, and the
+/// agent would read a `data` the gateway never saw (nor filtered).
+#[test]
+fn bom_bytes_inside_the_stream_stay_a_field_name_when_relayed() {
+    let events = parse_all(b"\n\xEF\xBB\xBFdata: x\n\n");
+    assert_eq!(fields(&events[0]), (None, None, None, None, vec![]));
+    let raw = events[0].raw().unwrap();
+    assert_eq!(&raw[..], b"\n\xEF\xBB\xBFdata: x\n\n");
+    assert_eq!(fields(&parse_all(raw)[0]), fields(&events[0]));
+
+    // The fuzzer's input: 18 blank lines, then a BOM-led line, cut at these
+    // offsets, with a 36-byte cap.
+    let mut input = vec![b'\r'; 18];
+    input.extend_from_slice(
+        b"\xEF\xBB\xBF\r\r\r\r\r\r\xff\xff\xff\x12\xff\xff\x00\x10\x01z\xff\xff\xffr",
+    );
+    input.extend_from_slice(&[b'\r'; 8]);
+    let (events, err) = parse_chunked(&input, &[7, 8, 9, 10, 11, 44, 45, 46], 36);
+    assert_eq!((events.len(), err), (2, None));
+    let relayed: Vec<u8> = events.iter().flat_map(|e| e.to_bytes().to_vec()).collect();
+    assert_eq!(
+        parse_all(&relayed).iter().map(fields).collect::<Vec<_>>(),
+        events.iter().map(fields).collect::<Vec<_>>()
+    );
 }
 
 #[test]
