@@ -23,6 +23,7 @@ mod compile;
 mod decide;
 mod document;
 mod error;
+mod extensions;
 mod glob;
 mod glob_set;
 mod limit;
@@ -40,6 +41,7 @@ pub use document::{
     MAX_SLIDING_MAX,
 };
 pub use error::PolicyError;
+pub use extensions::MAX_EXTENSION_LEN;
 pub use window::{Window, MAX_WINDOW_SECS};
 
 /// Validates and compiles a policy document, reporting every error at once.
