@@ -462,13 +462,13 @@ mod tests {
         assert_eq!(answer(&plan, 2)["error"]["message"], "Method not found: tasks/list");
         // The same method in the revision that defines it.
         let tasks = r#"{"jsonrpc":"2.0","id":2,"method":"tasks/list"}"#;
-        let plan = plan(
+        let in_2025_11_25 = super::plan(
             &toolgate_mcp::peek(tasks.as_bytes()).unwrap(),
             &policy(),
             ProtocolVersion::V2025_11_25,
         );
-        assert!(matches!(plan.actions[..], [Action::Forward]));
-        assert_eq!(plan.decision, RequestDecision::Forwarded);
+        assert!(matches!(in_2025_11_25.actions[..], [Action::Forward]));
+        assert_eq!(in_2025_11_25.decision, RequestDecision::Forwarded);
     }
 
     #[test]
