@@ -82,7 +82,11 @@ pub const CLIENT_METHODS: &[(&str, Call, &[ProtocolVersion])] = &[
     ("notifications/initialized", Call::Notification, LEGACY),
     ("notifications/cancelled", Call::Notification, ALL),
     ("notifications/progress", Call::Notification, LEGACY),
-    ("notifications/roots/list_changed", Call::Notification, LEGACY),
+    (
+        "notifications/roots/list_changed",
+        Call::Notification,
+        LEGACY,
+    ),
     ("notifications/tasks/status", Call::Notification, TASKS),
 ];
 
@@ -247,7 +251,11 @@ mod tests {
     #[test]
     fn the_form_matters() {
         assert!(client_defines(V2025_03_26, Call::Request, "tools/call"));
-        assert!(!client_defines(V2025_03_26, Call::Notification, "tools/call"));
+        assert!(!client_defines(
+            V2025_03_26,
+            Call::Notification,
+            "tools/call"
+        ));
         assert!(client_defines(
             V2025_03_26,
             Call::Notification,
@@ -263,7 +271,11 @@ mod tests {
     #[test]
     fn newer_and_older_methods_are_not_defined() {
         assert!(!client_defines(V2025_06_18, Call::Request, "tasks/get"));
-        assert!(!client_defines(V2025_11_25, Call::Request, "server/discover"));
+        assert!(!client_defines(
+            V2025_11_25,
+            Call::Request,
+            "server/discover"
+        ));
         assert!(!client_defines(V2026_07_28, Call::Request, "initialize"));
         assert!(!client_defines(V2026_07_28, Call::Request, "ping"));
         // Server-to-client methods are never a client's to send.
@@ -278,7 +290,10 @@ mod tests {
     #[test]
     fn matching_is_exact() {
         for name in ["Tools/call", "tools/call ", "tools/", "tools/call/x", ""] {
-            assert!(!client_defines(V2025_11_25, Call::Request, name), "{name:?}");
+            assert!(
+                !client_defines(V2025_11_25, Call::Request, name),
+                "{name:?}"
+            );
             assert!(!is_mcp_method(name), "{name:?}");
         }
         assert!(is_mcp_method("sampling/createMessage"));

@@ -39,7 +39,10 @@ pub(crate) fn read_extensions(errors: &mut Errors, value: Option<&Value>) -> Vec
         let Some(method) = entry.as_str() else {
             errors.push(
                 pointer,
-                format!("an extension must be a method name (a string), not {}", describe(entry)),
+                format!(
+                    "an extension must be a method name (a string), not {}",
+                    describe(entry)
+                ),
             );
             continue;
         };
@@ -99,9 +102,10 @@ mod tests {
         let none = crate::parse(&json!({"version": "1"})).unwrap();
         assert!(!none.is_extension("x-vendor/do-thing"));
         assert_eq!(none.extensions().count(), 0);
-        let policy =
-            crate::parse(&json!({"version": "1", "extensions": ["x-vendor/do-thing", "debug/dump"]}))
-                .unwrap();
+        let policy = crate::parse(
+            &json!({"version": "1", "extensions": ["x-vendor/do-thing", "debug/dump"]}),
+        )
+        .unwrap();
         assert!(policy.is_extension("x-vendor/do-thing"));
         assert!(policy.is_extension("debug/dump"));
         assert!(!policy.is_extension("x-vendor/do-thin"));
@@ -116,15 +120,34 @@ mod tests {
 
     #[test]
     fn bad_entries_are_reported_at_their_pointer() {
-        let found = errors(json!(["", "tools/call", "x", "x", 3, "rpc.discover", "sampling/createMessage", "a\u{7}b"]));
+        let found = errors(json!([
+            "",
+            "tools/call",
+            "x",
+            "x",
+            3,
+            "rpc.discover",
+            "sampling/createMessage",
+            "a\u{7}b"
+        ]));
         let at: Vec<(&str, &str)> = found
             .iter()
             .map(|e| (e.pointer.as_str(), e.message.as_str()))
             .collect();
         assert_eq!(at.len(), 7, "{at:?}");
-        assert_eq!(at[0], ("/extensions/0", "an extension method name must not be empty"));
+        assert_eq!(
+            at[0],
+            (
+                "/extensions/0",
+                "an extension method name must not be empty"
+            )
+        );
         assert_eq!(at[1].0, "/extensions/1");
-        assert!(at[1].1.contains("\"tools/call\" is an MCP method"), "{}", at[1].1);
+        assert!(
+            at[1].1.contains("\"tools/call\" is an MCP method"),
+            "{}",
+            at[1].1
+        );
         assert_eq!(at[2], ("/extensions/3", "extension \"x\" is listed twice"));
         assert_eq!(at[3].0, "/extensions/4");
         assert!(at[3].1.contains("the number 3"), "{}", at[3].1);

@@ -459,7 +459,10 @@ mod tests {
         assert_eq!(refused["id"], 1);
         assert_eq!(refused["error"]["code"], -32601);
         assert_eq!(refused["error"]["message"], "Method not found: debug/dump");
-        assert_eq!(answer(&plan, 2)["error"]["message"], "Method not found: tasks/list");
+        assert_eq!(
+            answer(&plan, 2)["error"]["message"],
+            "Method not found: tasks/list"
+        );
         // The same method in the revision that defines it.
         let tasks = r#"{"jsonrpc":"2.0","id":2,"method":"tasks/list"}"#;
         let in_2025_11_25 = super::plan(

@@ -322,20 +322,14 @@ async fn handle_post(
         // 2026-07-28 answers a method the server does not implement with
         // 404 and the `-32601` body; its bodies are single messages, so an
         // unknown method is the whole request. Legacy revisions say 200.
-        let status = if version.era() == Era::Modern
-            && plan.decision == RequestDecision::UnknownMethod
-        {
-            StatusCode::NOT_FOUND
-        } else {
-            StatusCode::OK
-        };
+        let status =
+            if version.era() == Era::Modern && plan.decision == RequestDecision::UnknownMethod {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
         let answer = join_local(&parsed, &local);
-        return Ok((
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            answer,
-        )
-            .into_response());
+        return Ok((status, [(header::CONTENT_TYPE, "application/json")], answer).into_response());
     }
     let forward_body = if forward.len() == parsed.messages().len() {
         body.clone()

@@ -210,7 +210,11 @@ async fn unknown_methods_never_reach_the_upstream(pool: PgPool) {
         assert_method_not_found(&answer, 7, method);
     }
     // A notification cannot be answered: it is dropped, as accepted.
-    for method in ["notifications/debug", "notifications/message", "x-other/poke"] {
+    for method in [
+        "notifications/debug",
+        "notifications/message",
+        "x-other/poke",
+    ] {
         let (status, answer) = f.post(Some("2025-11-25"), &notification(method)).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{method}");
         assert_eq!(answer, Value::Null);
@@ -236,14 +240,22 @@ async fn methods_of_another_revision_are_refused(pool: PgPool) {
         assert_method_not_found(&answer, 3, method);
     }
     let (status, _) = f
-        .post(Some("2025-06-18"), &notification("notifications/tasks/status"))
+        .post(
+            Some("2025-06-18"),
+            &notification("notifications/tasks/status"),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert!(f.take_seen().is_empty());
 
     // 2026-07-28 removed the handshake, ping and logging/setLevel; it
     // answers an unknown method with 404 and the JSON-RPC error.
-    for method in ["initialize", "ping", "logging/setLevel", "resources/subscribe"] {
+    for method in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+    ] {
         let (status, answer) = f
             .post(Some("2026-07-28"), &modern(request(4, method)))
             .await;
@@ -325,12 +337,18 @@ async fn a_batch_is_judged_message_by_message(pool: PgPool) {
 
     // Nothing left to forward: the refusals alone, or 202 when there are
     // none to give.
-    let batch = json!([request(1, "debug/dump"), notification("notifications/debug")]);
+    let batch = json!([
+        request(1, "debug/dump"),
+        notification("notifications/debug")
+    ]);
     let (status, answer) = f.post(None, &batch).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(answer.as_array().unwrap().len(), 1);
     assert_method_not_found(&answer[0], 1, "debug/dump");
-    let batch = json!([notification("notifications/a"), notification("notifications/b")]);
+    let batch = json!([
+        notification("notifications/a"),
+        notification("notifications/b")
+    ]);
     let (status, answer) = f.post(None, &batch).await;
     assert_eq!((status, answer), (StatusCode::ACCEPTED, Value::Null));
     assert!(f.take_seen().is_empty());
