@@ -2,6 +2,7 @@
 //!
 //! - [`peek`](mod@peek): read a body once, without re-serialising it.
 //! - [`headers`]: MCP header names, protocol era, header/body agreement.
+//! - [`methods`]: the methods each revision lets a client send.
 //! - [`sse`]: incremental Server-Sent Events parsing and framing.
 //! - [`response`]: JSON-RPC errors and the policy refusal result.
 //! - [`tools_list`]: remove tools from a `tools/list` result.
@@ -10,6 +11,7 @@
 
 pub mod error_codes;
 pub mod headers;
+pub mod methods;
 pub mod peek;
 pub mod response;
 pub mod sse;

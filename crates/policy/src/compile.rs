@@ -19,6 +19,9 @@ pub struct CompiledPolicy {
     pub(crate) resources: CompiledSection,
     pub(crate) prompts: CompiledSection,
     pub(crate) counters: Vec<CounterSpec>,
+    /// `extensions`, sorted: few, and looked up only for methods MCP does
+    /// not define.
+    pub(crate) extensions: Vec<String>,
 }
 
 /// One [`Kind`]'s part of the policy, with precedence resolved.
@@ -86,6 +89,11 @@ pub(crate) fn compile(doc: Document) -> CompiledPolicy {
         resources: compile_section(doc.resources),
         prompts: compile_section(doc.prompts),
         counters,
+        extensions: {
+            let mut extensions = doc.extensions;
+            extensions.sort_unstable();
+            extensions
+        },
     }
 }
 
@@ -194,7 +202,21 @@ impl CompiledPolicy {
             resources: CompiledSection::closed(),
             prompts: CompiledSection::closed(),
             counters: Vec::new(),
+            extensions: Vec::new(),
         }
+    }
+
+    /// Whether `method` is one of the document's `extensions`: a method
+    /// outside MCP that the gateway forwards as sent. Exact, case-sensitive.
+    pub fn is_extension(&self, method: &str) -> bool {
+        self.extensions
+            .binary_search_by(|listed| listed.as_str().cmp(method))
+            .is_ok()
+    }
+
+    /// The document's `extensions`, sorted.
+    pub fn extensions(&self) -> impl Iterator<Item = &str> {
+        self.extensions.iter().map(String::as_str)
     }
 
     pub(crate) fn section(&self, kind: Kind) -> &CompiledSection {

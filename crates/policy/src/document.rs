@@ -185,6 +185,8 @@ pub(crate) struct Document {
     pub tools: Section,
     pub resources: Section,
     pub prompts: Section,
+    /// `extensions`: method names outside MCP, forwarded as sent.
+    pub extensions: Vec<String>,
 }
 
 impl Document {

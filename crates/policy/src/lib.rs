@@ -23,6 +23,7 @@ mod compile;
 mod decide;
 mod document;
 mod error;
+mod extensions;
 mod glob;
 mod glob_set;
 mod limit;
@@ -41,6 +42,7 @@ pub use document::{
     MAX_SLIDING_MAX,
 };
 pub use error::PolicyError;
+pub use extensions::MAX_EXTENSION_LEN;
 pub use treatment::{LimitSummary, Treatment, TreatmentAction};
 pub use window::{Window, MAX_WINDOW_SECS};
 

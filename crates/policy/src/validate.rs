@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::document::{Document, Kind, Limit, Section};
 use crate::error::{child, describe, PolicyError};
+use crate::extensions::read_extensions;
 use crate::section::{read_default, read_hide, read_section, slot};
 use crate::suggest;
 
@@ -16,6 +17,7 @@ const TOP_FIELDS: &[&str] = &[
     "tools",
     "resources",
     "prompts",
+    "extensions",
 ];
 
 /// Collects errors as validation walks the document.
@@ -63,12 +65,14 @@ pub(crate) fn validate(doc: &Value) -> Result<Document, Vec<PolicyError>> {
         }
     });
     check_counters(&mut errors, &[&tools, &resources, &prompts]);
+    let extensions = read_extensions(&mut errors, top.get("extensions"));
 
     if errors.0.is_empty() {
         Ok(Document {
             tools,
             resources,
             prompts,
+            extensions,
         })
     } else {
         Err(errors.0)

@@ -34,7 +34,7 @@ fn unknown_top_level_fields() {
     one(
         doc,
         "/owner",
-        "allowed fields are `version`, `default`, `hide`, `tools`, `resources` or `prompts`",
+        "allowed fields are `version`, `default`, `hide`, `tools`, `resources`, `prompts` or `extensions`",
     );
     let mut doc = with_tools(json!({}));
     doc["resource"] = json!({});

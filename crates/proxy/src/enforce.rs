@@ -6,13 +6,21 @@
 //! `resources/unsubscribe` and `completion/complete` only by whether the
 //! resource, template or prompt they name is visible. Lists
 //! are filtered on the way back (see `relay`).
+//!
+//! Before any of that, a method must exist: only the requests and
+//! notifications the revision in use defines for a client (see
+//! [`toolgate_mcp::methods`]), and the policy's `extensions`, reach the
+//! upstream. An upstream may serve more (debug or admin methods, methods of
+//! a newer revision) than anyone judged; the agent gets `-32601`, as from a
+//! server without them.
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
 use serde_json::json;
 use serde_json::value::RawValue;
-use toolgate_mcp::headers::Era;
+use toolgate_mcp::headers::{Era, ProtocolVersion};
+use toolgate_mcp::methods::{client_defines, method_not_found_message, Call};
 use toolgate_mcp::peek::{
     Params, Reference, COMPLETION_COMPLETE, PROMPTS_GET, PROMPTS_LIST, RESOURCES_LIST,
     RESOURCES_READ, RESOURCES_SUBSCRIBE, RESOURCES_UNSUBSCRIBE, RESOURCE_TEMPLATES_LIST,
@@ -35,6 +43,9 @@ pub enum Action {
     Forward,
     /// The gateway's own answer; the upstream never sees the message.
     Answer(Bytes),
+    /// A notification the gateway refuses: the upstream never sees it, and
+    /// a notification gets no answer.
+    Drop,
     /// A call the policy allows once these limits are acquired.
     Limited {
         id: Id<'static>,
@@ -77,20 +88,28 @@ pub struct Plan {
     pub decision: RequestDecision,
 }
 
-pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, era: Era) -> Plan {
-    plan_audited(body, policy, era, false)
+pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, version: ProtocolVersion) -> Plan {
+    plan_audited(body, policy, version, false)
 }
 
 /// [`plan`], noting each `tools/call` decision for the audit trail when
 /// `audit` is on.
-pub fn plan_audited(body: &Body<'_>, policy: &CompiledPolicy, era: Era, audit: bool) -> Plan {
+pub fn plan_audited(
+    body: &Body<'_>,
+    policy: &CompiledPolicy,
+    version: ProtocolVersion,
+    audit: bool,
+) -> Plan {
     let mut lists_tools = false;
     let mut request = RequestDecision::Forwarded;
     let (actions, notes) = body
         .messages()
         .iter()
         .map(|message| {
-            let (action, note, decision) = decide(message, policy, era, audit);
+            let (action, note, decision) = match unknown_method(message, policy, version) {
+                Some(action) => (action, None, RequestDecision::UnknownMethod),
+                None => decide(message, policy, version.era(), audit),
+            };
             lists_tools |= matches!(action, Action::Forward) && is_list(message);
             request = request.max(decision);
             (action, note)
@@ -102,6 +121,30 @@ pub fn plan_audited(body: &Body<'_>, policy: &CompiledPolicy, era: Era, audit: b
         notes,
         decision: request,
     }
+}
+
+/// The refusal of a request or notification whose method `version` does not
+/// define for a client and the policy does not list in `extensions`; `None`
+/// for every other message (responses carry no method and pass: they answer
+/// the upstream's own requests).
+fn unknown_method(
+    message: &Message<'_>,
+    policy: &CompiledPolicy,
+    version: ProtocolVersion,
+) -> Option<Action> {
+    let method = message.method()?;
+    let call = Call::of(message.kind())?;
+    if client_defines(version, call, method) || policy.is_extension(method) {
+        return None;
+    }
+    Some(match message.id() {
+        Some(id) => Action::Answer(error_response(
+            Some(id),
+            error_codes::METHOD_NOT_FOUND,
+            &method_not_found_message(method),
+        )),
+        None => Action::Drop,
+    })
 }
 
 fn is_list(message: &Message<'_>) -> bool {
@@ -357,7 +400,7 @@ mod tests {
         plan(
             &toolgate_mcp::peek(body.as_bytes()).unwrap(),
             &policy(),
-            Era::Legacy,
+            ProtocolVersion::V2025_03_26,
         )
     }
 
@@ -389,6 +432,67 @@ mod tests {
             let plan = plan_of(&body);
             assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
             assert!(plan.lists_tools, "{method} answers are filtered");
+        }
+    }
+
+    #[test]
+    fn methods_the_revision_does_not_define_are_refused_or_dropped() {
+        let plan = plan_of(
+            r#"[{"jsonrpc":"2.0","id":1,"method":"debug/dump"},
+                {"jsonrpc":"2.0","method":"notifications/debug"},
+                {"jsonrpc":"2.0","id":2,"method":"tasks/list"},
+                {"jsonrpc":"2.0","id":3,"method":"ping"},
+                {"jsonrpc":"2.0","id":4,"result":{}}]"#,
+        );
+        assert!(matches!(
+            plan.actions[..],
+            [
+                Action::Answer(_),
+                Action::Drop,
+                Action::Answer(_),
+                Action::Forward,
+                Action::Forward
+            ]
+        ));
+        assert_eq!(plan.decision, RequestDecision::UnknownMethod);
+        let refused = answer(&plan, 0);
+        assert_eq!(refused["id"], 1);
+        assert_eq!(refused["error"]["code"], -32601);
+        assert_eq!(refused["error"]["message"], "Method not found: debug/dump");
+        assert_eq!(
+            answer(&plan, 2)["error"]["message"],
+            "Method not found: tasks/list"
+        );
+        // The same method in the revision that defines it.
+        let tasks = r#"{"jsonrpc":"2.0","id":2,"method":"tasks/list"}"#;
+        let in_2025_11_25 = super::plan(
+            &toolgate_mcp::peek(tasks.as_bytes()).unwrap(),
+            &policy(),
+            ProtocolVersion::V2025_11_25,
+        );
+        assert!(matches!(in_2025_11_25.actions[..], [Action::Forward]));
+        assert_eq!(in_2025_11_25.decision, RequestDecision::Forwarded);
+    }
+
+    #[test]
+    fn listed_extensions_are_forwarded_unjudged() {
+        let policy = toolgate_policy::parse(&json!({
+            "version": "1",
+            "default": "deny",
+            "extensions": ["x-vendor/do-thing"]
+        }))
+        .unwrap();
+        for body in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"x-vendor/do-thing","params":{"name":"get-env"}}"#,
+            r#"{"jsonrpc":"2.0","method":"x-vendor/do-thing"}"#,
+        ] {
+            let plan = plan(
+                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+                &policy,
+                ProtocolVersion::V2025_06_18,
+            );
+            assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
+            assert_eq!(plan.decision, RequestDecision::Forwarded);
         }
     }
 
@@ -512,7 +616,7 @@ mod tests {
             let plan = plan_audited(
                 &toolgate_mcp::peek(body.as_bytes()).unwrap(),
                 &policy(),
-                Era::Legacy,
+                ProtocolVersion::V2025_03_26,
                 true,
             );
             assert_eq!(plan.decision, RequestDecision::Refused, "{body}");

@@ -197,7 +197,7 @@ async fn handle_post(
     let plan = enforce::plan_audited(
         &parsed,
         &target.server.policy,
-        version.era(),
+        version,
         state.audit.is_enabled(),
     );
     let mut notes = plan.notes;
@@ -237,6 +237,7 @@ async fn handle_post(
                     trail.answered_locally(note);
                 }
             }
+            Action::Drop => {}
             Action::Limited { id, kind, limits } => {
                 // Boxed: the limiter's future is the largest this function
                 // awaits; inline, it doubled every request's future.
@@ -313,8 +314,22 @@ async fn handle_post(
         }
     }
     if forward.is_empty() {
+        if local.is_empty() {
+            // Only notifications, all dropped: what a server answers a
+            // notification it accepts.
+            return Ok(StatusCode::ACCEPTED.into_response());
+        }
+        // 2026-07-28 answers a method the server does not implement with
+        // 404 and the `-32601` body; its bodies are single messages, so an
+        // unknown method is the whole request. Legacy revisions say 200.
+        let status =
+            if version.era() == Era::Modern && plan.decision == RequestDecision::UnknownMethod {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::OK
+            };
         let answer = join_local(&parsed, &local);
-        return Ok(([(header::CONTENT_TYPE, "application/json")], answer).into_response());
+        return Ok((status, [(header::CONTENT_TYPE, "application/json")], answer).into_response());
     }
     let forward_body = if forward.len() == parsed.messages().len() {
         body.clone()

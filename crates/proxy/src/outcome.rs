@@ -57,6 +57,9 @@ pub enum RequestDecision {
     Approval,
     /// A `tools/call` of a tool the policy does not know.
     UnknownTool,
+    /// A method the protocol revision in use does not define and the policy
+    /// does not list in `extensions`: answered `-32601`, or dropped.
+    UnknownMethod,
     /// A `tools/call` whose arguments are not valid JSON.
     Invalid,
     /// A `tools/call` the policy denies.
@@ -76,6 +79,7 @@ impl RequestDecision {
             Self::Forwarded => "forwarded",
             Self::Approval => "approval",
             Self::UnknownTool => "unknown_tool",
+            Self::UnknownMethod => "unknown_method",
             Self::Invalid => "invalid",
             Self::Refused => "refused",
             Self::Limited => "limited",
