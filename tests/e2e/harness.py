@@ -112,9 +112,15 @@ class Upstream:
         return f"{self.base}/mcp"
 
     def requests(self, upstream_key: str | None = None) -> list[dict[str, Any]]:
-        """What the Python upstream received on /mcp, optionally only the requests
-        carrying `X-Upstream-Key: upstream_key` (each test's server has its own)."""
+        """What the gateway forwarded to the Python upstream on /mcp, optionally
+        only the requests carrying `X-Upstream-Key: upstream_key` (each test's
+        server has its own). The control plane's tool discovery, which lists
+        the upstream's tools when a server is registered, is left out."""
         records = httpx2.get(f"{self.base}/_debug/requests", timeout=5).json()
+        records = [
+            r for r in records
+            if not r["headers"].get("user-agent", "").startswith("Toolgate-Discovery/")
+        ]
         if upstream_key is None:
             return records
         return [r for r in records if r["headers"].get("x-upstream-key") == upstream_key]

@@ -31,7 +31,10 @@ def test_catalog_lists_server_everything_with_verdicts(tenant: Tenant, everythin
         assert tool["reasons"], tool
     echo = tools["echo"]
     assert echo["category"] == "read" and echo["risk"] in {"low", "medium"}, echo
-    assert tools["get-env"]["reasons"], tools["get-env"]
+    # It dumps the server's environment, where deployments keep secrets.
+    get_env = tools["get-env"]
+    assert "credentials" in get_env["flags"], get_env
+    assert any(r["id"] == "phrase.credentials" for r in get_env["reasons"]), get_env
 
 
 def test_catalog_lists_the_python_sdk_upstream(tenant: Tenant, upstream_py: Any) -> None:

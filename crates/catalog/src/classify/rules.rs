@@ -226,6 +226,8 @@ pub const RULES: &[Rule] = &[
             "api key", "api keys", "password", "passwords", "access token", "access tokens",
             "secret", "secrets", "credential", "credentials", "private key", "private keys",
             "oauth token", "ssh key", "ssh keys",
+            // Where deployments keep their secrets.
+            "environment variable", "environment variables", "env vars",
         ],
         effect: Effect::Flag(Flag::Credentials),
         text: "the description mentions \"{}\"",
