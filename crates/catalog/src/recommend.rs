@@ -92,7 +92,17 @@ pub fn recommend(tools: &[(ToolDefinition, Verdict)]) -> Recommendation {
 /// The rule for one tool: its action, why, and the rule object.
 fn advise(tool: &ToolDefinition, verdict: &Verdict) -> (&'static str, String, Value) {
     let contradicted = verdict.flags.contains(&Flag::AnnotationContradicts);
+    let credentials = verdict.flags.contains(&Flag::Credentials);
     match verdict.category {
+        // What it reads may be a secret (keys, tokens, the environment): a
+        // person sees each call before the agent sees the answer.
+        Category::Read if credentials => (
+            "require_approval",
+            "reads, but what it reads may be credentials: each call waits for a person's \
+             approval"
+                .to_owned(),
+            json!({ "action": "require_approval" }),
+        ),
         // The server's own annotation says it does more than read: limit it
         // like a write until a person has looked.
         Category::Read if contradicted => (
@@ -228,6 +238,30 @@ mod tests {
     fn valid(recommendation: &Recommendation) -> toolgate_policy::CompiledPolicy {
         toolgate_policy::parse(&recommendation.policy)
             .unwrap_or_else(|e| panic!("invalid policy {:#}: {e:?}", recommendation.policy))
+    }
+
+    #[test]
+    fn a_read_of_credentials_waits_for_a_person() {
+        let tools = judged(vec![
+            json!({"name": "get-env", "description": "Returns all environment variables"}),
+            json!({"name": "get_issue", "description": "Returns an issue"}),
+        ]);
+        let recommendation = recommend(&tools);
+        valid(&recommendation);
+        let doc = &recommendation.policy;
+        assert_eq!(
+            doc["tools"]["get-env"],
+            json!({"action": "require_approval"})
+        );
+        assert_eq!(doc["tools"]["get_issue"], json!({}));
+        let advice = &recommendation.tools[0];
+        assert_eq!(advice.tool, "get-env");
+        assert_eq!(advice.action, "require_approval");
+        assert!(
+            advice.explanation.contains("credentials"),
+            "{}",
+            advice.explanation
+        );
     }
 
     #[test]
