@@ -8,58 +8,23 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
-use chrono::Utc;
+use common::{event, queue, redis_url, same_stream};
 use metrics::LocalRecorderGuard;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use serde_json::json;
 use sqlx::PgPool;
 use toolgate_audit::writer::write_entries;
 use toolgate_audit::{
-    AuditEvent, AuditSink, Consumer, Decision, RedisQueue, SinkConfig, StreamConfig,
-    UpstreamOutcome, DEAD_LETTERED_METRIC,
+    AuditEvent, AuditSink, Consumer, RedisQueue, SinkConfig, DEAD_LETTERED_METRIC,
 };
 use toolgate_store::audit_dead_letters::{self, DeadLetter};
-use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
+use toolgate_store::ids::{AccountId, EventId};
 
 const POISON: &str = "poison";
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn queue(consumer: &str) -> RedisQueue {
-    let key = format!("toolgate:test:audit:{}", uuid::Uuid::now_v7().simple());
-    RedisQueue::new(&redis_url(), StreamConfig::new(key, consumer)).unwrap()
-}
-
-fn same_stream(queue: &RedisQueue, consumer: &str) -> RedisQueue {
-    let mut config = queue.config().clone();
-    config.consumer = consumer.to_owned();
-    RedisQueue::new(&redis_url(), config).unwrap()
-}
-
-fn event(account: AccountId, tool: &str) -> AuditEvent {
-    AuditEvent {
-        id: EventId::new(),
-        at: Utc::now(),
-        account,
-        server: ServerId::new(),
-        grant: GrantId::new(),
-        session: None,
-        kind: toolgate_store::target_kind::TargetKind::Tool,
-        tool: tool.to_owned(),
-        decision: Decision::Allowed,
-        rule: Some("/tools/x".to_owned()),
-        policy_version: Some(1),
-        reason: None,
-        upstream: UpstreamOutcome::Ok,
-        latency_ms: 3,
-        argument_keys: vec!["a".to_owned()],
-        arguments: None,
-    }
-}
 
 /// Makes Postgres refuse any event whose tool is [`POISON`], for its data
 /// (SQLSTATE 23514), in this test's own database.

@@ -4,54 +4,27 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
 
-use chrono::Utc;
+use common::{queue, redis_url, same_stream};
 use sqlx::PgPool;
 use toolgate_audit::{
     AuditEvent, AuditSink, Consumer, Decision, RedisQueue, SinkConfig, StreamConfig,
-    UpstreamOutcome,
 };
-use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
+use toolgate_store::ids::AccountId;
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-/// A queue on a stream of its own, so tests run in parallel.
-fn queue(consumer: &str) -> RedisQueue {
-    let key = format!("toolgate:test:audit:{}", uuid::Uuid::now_v7().simple());
-    RedisQueue::new(&redis_url(), StreamConfig::new(key, consumer)).unwrap()
-}
-
-fn same_stream(queue: &RedisQueue, consumer: &str) -> RedisQueue {
-    let mut config = queue.config().clone();
-    config.consumer = consumer.to_owned();
-    RedisQueue::new(&redis_url(), config).unwrap()
-}
-
+/// Call `n`: every other one limited, so decisions vary.
 fn event(account: AccountId, n: usize) -> AuditEvent {
+    let decision = if n % 2 == 0 {
+        Decision::Allowed
+    } else {
+        Decision::Limited
+    };
     AuditEvent {
-        id: EventId::new(),
-        at: Utc::now(),
-        account,
-        server: ServerId::new(),
-        grant: GrantId::new(),
-        session: None,
-        kind: toolgate_store::target_kind::TargetKind::Tool,
-        tool: format!("tool-{n}"),
-        decision: if n % 2 == 0 {
-            Decision::Allowed
-        } else {
-            Decision::Limited
-        },
-        rule: Some("/tools/x".to_owned()),
-        policy_version: Some(1),
-        reason: None,
-        upstream: UpstreamOutcome::Ok,
-        latency_ms: 3,
-        argument_keys: vec!["a".to_owned()],
-        arguments: None,
+        decision,
+        ..common::event(account, &format!("tool-{n}"))
     }
 }
 
