@@ -166,6 +166,23 @@ def upstream_py_json(log_dir: Path) -> Any:
 
 
 @pytest.fixture(scope="session")
+def upstream_py_legacy(log_dir: Path) -> Any:
+    """The same upstream speaking the legacy era only: a 2026-07-28 request gets 400."""
+    upstream = _start_upstream_py("upstream-py-legacy", ["legacy"], log_dir)
+    yield upstream
+    upstream.proc.stop()
+
+
+@pytest.fixture
+def upstream_py_own(log_dir: Path) -> Any:
+    """A Python SDK upstream of this test's own, whose tools it may change
+    (`POST /_debug/tool`) without touching any other test's."""
+    upstream = _start_upstream_py(f"upstream-py-own-{secrets.token_hex(3)}", [], log_dir)
+    yield upstream
+    upstream.proc.stop()
+
+
+@pytest.fixture(scope="session")
 def everything(log_dir: Path) -> Any:
     """@modelcontextprotocol/server-everything in streamableHttp mode (legacy era, sessionful)."""
     if not (E2E_DIR / "node_modules" / "@modelcontextprotocol" / "server-everything").is_dir():

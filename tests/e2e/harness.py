@@ -116,14 +116,26 @@ class Upstream:
         only the requests carrying `X-Upstream-Key: upstream_key` (each test's
         server has its own). The control plane's tool discovery, which lists
         the upstream's tools when a server is registered, is left out."""
+        return [r for r in self._records(upstream_key) if not _from_discovery(r)]
+
+    def discovery_requests(self, upstream_key: str) -> list[dict[str, Any]]:
+        """The control plane's discovery requests to the Python upstream for the
+        server whose `X-Upstream-Key` is `upstream_key`."""
+        return [r for r in self._records(upstream_key) if _from_discovery(r)]
+
+    def tool_calls(self, upstream_key: str, tool: str) -> list[dict[str, Any]]:
+        """The forwarded `tools/call` requests of `tool`, for one test's server."""
+        return [r for r in self.requests(upstream_key) if r.get("rpc_method") == "tools/call" and r.get("tool") == tool]
+
+    def _records(self, upstream_key: str | None) -> list[dict[str, Any]]:
         records = httpx2.get(f"{self.base}/_debug/requests", timeout=5).json()
-        records = [
-            r for r in records
-            if not r["headers"].get("user-agent", "").startswith("Toolgate-Discovery/")
-        ]
         if upstream_key is None:
             return records
         return [r for r in records if r["headers"].get("x-upstream-key") == upstream_key]
+
+
+def _from_discovery(record: dict[str, Any]) -> bool:
+    return record["headers"].get("user-agent", "").startswith("Toolgate-Discovery/")
 
 
 # ---------------------------------------------------------------- toolgate
@@ -198,6 +210,29 @@ class Tenant:
 
     def put_policy(self, server_id: str, doc: dict[str, Any]) -> dict[str, Any]:
         return self._req("PUT", f"/servers/{server_id}/policy", 200, doc)
+
+
+def pending_approval(
+    tenant: Tenant, tool: str, arguments: dict[str, Any] | None = None, seconds: float = 10.0
+) -> dict[str, Any]:
+    """Polls GET /v1/approvals?status=pending for the one held call of `tool` (with
+    these arguments)."""
+    found: list[dict[str, Any]] = []
+
+    def look() -> bool:
+        items = tenant._req("GET", "/approvals?status=pending", 200)["items"]
+        found[:] = [a for a in items if a["tool"] == tool and (arguments is None or a["arguments"] == arguments)]
+        return bool(found)
+
+    assert poll_until(look, seconds) is not None, f"no pending approval for {tool} {arguments}"
+    assert len(found) == 1, found
+    return found[0]
+
+
+def decide_approval(tenant: Tenant, approval_id: str, action: str, expect: int = 200, reason: str | None = None) -> Any:
+    """POST /v1/approvals/{id}/approve or /deny, with an optional reason."""
+    body = {"reason": reason} if reason else None
+    return tenant._req("POST", f"/approvals/{approval_id}/{action}", expect, body)
 
 
 def signup(http: httpx2.Client, base: str) -> Tenant:

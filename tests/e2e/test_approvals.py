@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 import httpx2
-from harness import poll_until, py_client
+from harness import decide_approval, pending_approval, poll_until, py_client
 
 pytestmark = pytest.mark.anyio
 
@@ -28,29 +28,6 @@ POLICY: dict[str, Any] = {
         "add": {"action": "require_approval", "approval_timeout": 2},
     },
 }
-
-
-def pending(g: Any, tool: str, arguments: dict[str, Any] | None = None, seconds: float = 10.0) -> dict[str, Any]:
-    """Polls GET /v1/approvals?status=pending for a call of `tool` (with these arguments)."""
-    found: list[dict[str, Any]] = []
-
-    def look() -> bool:
-        items = g.tenant._req("GET", "/approvals?status=pending", 200)["items"]
-        found[:] = [a for a in items if a["tool"] == tool and (arguments is None or a["arguments"] == arguments)]
-        return bool(found)
-
-    assert poll_until(look, seconds) is not None, f"no pending approval for {tool} {arguments}"
-    assert len(found) == 1, found
-    return found[0]
-
-
-def decide(g: Any, approval_id: str, action: str, expect: int = 200, reason: str | None = None) -> Any:
-    body = {"reason": reason} if reason else None
-    return g.tenant._req("POST", f"/approvals/{approval_id}/{action}", expect, body)
-
-
-def upstream_calls(upstream: Any, key: str, tool: str) -> list[dict[str, Any]]:
-    return [r for r in upstream.requests(key) if r.get("rpc_method") == "tools/call" and r.get("tool") == tool]
 
 
 def text(result: Any) -> str:
@@ -85,14 +62,14 @@ async def test_a_held_call_completes_after_an_approve_on_another_replica(
 
     async with py_client(toolgate_b.gateway_url(g.url), g.token, mode) as client:
         held = asyncio.create_task(client.call_tool("echo", {"message": "pay 42"}, progress_callback=on_progress))
-        approval = await anyio.to_thread.run_sync(pending, g, "echo")
+        approval = await anyio.to_thread.run_sync(pending_approval, g.tenant, "echo")
         assert approval["arguments"] == {"message": "pay 42"}
         assert approval["id"].startswith("apv_") and approval["server_name"] == g.server["name"]
         await asyncio.sleep(0.3)
         assert not held.done(), "the call is held until someone decides"
-        assert upstream_calls(upstream_py, g.upstream_key, "echo") == [], "nothing reached the upstream yet"
+        assert upstream_py.tool_calls(g.upstream_key, "echo") == [], "nothing reached the upstream yet"
 
-        decided = await anyio.to_thread.run_sync(decide, g, approval["id"], "approve")
+        decided = await anyio.to_thread.run_sync(decide_approval, g.tenant, approval["id"], "approve")
         approved_at = time.monotonic()
         assert decided["status"] == "approved"
         result = await asyncio.wait_for(held, 10)
@@ -102,12 +79,12 @@ async def test_a_held_call_completes_after_an_approve_on_another_replica(
     assert text(result) == "Echo: pay 42"
     assert latency < 1.5, f"the decision took {latency:.2f}s to reach the replica holding the call"
     assert progress and progress[0][1] == 30 and approval["id"] in (progress[0][2] or ""), progress
-    assert len(upstream_calls(upstream_py, g.upstream_key, "echo")) == 1
+    assert len(upstream_py.tool_calls(g.upstream_key, "echo")) == 1
     after = g.tenant._req("GET", f"/approvals/{approval['id']}", 200)
     assert after["status"] == "used" and after["used_at"]
     audited(g, "echo", "approval_approved", "ok")
     # Spent: it cannot be decided again.
-    decide(g, approval["id"], "approve", expect=409)
+    decide_approval(g.tenant, approval["id"], "approve", expect=409)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -117,8 +94,8 @@ async def test_a_denied_call_gets_the_denial_with_who_and_why(
     g = gate(upstream_py, POLICY)
     async with py_client(toolgate_b.gateway_url(g.url), g.token, mode) as client:
         held = asyncio.create_task(client.call_tool("echo", {"message": "wire everything"}))
-        approval = await anyio.to_thread.run_sync(pending, g, "echo")
-        await anyio.to_thread.run_sync(lambda: decide(g, approval["id"], "deny", reason="not without a ticket"))
+        approval = await anyio.to_thread.run_sync(pending_approval, g.tenant, "echo")
+        await anyio.to_thread.run_sync(lambda: decide_approval(g.tenant, approval["id"], "deny", reason="not without a ticket"))
         result = await asyncio.wait_for(held, 10)
 
     assert result.is_error
@@ -127,7 +104,7 @@ async def test_a_denied_call_gets_the_denial_with_who_and_why(
     assert message.startswith("Denied by policy: "), message
     assert "denied this call: not without a ticket" in message, message
     assert "@example.com" in message or email in message, message
-    assert upstream_calls(upstream_py, g.upstream_key, "echo") == []
+    assert upstream_py.tool_calls(g.upstream_key, "echo") == []
     assert g.tenant._req("GET", f"/approvals/{approval['id']}", 200)["status"] == "denied"
     event = audited(g, "echo", "approval_denied", "not_called")
     assert "not without a ticket" in event["reason"], event
@@ -151,11 +128,11 @@ async def test_an_undecided_call_times_out(mode: str, gate: Any, upstream_py: An
     assert result.is_error
     assert text(result).startswith("Denied by policy: nobody approved this call within 2 s"), text(result)
     assert 1.5 < waited < 8, waited
-    assert upstream_calls(upstream_py, g.upstream_key, "add") == []
+    assert upstream_py.tool_calls(g.upstream_key, "add") == []
     items = g.tenant._req("GET", "/approvals?status=expired", 200)["items"]
     assert [a["tool"] for a in items] == ["add"]
     audited(g, "add", "approval_timed_out", "not_called")
-    decide(g, items[0]["id"], "approve", expect=409)
+    decide_approval(g.tenant, items[0]["id"], "approve", expect=409)
 
 
 async def test_an_approval_is_not_reused_for_a_second_call_or_other_arguments(
@@ -165,31 +142,31 @@ async def test_an_approval_is_not_reused_for_a_second_call_or_other_arguments(
     url = toolgate_b.gateway_url(g.url)
     async with py_client(url, g.token, "2026-07-28") as client:
         first = asyncio.create_task(client.call_tool("echo", {"message": "once"}))
-        approval = await anyio.to_thread.run_sync(pending, g, "echo", {"message": "once"})
-        await anyio.to_thread.run_sync(decide, g, approval["id"], "approve")
+        approval = await anyio.to_thread.run_sync(pending_approval, g.tenant, "echo", {"message": "once"})
+        await anyio.to_thread.run_sync(decide_approval, g.tenant, approval["id"], "approve")
         assert text(await asyncio.wait_for(first, 10)) == "Echo: once"
 
         # The same call again needs a new approval: it is held, not let through.
         again = asyncio.create_task(client.call_tool("echo", {"message": "once"}))
         # And a call with other arguments gets its own approval, never the first one's.
         other = asyncio.create_task(client.call_tool("echo", {"message": "twice"}))
-        second = await anyio.to_thread.run_sync(pending, g, "echo", {"message": "once"})
-        third = await anyio.to_thread.run_sync(pending, g, "echo", {"message": "twice"})
+        second = await anyio.to_thread.run_sync(pending_approval, g.tenant, "echo", {"message": "once"})
+        third = await anyio.to_thread.run_sync(pending_approval, g.tenant, "echo", {"message": "twice"})
         assert len({approval["id"], second["id"], third["id"]}) == 3
         assert second["arguments_digest"] == approval["arguments_digest"] != third["arguments_digest"]
         await asyncio.sleep(0.5)
         assert not again.done() and not other.done(), "neither call rode on the spent approval"
-        await anyio.to_thread.run_sync(decide, g, approval["id"], "approve", 409)
+        await anyio.to_thread.run_sync(decide_approval, g.tenant, approval["id"], "approve", 409)
 
         # Approving the second releases only its own call, with its own arguments.
-        await anyio.to_thread.run_sync(decide, g, second["id"], "approve")
+        await anyio.to_thread.run_sync(decide_approval, g.tenant, second["id"], "approve")
         assert text(await asyncio.wait_for(again, 10)) == "Echo: once"
         await asyncio.sleep(0.5)
         assert not other.done()
-        await anyio.to_thread.run_sync(lambda: decide(g, third["id"], "deny", reason="no"))
+        await anyio.to_thread.run_sync(lambda: decide_approval(g.tenant, third["id"], "deny", reason="no"))
         assert (await asyncio.wait_for(other, 10)).is_error
 
-    sent = [c["arguments"] for c in upstream_calls(upstream_py, g.upstream_key, "echo")]
+    sent = [c["arguments"] for c in upstream_py.tool_calls(g.upstream_key, "echo")]
     assert sent == [{"message": "once"}, {"message": "once"}]
 
 
@@ -199,7 +176,7 @@ async def test_an_agent_that_goes_away_abandons_its_approval(
     g = gate(upstream_py, POLICY)
     async with py_client(toolgate_b.gateway_url(g.url), g.token, "2026-07-28") as client:
         held = asyncio.create_task(client.call_tool("echo", {"message": "bye"}))
-        approval = await anyio.to_thread.run_sync(pending, g, "echo")
+        approval = await anyio.to_thread.run_sync(pending_approval, g.tenant, "echo")
         held.cancel()
         try:
             await held
@@ -211,5 +188,5 @@ async def test_an_agent_that_goes_away_abandons_its_approval(
 
     assert poll_until(abandoned, 5) is not None
     audited(g, "echo", "approval_abandoned", "not_called")
-    decide(g, approval["id"], "approve", expect=409)
-    assert upstream_calls(upstream_py, g.upstream_key, "echo") == []
+    decide_approval(g.tenant, approval["id"], "approve", expect=409)
+    assert upstream_py.tool_calls(g.upstream_key, "echo") == []

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from mcp import MCPError
 
-from harness import poll_until, py_client
+from harness import decide_approval, pending_approval, poll_until, py_client
 from policies import ALLOW_ALL, EVERYTHING_POLICY
 
 pytestmark = pytest.mark.anyio
@@ -149,24 +149,13 @@ async def test_a_held_read_completes_once_approved(gate: Any, everything: Any, t
     }
     g = gate(everything, policy)
 
-    def pending(name: str) -> dict[str, Any]:
-        found: list[dict[str, Any]] = []
-
-        def look() -> bool:
-            items = g.tenant._req("GET", "/approvals?status=pending", 200)["items"]
-            found[:] = [a for a in items if a["tool"] == name]
-            return bool(found)
-
-        assert poll_until(look, 10) is not None, f"no pending approval for {name}"
-        return found[0]
-
     async with py_client(g.url, g.token, "legacy") as client:
         held = asyncio.create_task(client.read_resource(held_uri))
-        approval = await anyio.to_thread.run_sync(pending, held_uri)
+        approval = await anyio.to_thread.run_sync(pending_approval, g.tenant, held_uri)
         assert approval["kind"] == "resource" and approval["arguments"] == {}
         await asyncio.sleep(0.3)
         assert not held.done(), "the read is held until someone decides"
-        g.tenant._req("POST", f"/approvals/{approval['id']}/approve", 200)
+        await anyio.to_thread.run_sync(decide_approval, g.tenant, approval["id"], "approve")
         result = await asyncio.wait_for(held, 10)
         assert str(result.contents[0].uri) == held_uri
 

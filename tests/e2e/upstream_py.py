@@ -10,14 +10,21 @@ request that called it).
 
 Side channel, outside ``/mcp`` so it cannot be reached through a gateway:
 ``GET /_debug/requests`` lists every request received on ``/mcp`` (HTTP method,
-headers, JSON-RPC method, tool name and arguments, as this server parsed them); ``POST /_debug/reset`` clears the list.
+headers, JSON-RPC method, tool name and arguments, as this server parsed them);
+``POST /_debug/tool`` with ``{"name", "description"?, "input_schema"?}`` changes a
+tool's advertised description and input schema (its behaviour stays), answering with
+its new definition, or 404 for an unknown tool; ``POST /_debug/reset`` clears the list
+and restores every tool's original definition.
 
-Usage: ``python upstream_py.py PORT [json]``; with ``json`` it answers requests with
-``application/json`` bodies instead of SSE streams.
+Usage: ``python upstream_py.py PORT [json] [legacy]``; with ``json`` it answers
+requests with ``application/json`` bodies instead of SSE streams; with ``legacy`` it
+speaks the legacy era only, refusing a 2026-07-28 request with 400 as a server on an
+older SDK does.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from typing import Any
@@ -25,6 +32,7 @@ from typing import Any
 import anyio
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -77,9 +85,47 @@ async def debug_requests(_request: Request) -> Response:
     return JSONResponse(RECORDS)
 
 
+# Each tool's description and input schema as registered, restored by /_debug/reset.
+ORIGINAL_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
+    tool.name: (tool.description, copy.deepcopy(tool.parameters)) for tool in mcp._tool_manager.list_tools()
+}
+
+
+async def tool_definition(name: str) -> dict[str, Any]:
+    """The tool as `tools/list` advertises it."""
+    tool = next(t for t in await mcp.list_tools() if t.name == name)
+    return tool.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@mcp.custom_route("/_debug/tool", methods=["POST"])
+async def debug_tool(request: Request) -> Response:
+    try:
+        change = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "the body is not JSON"}, status_code=400)
+    if not isinstance(change, dict) or not isinstance(change.get("name"), str):
+        return JSONResponse({"error": "name must be a string"}, status_code=400)
+    if not isinstance(change.get("description", ""), str):
+        return JSONResponse({"error": "description must be a string"}, status_code=400)
+    if not isinstance(change.get("input_schema", {}), dict):
+        return JSONResponse({"error": "input_schema must be an object"}, status_code=400)
+    tool = mcp._tool_manager.get_tool(change["name"])
+    if tool is None:
+        return JSONResponse({"error": f"unknown tool {change['name']!r}"}, status_code=404)
+    if "description" in change:
+        tool.description = change["description"]
+    if "input_schema" in change:
+        tool.parameters = change["input_schema"]
+    return JSONResponse(await tool_definition(tool.name))
+
+
 @mcp.custom_route("/_debug/reset", methods=["POST"])
 async def debug_reset(_request: Request) -> Response:
     RECORDS.clear()
+    for tool in mcp._tool_manager.list_tools():
+        description, parameters = ORIGINAL_TOOLS[tool.name]
+        tool.description = description
+        tool.parameters = copy.deepcopy(parameters)
     return JSONResponse({"ok": True})
 
 
@@ -144,10 +190,42 @@ class RecordRequests:
         await self.app(scope, receive, send)
 
 
+class LegacyOnly:
+    """ASGI middleware: refuses every /mcp request of another era than the legacy one
+    (an `MCP-Protocol-Version` that is not a handshake version) with 400, as a server
+    on an SDK without 2026-07-28 does."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/mcp"):
+            version = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"mcp-protocol-version"), None)
+            if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+                supported = ", ".join(HANDSHAKE_PROTOCOL_VERSIONS)
+                refusal = JSONResponse(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": None,
+                        "error": {
+                            "code": -32000,
+                            "message": f"Bad Request: Unsupported protocol version (supported versions: {supported})",
+                        },
+                    },
+                    status_code=400,
+                )
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def main() -> None:
     port = int(sys.argv[1])
-    json_response = sys.argv[2:3] == ["json"]
-    app = RecordRequests(mcp.streamable_http_app(host="127.0.0.1", json_response=json_response))
+    flags = set(sys.argv[2:])
+    app: Any = mcp.streamable_http_app(host="127.0.0.1", json_response="json" in flags)
+    if "legacy" in flags:
+        app = LegacyOnly(app)
+    app = RecordRequests(app)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
