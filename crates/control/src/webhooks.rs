@@ -1,9 +1,13 @@
-//! Approval notifications: each new approval is POSTed to the account's
-//! webhook, signed, and retried with exponential backoff until it is
-//! delivered or the attempts run out.
+//! Account events for the account's webhook: each new approval
+//! (`approval.requested`), and each tool withheld because the upstream
+//! changed its definition (`tool.definition_changed`) or because it waits
+//! for review (`tool.awaiting_review`). Each is POSTed signed, and retried
+//! with exponential backoff until it is delivered or the attempts run out.
 //!
-//! The outbox is the `approvals` table itself: a gateway queues the
-//! notification in the same statement that records the approval, and every
+//! Approvals keep their outbox in the `approvals` table itself: a gateway
+//! queues the notification in the same statement that records the approval.
+//! Other events are queued in `webhook_events`, in the transaction that
+//! records what happened. Every
 //! control-plane replica runs a [`WebhookDispatcher`] that leases due rows
 //! (`FOR UPDATE SKIP LOCKED`), so a notification is delivered by one replica
 //! at a time and survives a crash of any of them. Delivery never runs on an
@@ -30,6 +34,7 @@ use sqlx::PgPool;
 use toolgate_netguard::OutboundGuard;
 use toolgate_store::approvals::{self, Notification};
 use toolgate_store::secrets::SecretKey;
+use toolgate_store::webhook_events::{self, DueEvent};
 
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "toolgate-signature";
@@ -134,36 +139,80 @@ impl WebhookDispatcher {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(%error, "cannot read the approval notification outbox");
-                return 0;
+                Vec::new()
             }
         };
-        let count = due.len();
-        join_all(due.into_iter().map(|n| self.deliver_and_record(n))).await;
+        let events = match webhook_events::claim(&self.pool, 32, lease).await {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the webhook event outbox");
+                Vec::new()
+            }
+        };
+        let count = due.len() + events.len();
+        let approvals = join_all(due.into_iter().map(|n| self.deliver_approval(n)));
+        let others = join_all(events.into_iter().map(|e| self.deliver_event(e)));
+        futures_util::future::join(approvals, others).await;
         count
     }
 
-    async fn deliver_and_record(&self, notification: Notification) {
-        let id = notification.approval_id;
-        let attempt = notification.attempt;
-        let outcome = self.deliver(&notification).await;
-        let retry_at = match &outcome {
+    async fn deliver_approval(&self, n: Notification) {
+        let outcome = self
+            .deliver(n.url.as_deref(), n.secret_enc.as_deref(), &self.payload(&n))
+            .await;
+        let retry_at = self.next_attempt(
+            APPROVAL_REQUESTED,
+            &event_id(n.approval_id.0),
+            n.attempt,
+            &outcome,
+        );
+        if let Err(error) =
+            approvals::record_notification(&self.pool, n.approval_id, outcome.is_ok(), retry_at)
+                .await
+        {
+            tracing::warn!(approval = %n.approval_id, %error, "cannot record an approval webhook delivery");
+        }
+    }
+
+    async fn deliver_event(&self, e: DueEvent) {
+        let payload = json!({
+            "id": event_id(e.id),
+            "type": e.kind,
+            "created_at": e.created_at,
+            "data": e.data,
+        });
+        let outcome = self
+            .deliver(e.url.as_deref(), e.secret_enc.as_deref(), &payload)
+            .await;
+        let retry_at = self.next_attempt(&e.kind, &event_id(e.id), e.attempt, &outcome);
+        if let Err(error) =
+            webhook_events::record(&self.pool, e.id, outcome.is_ok(), retry_at).await
+        {
+            tracing::warn!(event = %event_id(e.id), %error, "cannot record a webhook delivery");
+        }
+    }
+
+    /// When to try again after `outcome`; `None` when delivered or given up.
+    fn next_attempt(
+        &self,
+        kind: &str,
+        id: &str,
+        attempt: i32,
+        outcome: &Result<(), String>,
+    ) -> Option<chrono::DateTime<Utc>> {
+        match outcome {
             Ok(()) => None,
             Err(error) if attempt >= self.policy.max_attempts => {
-                tracing::warn!(approval = %id, attempt, %error, "approval webhook failed; giving up");
+                tracing::warn!(kind, event = id, attempt, %error, "webhook failed; giving up");
                 None
             }
             Err(error) => {
                 let delay = self.retry_delay(attempt);
-                tracing::info!(approval = %id, attempt, %error, ?delay, "approval webhook failed; will retry");
+                tracing::info!(kind, event = id, attempt, %error, ?delay, "webhook failed; will retry");
                 chrono::Duration::from_std(delay)
                     .ok()
                     .map(|delay| Utc::now() + delay)
             }
-        };
-        if let Err(error) =
-            approvals::record_notification(&self.pool, id, outcome.is_ok(), retry_at).await
-        {
-            tracing::warn!(approval = %id, %error, "cannot record an approval webhook delivery");
         }
     }
 
@@ -177,8 +226,13 @@ impl WebhookDispatcher {
             .min(self.policy.max_retry)
     }
 
-    async fn deliver(&self, n: &Notification) -> Result<(), String> {
-        let (Some(url), Some(sealed)) = (&n.url, &n.secret_enc) else {
+    async fn deliver(
+        &self,
+        url: Option<&str>,
+        secret_enc: Option<&[u8]>,
+        payload: &serde_json::Value,
+    ) -> Result<(), String> {
+        let (Some(url), Some(sealed)) = (url, secret_enc) else {
             return Err("the account no longer has a webhook".to_owned());
         };
         let secret = self
@@ -190,7 +244,8 @@ impl WebhookDispatcher {
         self.guard
             .admit_literal(&url)
             .map_err(|refused| format!("the webhook's address is not allowed: {refused}"))?;
-        let body = serde_json::to_vec(&self.payload(n)).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
+        let id = payload["id"].as_str().unwrap_or_default().to_owned();
         let timestamp = Utc::now().timestamp();
         let response = self
             .client
@@ -198,7 +253,7 @@ impl WebhookDispatcher {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::USER_AGENT, "Toolgate-Webhooks/1")
             .header(SIGNATURE_HEADER, signature(&secret, timestamp, &body))
-            .header(EVENT_ID_HEADER, event_id(n))
+            .header(EVENT_ID_HEADER, id)
             .body(body)
             .send()
             .await
@@ -220,7 +275,7 @@ impl WebhookDispatcher {
     fn payload(&self, n: &Notification) -> serde_json::Value {
         let approval = n.approval_id;
         json!({
-            "id": event_id(n),
+            "id": event_id(n.approval_id.0),
             "type": APPROVAL_REQUESTED,
             "created_at": n.created_at,
             "data": {
@@ -239,9 +294,9 @@ impl WebhookDispatcher {
     }
 }
 
-/// One id per notification, the same on every attempt.
-fn event_id(n: &Notification) -> String {
-    format!("evt_{}", n.approval_id.0.simple())
+/// One id per event, the same on every attempt.
+fn event_id(id: uuid::Uuid) -> String {
+    format!("evt_{}", id.simple())
 }
 
 /// `t=<timestamp>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.

@@ -27,7 +27,7 @@ fn event(account: AccountId, server: ServerId, grant: GrantId, minutes_ago: i64)
         at: Utc::now() - Duration::minutes(minutes_ago),
         account,
         server,
-        grant,
+        grant: Some(grant),
         session: None,
         kind: toolgate_store::target_kind::TargetKind::Tool,
         tool: "echo".to_owned(),

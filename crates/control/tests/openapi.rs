@@ -45,6 +45,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("GET", "/v1/audit/export"),
     ("GET", "/v1/servers/{id}/tools"),
     ("POST", "/v1/servers/{id}/tools/refresh"),
+    ("POST", "/v1/servers/{id}/tools/{name}/pin"),
     ("GET", "/v1/servers/{id}/policy/recommended"),
     ("GET", "/v1/tools"),
 ];

@@ -198,6 +198,7 @@ async fn stored_headers_decrypt_with_the_key_for_the_gateway(pool: PgPool) {
             url: "https://93.184.216.34/",
             headers: &headers,
             timeout_ms: None,
+            new_tools: None,
         },
     )
     .await

@@ -381,7 +381,16 @@ async fn tokens_and_the_smtp_password_stay_out_of_logs_and_debug_output(pool: Pg
     );
     assert!(shown.contains("mailer:***@127.0.0.1"), "{shown}");
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    // The outbox logs a delivery once the SMTP exchange ends, which may be
+    // after the sink holds the message.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let logged = loop {
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        if logged.contains("mail delivered") || std::time::Instant::now() > deadline {
+            break logged;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert!(
         logged.contains("mail delivered"),
         "logs were captured: {logged}"

@@ -151,6 +151,7 @@ const SERVER_PATCH: &str = "PATCH /v1/servers/{id}";
 const POLICY: &str = "PUT /v1/servers/{id}/policy";
 const GRANT: &str = "POST /v1/grants";
 const APPROVE: &str = "POST /v1/approvals/{id}/approve";
+const PIN: &str = "POST /v1/servers/{id}/tools/{name}/pin";
 const DENY: &str = "POST /v1/approvals/{id}/deny";
 
 const EMAIL: (&str, &str) = ("u", "@n{n}.example.com");
@@ -221,6 +222,10 @@ const CASES: &[Case] = &[
         Read::Listed("/v1/servers/{id}", "/header_names"),
     ),
     case(SERVER, "/headers", "/headers/x-key", Read::Nothing),
+    case(SERVER, "/new_tools", "/new_tools", Read::Nothing),
+    case(SERVER_PATCH, "/new_tools", "/new_tools", Read::Nothing),
+    // Only a hash as listed is one; text that is not is refused at /hash.
+    case(PIN, "/hash", "/hash", Read::Nothing),
     case(
         SERVER_PATCH,
         "/name",
@@ -298,7 +303,7 @@ fn base_body(op: &str, n: usize) -> Value {
                 "limits": [{"counter": "c", "window": "minute", "max": 1, "scope": "grant"}]
             }}
         }),
-        APPROVE | DENY => json!({}),
+        APPROVE | DENY | PIN => json!({}),
         other => panic!("the sweep has no body for {other}: add it to `base_body` and CASES"),
     }
 }
@@ -380,6 +385,10 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
         ),
         POLICY => at(
             format!("/v1/servers/{}/policy", t.server),
+            Some(t.server.to_string()),
+        ),
+        PIN => at(
+            format!("/v1/servers/{}/tools/t/pin", t.server),
             Some(t.server.to_string()),
         ),
         APPROVE | DENY => {

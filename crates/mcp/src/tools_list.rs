@@ -135,6 +135,17 @@ pub fn filter_list_with<F: Fn(&str) -> bool>(
     keep: F,
     options: FilterOptions,
 ) -> Result<FilteredToolsList, ToolsListError> {
+    filter_list_by_entry(message, list, |key, _| keep(key), options)
+}
+
+/// [`filter_list_with`], where `keep` also gets each entry's JSON text
+/// (to judge a tool by its whole definition, not its name alone).
+pub fn filter_list_by_entry<F: Fn(&str, &str) -> bool>(
+    message: &[u8],
+    list: ListKind,
+    keep: F,
+    options: FilterOptions,
+) -> Result<FilteredToolsList, ToolsListError> {
     let text = std::str::from_utf8(message).map_err(|err| ToolsListError::Json(err.to_string()))?;
     match text.trim_start().as_bytes().first() {
         Some(b'{') => {}
@@ -174,7 +185,10 @@ pub fn filter_list_with<F: Fn(&str) -> bool>(
         }
         let entry = parse_members(tool.get())?;
         let name = entry.get(list.key);
-        if name.and_then(decode_string).is_some_and(|name| keep(&name)) {
+        if name
+            .and_then(decode_string)
+            .is_some_and(|name| keep(&name, tool.get()))
+        {
             kept.push(tool);
         }
     }

@@ -41,7 +41,7 @@ use crate::audit::{CallNote, Trail};
 use crate::enforce::{refusal, Hold};
 use crate::error::GatewayError;
 use crate::limiting::{Caller, Settlement, Verdict};
-use crate::relay::{relay, RelayContext};
+use crate::relay::{relay, ListFilter, RelayContext};
 use crate::snapshot::ServerConfig;
 use crate::ProxyState;
 
@@ -407,8 +407,11 @@ async fn forward(mut call: HeldCall, approval: Approval, events: mpsc::Sender<By
         Ok(upstream) => relay(
             upstream,
             RelayContext {
-                policy: call.server.policy.clone(),
-                filter: call.filter,
+                lists: ListFilter {
+                    policy: call.server.policy.clone(),
+                    options: call.filter,
+                    pins: None,
+                },
                 lists_tools: false,
                 local: Vec::new(),
                 batch: false,

@@ -83,6 +83,20 @@ impl CallNote {
         }
     }
 
+    /// A call refused for what the server's catalog says of the tool: not
+    /// listed by the upstream, or not as pinned.
+    pub fn by_catalog(kind: Kind, tool: &str, decision: Recorded, reason: String) -> Self {
+        Self {
+            kind: target_kind(kind),
+            tool: tool.to_owned(),
+            decision,
+            rule: None,
+            reason: Some(reason),
+            argument_keys: Vec::new(),
+            arguments: None,
+        }
+    }
+
     /// A call refused because the upstream could read its arguments as other
     /// values than the policy would judge (a repeated key, an inexact number).
     pub fn ambiguous(kind: Kind, tool: &str, policy: &CompiledPolicy, reason: String) -> Self {
@@ -202,7 +216,7 @@ impl Trail {
             at: self.at,
             account: self.account,
             server: self.server,
-            grant: self.grant,
+            grant: Some(self.grant),
             session: self.session.clone(),
             kind: note.kind,
             tool: note.tool,
@@ -229,6 +243,18 @@ impl Trail {
         self.pending.push((id, event));
     }
 
+    /// Records, for the relay, what it withholds from the agent's listings.
+    pub fn witness(&self) -> Option<Witness> {
+        self.is_enabled().then(|| Witness {
+            sink: self.sink.clone(),
+            started: self.started,
+            template: self.event(
+                CallNote::by_catalog(Kind::Tool, "", Recorded::Unreviewed, String::new()),
+                UpstreamOutcome::Ok,
+            ),
+        })
+    }
+
     /// The forwarded calls, to settle as the answers pass.
     pub fn into_pending(self) -> Option<Pending> {
         (!self.pending.is_empty()).then_some(Pending {
@@ -236,6 +262,27 @@ impl Trail {
             started: self.started,
             calls: self.pending,
         })
+    }
+}
+
+/// Records the tools a listing withheld because the upstream served them
+/// otherwise than pinned.
+pub struct Witness {
+    sink: AuditSink,
+    started: Instant,
+    template: AuditEvent,
+}
+
+impl Witness {
+    pub fn withheld(&self, tool: &str, pinned: &str, observed: &str) {
+        let mut event = self.template.clone();
+        event.id = EventId::new();
+        event.tool = tool.to_owned();
+        event.reason = Some(format!(
+            "withheld from tools/list: the upstream serves the tool defined otherwise ({observed}) than pinned ({pinned}); calls are refused until the new definition is pinned"
+        ));
+        event.latency_ms = elapsed_ms(self.started);
+        self.sink.record(event);
     }
 }
 

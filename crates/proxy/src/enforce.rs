@@ -33,8 +33,11 @@ use toolgate_mcp::response::{
 use toolgate_mcp::{error_codes, Ambiguity, Body, Id, Message};
 use toolgate_policy::{CompiledPolicy, Decision, Kind, LimitAcquire, RefusalKind};
 
+use toolgate_audit::Decision as Recorded;
+
 use crate::audit::CallNote;
 use crate::outcome::RequestDecision;
+use crate::pins::{PinCheck, Standing};
 
 /// What to do with one message.
 #[derive(Debug)]
@@ -89,14 +92,16 @@ pub struct Plan {
 }
 
 pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, version: ProtocolVersion) -> Plan {
-    plan_audited(body, policy, version, false)
+    plan_audited(body, policy, None, version, false)
 }
 
-/// [`plan`], noting each `tools/call` decision for the audit trail when
-/// `audit` is on.
+/// [`plan`], with tools checked against their pinned definitions when the
+/// server's catalog is known, and each `tools/call` decision noted for the
+/// audit trail when `audit` is on.
 pub fn plan_audited(
     body: &Body<'_>,
     policy: &CompiledPolicy,
+    pins: Option<PinCheck<'_>>,
     version: ProtocolVersion,
     audit: bool,
 ) -> Plan {
@@ -108,7 +113,7 @@ pub fn plan_audited(
         .map(|message| {
             let (action, note, decision) = match unknown_method(message, policy, version) {
                 Some(action) => (action, None, RequestDecision::UnknownMethod),
-                None => decide(message, policy, version.era(), audit),
+                None => decide(message, policy, pins, version.era(), audit),
             };
             lists_tools |= matches!(action, Action::Forward) && is_list(message);
             request = request.max(decision);
@@ -198,6 +203,7 @@ fn target<'m>(message: &'m Message<'_>) -> Option<Target<'m>> {
 fn decide(
     message: &Message<'_>,
     policy: &CompiledPolicy,
+    pins: Option<PinCheck<'_>>,
     era: Era,
     audit: bool,
 ) -> (Action, Option<CallNote>, RequestDecision) {
@@ -216,6 +222,28 @@ fn decide(
             let answer = Action::Answer(not_found(era, kind, id, name));
             (answer, None, RequestDecision::UnknownTool)
         };
+    }
+    // What the upstream does not list, or no longer lists as reviewed, is
+    // not called, whatever the policy says of its name. A hidden tool stays
+    // unknown either way.
+    if let Some(pins) = pins.filter(|_| kind == Kind::Tool && policy.visible_of(kind, name)) {
+        match pins.standing(name) {
+            Standing::Callable => {}
+            Standing::NotAdvertised => {
+                let reason = format!("the upstream does not list a tool named {name:?}");
+                let note =
+                    audit.then(|| CallNote::by_catalog(kind, name, Recorded::UnknownTool, reason));
+                let answer = Action::Answer(not_found(era, kind, id, name));
+                return (answer, note, RequestDecision::UnknownTool);
+            }
+            Standing::Unreviewed(reason) => {
+                let detail = json!({"problem": "definition_unreviewed", "tool": name});
+                let answer = Action::Answer(refused(era, kind, id, &reason, detail));
+                let note =
+                    audit.then(|| CallNote::by_catalog(kind, name, Recorded::Unreviewed, reason));
+                return (answer, note, RequestDecision::Refused);
+            }
+        }
     }
     if let Some(ambiguity) = ambiguity(&target, policy) {
         let reason = ambiguity.to_string();
@@ -616,6 +644,7 @@ mod tests {
             let plan = plan_audited(
                 &toolgate_mcp::peek(body.as_bytes()).unwrap(),
                 &policy(),
+                None,
                 ProtocolVersion::V2025_03_26,
                 true,
             );
@@ -700,5 +729,67 @@ mod tests {
             json!({"rule": "/tools/x/limits/0", "retry_after_ms": 1500})
         );
         assert_eq!(value["result"]["resultType"], "complete");
+    }
+
+    #[test]
+    fn with_a_known_catalog_only_listed_and_pinned_tools_are_called() {
+        use crate::pins::{PinCheck, ServerPins, Sightings};
+        use toolgate_store::catalog::ToolPin;
+        use toolgate_store::ids::ServerId;
+        let pin = |name: &str, hash: &str, pinned: Option<&str>| ToolPin {
+            name: name.to_owned(),
+            hash: hash.to_owned(),
+            pinned_hash: pinned.map(str::to_owned),
+        };
+        let pins = ServerPins::new(vec![
+            pin("echo", "sha256:a", Some("sha256:a")),
+            pin("add", "sha256:b2", Some("sha256:b1")),
+            pin("get-env", "sha256:c", Some("sha256:c")),
+        ]);
+        let sightings = Sightings::default();
+        let check = PinCheck {
+            server: ServerId::new(),
+            pins: &pins,
+            sightings: &sightings,
+        };
+        let judge = |body: String| {
+            plan_audited(
+                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+                &policy(),
+                Some(check),
+                ProtocolVersion::V2025_03_26,
+                true,
+            )
+        };
+        // Listed and pinned: the policy decides as ever.
+        let plan = judge(call(1, "echo", json!({"message": "hi"})));
+        assert!(matches!(plan.actions[0], Action::Forward));
+        // Allowed by the policy, but the upstream lists no such tool.
+        let plan = judge(call(2, "wipe-all", json!({})));
+        assert_eq!(plan.decision, RequestDecision::UnknownTool);
+        assert_eq!(answer(&plan, 0)["error"]["code"], -32602);
+        let note = plan.notes[0].as_ref().unwrap();
+        assert_eq!(note.decision(), toolgate_audit::Decision::UnknownTool);
+        // Listed, but defined otherwise than pinned.
+        let plan = judge(call(3, "add", json!({"a": 1})));
+        assert_eq!(plan.decision, RequestDecision::Refused);
+        let refused = answer(&plan, 0);
+        assert_eq!(refused["result"]["isError"], true, "{refused}");
+        assert_eq!(
+            refused["result"]["_meta"]["dev.toolgate/refusal"]["problem"], "definition_unreviewed",
+            "{refused}"
+        );
+        assert_eq!(
+            plan.notes[0].as_ref().unwrap().decision(),
+            toolgate_audit::Decision::Unreviewed
+        );
+        // Hidden by the policy: unknown, whatever the catalog says.
+        let plan = judge(call(4, "get-env", json!({})));
+        assert_eq!(plan.decision, RequestDecision::UnknownTool);
+        assert!(
+            plan.notes[0].is_none()
+                || plan.notes[0].as_ref().unwrap().decision()
+                    == toolgate_audit::Decision::UnknownTool
+        );
     }
 }

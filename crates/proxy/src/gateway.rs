@@ -23,7 +23,8 @@ use crate::enforce::{self, Action};
 use crate::error::GatewayError;
 use crate::limiting::{Caller, Settlement, Verdict};
 use crate::outcome::{RequestDecision, RequestOutcome};
-use crate::relay::{relay, RelayContext};
+use crate::pins::PinCheck;
+use crate::relay::{relay, ListFilter, ListingPins, RelayContext};
 use crate::session::SessionBinding;
 use crate::snapshot::{GrantRefusal, ServerConfig};
 use crate::ProxyState;
@@ -194,9 +195,15 @@ async fn handle_post(
         Era::Modern => None,
     };
 
+    let pins = target.server.pins.as_ref().map(|pins| PinCheck {
+        server: target.server.id,
+        pins,
+        sightings: &state.sightings,
+    });
     let plan = enforce::plan_audited(
         &parsed,
         &target.server.policy,
+        pins,
         version,
         state.audit.is_enabled(),
     );
@@ -336,6 +343,17 @@ async fn handle_post(
     } else {
         subset(&body, &forward)?
     };
+    let lists = ListFilter {
+        policy: target.server.policy.clone(),
+        options: FilterOptions {
+            private_cache_scope: version.era() == Era::Modern,
+        },
+        pins: (plan.lists_tools && target.server.pins.is_some()).then(|| ListingPins {
+            server: target.server.clone(),
+            sightings: state.sightings.clone(),
+            witness: trail.witness(),
+        }),
+    };
     let settlement = Settlement::with_audit(
         state.limiter.clone(),
         target.account,
@@ -367,10 +385,7 @@ async fn handle_post(
     relay(
         upstream,
         RelayContext {
-            policy: target.server.policy.clone(),
-            filter: FilterOptions {
-                private_cache_scope: version.era() == Era::Modern,
-            },
+            lists,
             lists_tools: plan.lists_tools,
             local,
             batch: parsed.is_batch(),
@@ -469,8 +484,15 @@ async fn legacy_stream(
     relay(
         upstream,
         RelayContext {
-            policy: target.server.policy.clone(),
-            filter: FilterOptions::default(),
+            lists: ListFilter {
+                policy: target.server.policy.clone(),
+                options: FilterOptions::default(),
+                pins: target.server.pins.is_some().then(|| ListingPins {
+                    server: target.server.clone(),
+                    sightings: state.sightings.clone(),
+                    witness: None,
+                }),
+            },
             lists_tools: false,
             local: Vec::new(),
             batch: false,

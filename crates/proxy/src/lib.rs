@@ -17,6 +17,7 @@ pub mod error;
 mod gateway;
 pub mod limiting;
 pub mod outcome;
+pub mod pins;
 pub mod relay;
 pub mod session;
 pub mod snapshot;
@@ -49,6 +50,8 @@ pub struct ProxyState {
     pub audit: toolgate_audit::AuditSink,
     /// Where `require_approval` calls are recorded and their decisions heard.
     pub approvals: Approvals,
+    /// Tool definitions this replica saw upstreams serve otherwise than pinned.
+    pub sightings: Arc<pins::Sightings>,
 }
 
 /// `/healthz` (the process is up) and `/readyz`, for a gateway that runs

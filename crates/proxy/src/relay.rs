@@ -17,14 +17,19 @@ use toolgate_mcp::headers::{
     X_ACCEL_BUFFERING,
 };
 use toolgate_mcp::sse::{SseEvent, SseParser};
-use toolgate_mcp::tools_list::{filter_list_with, FilterOptions, FilteredToolsList, ListKind};
+use toolgate_mcp::tools_list::{
+    filter_list_by_entry, filter_list_with, FilterOptions, FilteredToolsList, ListKind,
+};
 use toolgate_mcp::Id;
 use toolgate_policy::{CompiledPolicy, Kind};
 
 use crate::answer::{judge, Answer};
+use crate::audit::Witness;
 use crate::error::GatewayError;
 use crate::limiting::Settlement;
+use crate::pins::{Listed, PinCheck, Sightings};
 use crate::session::SessionBinding;
+use crate::snapshot::ServerConfig;
 use crate::upstream::{UpstreamBody, UpstreamError, UpstreamResponse};
 
 /// Largest JSON response the gateway buffers to rewrite.
@@ -32,8 +37,8 @@ const MAX_BUFFERED: usize = 16 * 1024 * 1024;
 
 /// What the relay must know about the request it answers.
 pub struct RelayContext {
-    pub policy: Arc<CompiledPolicy>,
-    pub filter: FilterOptions,
+    /// How lists in the answers are filtered.
+    pub lists: ListFilter,
     /// A forwarded message was `tools/list`: JSON answers must be filtered.
     pub lists_tools: bool,
     /// The gateway's own answers to merge in (refused calls of a batch).
@@ -48,6 +53,46 @@ pub struct RelayContext {
     pub session: Option<SessionBinding>,
     /// Rate-limited calls awaiting their answers.
     pub settlement: Option<Settlement>,
+}
+
+/// How the lists an upstream answers are filtered: every entry by the
+/// policy, and tools by their pinned definitions too.
+pub struct ListFilter {
+    pub policy: Arc<CompiledPolicy>,
+    pub options: FilterOptions,
+    pub pins: Option<ListingPins>,
+}
+
+/// What the relay needs to check a `tools/list` answer against the pins.
+pub struct ListingPins {
+    pub server: Arc<ServerConfig>,
+    pub sightings: Arc<Sightings>,
+    pub witness: Option<Witness>,
+}
+
+impl ListingPins {
+    /// Whether to keep one listed tool.
+    fn keep(&self, name: &str, entry: &str) -> bool {
+        let Some(pins) = &self.server.pins else {
+            return true;
+        };
+        let check = PinCheck {
+            server: self.server.id,
+            pins,
+            sightings: &self.sightings,
+        };
+        match check.listed(name, entry) {
+            Listed::Keep => true,
+            Listed::Withhold => false,
+            Listed::Drifted { pinned, observed } => {
+                tracing::warn!(server = %self.server.id, tool = %name, %pinned, %observed, "upstream serves a tool otherwise than pinned; withheld");
+                if let Some(witness) = &self.witness {
+                    witness.withheld(name, &pinned, &observed);
+                }
+                false
+            }
+        }
+    }
 }
 
 pub async fn relay(
@@ -99,8 +144,7 @@ async fn relay_inner(
                 .map(|m| SseEvent::message(m.clone()).encode())
                 .collect();
             let watch = Watch {
-                policy: ctx.policy,
-                options: ctx.filter,
+                lists: ctx.lists,
                 settlement: settlement.take(),
             };
             let stream = sse_stream(data_stream(upstream), prefix, watch, ctx.idle_timeout);
@@ -228,11 +272,7 @@ fn rewrite_json(
         if let Some(settlement) = settlement.as_deref_mut() {
             settlement.observe(message.get().as_bytes());
         }
-        out.push(filter_message(
-            message.get().as_bytes(),
-            &ctx.policy,
-            ctx.filter,
-        )?);
+        out.push(filter_message(message.get().as_bytes(), &ctx.lists)?);
     }
     out.extend(ctx.local.iter().cloned());
     Ok(join_messages(ctx.batch, out.iter().map(|m| &m[..])))
@@ -240,12 +280,8 @@ fn rewrite_json(
 
 /// One message with its list (tools, resources, resource templates or
 /// prompts) filtered, if it carries one.
-fn filter_message(
-    message: &[u8],
-    policy: &CompiledPolicy,
-    options: FilterOptions,
-) -> Result<Bytes, UpstreamError> {
-    match filter_lists(message, policy, options) {
+fn filter_message(message: &[u8], lists: &ListFilter) -> Result<Bytes, UpstreamError> {
+    match filter_lists(message, lists) {
         Ok(Some(filtered)) => Ok(filtered.body),
         Ok(None) => Ok(Bytes::copy_from_slice(message)),
         Err(e) => Err(UpstreamError::InvalidResponse(e.to_string())),
@@ -257,21 +293,31 @@ fn filter_message(
 /// a resource template by its `uriTemplate` read as a literal URI.
 fn filter_lists(
     message: &[u8],
-    policy: &CompiledPolicy,
-    options: FilterOptions,
+    lists: &ListFilter,
 ) -> Result<Option<FilteredToolsList>, toolgate_mcp::tools_list::ToolsListError> {
+    let (policy, options) = (&lists.policy, lists.options);
     let mut current: Option<FilteredToolsList> = None;
     for list in ListKind::ALL {
         if memchr::memmem::find(message, list.needle().as_bytes()).is_none() {
             continue;
         }
-        let kind = match list {
-            ListKind::PROMPTS => Kind::Prompt,
-            ListKind::TOOLS => Kind::Tool,
-            _ => Kind::Resource,
-        };
         let input = current.as_ref().map_or(message, |f| &f.body[..]);
-        let filtered = filter_list_with(input, list, |key| policy.visible_of(kind, key), options)?;
+        let filtered = match (list, &lists.pins) {
+            (ListKind::TOOLS, Some(pins)) => filter_list_by_entry(
+                input,
+                list,
+                |name, entry| policy.visible_of(Kind::Tool, name) && pins.keep(name, entry),
+                options,
+            )?,
+            _ => {
+                let kind = match list {
+                    ListKind::PROMPTS => Kind::Prompt,
+                    ListKind::TOOLS => Kind::Tool,
+                    _ => Kind::Resource,
+                };
+                filter_list_with(input, list, |key| policy.visible_of(kind, key), options)?
+            }
+        };
         let removed = filtered.removed + current.as_ref().map_or(0, |f| f.removed);
         current = Some(FilteredToolsList {
             removed,
@@ -345,8 +391,7 @@ fn idle_limited(
 
 /// What the relay does to each upstream message besides passing it on.
 pub struct Watch {
-    pub policy: Arc<CompiledPolicy>,
-    pub options: FilterOptions,
+    pub lists: ListFilter,
     pub settlement: Option<Settlement>,
 }
 
@@ -360,8 +405,10 @@ impl Watch {
         if let Some(settlement) = self.settlement.as_mut() {
             settlement.observe(data);
         }
-        match filter_lists(data, &self.policy, self.options) {
-            Ok(Some(filtered)) if filtered.removed > 0 || self.options.private_cache_scope => {
+        match filter_lists(data, &self.lists) {
+            Ok(Some(filtered))
+                if filtered.removed > 0 || self.lists.options.private_cache_scope =>
+            {
                 event.set_data(filtered.body);
                 event.to_bytes()
             }
@@ -521,8 +568,11 @@ mod tests {
 
     fn ctx(batch: bool, local: Vec<Bytes>) -> RelayContext {
         RelayContext {
-            policy: policy(),
-            filter: FilterOptions::default(),
+            lists: ListFilter {
+                policy: policy(),
+                options: FilterOptions::default(),
+                pins: None,
+            },
             lists_tools: true,
             local,
             batch,
@@ -571,8 +621,11 @@ mod tests {
             let prefix =
                 VecDeque::from([SseEvent::message(Bytes::from_static(b"{\"local\":1}")).encode()]);
             let watch = Watch {
-                policy: policy(),
-                options: FilterOptions::default(),
+                lists: ListFilter {
+                    policy: policy(),
+                    options: FilterOptions::default(),
+                    pins: None,
+                },
                 settlement: None,
             };
             let out: Vec<Bytes> =

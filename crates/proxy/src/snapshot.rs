@@ -14,6 +14,8 @@ use toolgate_store::ids::{AccountId, GrantId, ServerId};
 use toolgate_store::snapshot::{AccountRows, ServerRows};
 use url::Url;
 
+use crate::pins::ServerPins;
+
 /// Prefix of grant tokens; anything else is not worth a lookup.
 const GRANT_TOKEN_PREFIX: &str = "tgg_";
 
@@ -41,6 +43,9 @@ pub struct ServerConfig {
     /// The stored version the policy came from; `None` means no policy was
     /// stored and the server is closed (every tool hidden).
     pub policy_version: Option<i32>,
+    /// The pinned definitions of the upstream's tools; `None` until its
+    /// catalog is known, when tools are judged by the policy alone.
+    pub pins: Option<ServerPins>,
 }
 
 #[derive(Debug, Clone)]
@@ -252,6 +257,7 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
         timeout: Duration::from_millis(u64::try_from(server.timeout_ms).unwrap_or(30_000)),
         policy,
         policy_version,
+        pins: server.catalog.map(ServerPins::new),
     })
 }
 
@@ -271,6 +277,7 @@ mod tests {
                 .collect(),
             timeout_ms: 1500,
             policy,
+            catalog: None,
         };
         let grant = |token: &str, servers: Option<Vec<ServerId>>, expires_at| GrantRows {
             id: GrantId::new(),

@@ -139,6 +139,7 @@ impl<'a> Seed<'a> {
             url: self.upstream,
             headers: &self.upstream_headers,
             timeout_ms: Some(self.timeout_ms),
+            new_tools: None,
         };
         let server = servers::create(pool, key, account.id, tools).await.unwrap();
         policies::put(pool, account.id, server.id, self.policy, None)
@@ -209,5 +210,6 @@ pub fn proxy_state(
         limiter,
         audit,
         approvals: Approvals::new(pool.clone(), ApprovalBus::in_process()),
+        sightings: Default::default(),
     }
 }

@@ -40,10 +40,14 @@ pub enum Decision {
     ApprovalTimedOut,
     /// The agent went away while the call was held.
     ApprovalAbandoned,
+    /// The tool's definition is not the one pinned (it changed since it was
+    /// reviewed, or was never reviewed): the call was refused, or the tool
+    /// withheld from a listing, or discovery saw the change.
+    Unreviewed,
 }
 
 impl Decision {
-    pub const ALL: [Decision; 10] = [
+    pub const ALL: [Decision; 11] = [
         Self::Allowed,
         Self::Refused,
         Self::UnknownTool,
@@ -54,6 +58,7 @@ impl Decision {
         Self::ApprovalDenied,
         Self::ApprovalTimedOut,
         Self::ApprovalAbandoned,
+        Self::Unreviewed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +73,7 @@ impl Decision {
             Self::ApprovalDenied => "approval_denied",
             Self::ApprovalTimedOut => "approval_timed_out",
             Self::ApprovalAbandoned => "approval_abandoned",
+            Self::Unreviewed => "unreviewed",
         }
     }
 
@@ -127,7 +133,9 @@ pub struct AuditEvent {
     pub at: DateTime<Utc>,
     pub account: AccountId,
     pub server: ServerId,
-    pub grant: GrantId,
+    /// The agent's grant; absent for what the control plane saw itself (a
+    /// tool's definition changing under discovery).
+    pub grant: Option<GrantId>,
     /// A digest of the legacy session id (never the id itself); absent for
     /// calls outside a session.
     pub session: Option<String>,
@@ -218,7 +226,7 @@ pub async fn insert_batch(
         accounts.push(e.account.0);
         times.push(e.at);
         servers.push(e.server.0);
-        grants.push(e.grant.0);
+        grants.push(e.grant.map(|g| g.0));
         // Recorded text is made storable here, where both queue paths
         // write: a NUL from an agent must not make Postgres refuse the batch.
         // Each copy is one the rows needed anyway; the scan allocates nothing.
@@ -241,7 +249,7 @@ pub async fn insert_batch(
         ));
         arguments.push(e.arguments.as_ref().map(|a| storable_json(a).into_owned()));
     }
-    let inserted = sqlx::query(
+    let inserted: Vec<Uuid> = sqlx::query_scalar(
         "INSERT INTO audit_events (id, account_id, occurred_at, server_id, grant_id, session_hash,
              tool, decision, rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments,
              kind)
@@ -253,7 +261,7 @@ pub async fn insert_batch(
              $14::jsonb[], $15::jsonb[], $16::text[])
            AS t(id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
              rule, policy_version, reason, upstream, latency_ms, keys, arguments, kind)
-         ON CONFLICT (id) DO NOTHING",
+         ON CONFLICT (id) DO NOTHING RETURNING id",
     )
     .bind(&ids)
     .bind(&accounts)
@@ -271,10 +279,44 @@ pub async fn insert_batch(
     .bind(&keys)
     .bind(&arguments)
     .bind(&kinds)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(inserted)
+    .fetch_all(&mut **tx)
+    .await?;
+    notify_withheld(tx, events, &inserted).await?;
+    Ok(inserted.len() as u64)
+}
+
+/// Queues the webhook event of each newly stored gateway event that
+/// withheld a tool served otherwise than pinned (discovery queues its own).
+async fn notify_withheld(
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[AuditEvent],
+    inserted: &[Uuid],
+) -> Result<(), StoreError> {
+    for event in events {
+        let Some(grant) = event.grant else { continue };
+        if event.decision != Decision::Unreviewed
+            || event.upstream == UpstreamOutcome::NotCalled
+            || !inserted.contains(&event.id.0)
+        {
+            continue;
+        }
+        let data = serde_json::json!({
+            "server_id": event.server,
+            "tool": event.tool,
+            "reason": event.reason,
+            "seen_by": "gateway",
+            "grant_id": grant,
+            "audit_event_id": event.id,
+        });
+        crate::webhook_events::enqueue(
+            tx,
+            event.account,
+            crate::webhook_events::TOOL_DEFINITION_CHANGED,
+            &data,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn storable_owned(text: &str) -> String {
@@ -323,7 +365,7 @@ struct EventRow {
     account_id: Uuid,
     occurred_at: DateTime<Utc>,
     server_id: Uuid,
-    grant_id: Uuid,
+    grant_id: Option<Uuid>,
     session_hash: Option<String>,
     kind: String,
     tool: String,
@@ -347,7 +389,7 @@ impl TryFrom<EventRow> for AuditEvent {
             at: row.occurred_at,
             account: AccountId(row.account_id),
             server: ServerId(row.server_id),
-            grant: GrantId(row.grant_id),
+            grant: row.grant_id.map(GrantId),
             session: row.session_hash,
             kind: TargetKind::parse(&row.kind).ok_or_else(|| corrupt("target kind", &row.kind))?,
             tool: row.tool,

@@ -7,10 +7,16 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, Transaction};
 use toolgate_catalog::ToolDefinition;
 
+use serde_json::json;
+
+use crate::audit::{self, AuditEvent, Decision, UpstreamOutcome};
 use crate::error::StoreError;
-use crate::ids::{AccountId, ServerId, ToolId};
+use crate::ids::{AccountId, EventId, ServerId, ToolId};
 use crate::page::PageRequest;
+use crate::servers::NewTools;
 use crate::storable::storable_json;
+use crate::target_kind::TargetKind;
+use crate::webhook_events::{self, TOOL_AWAITING_REVIEW, TOOL_DEFINITION_CHANGED};
 
 /// Changes kept per tool in a listing of a server's tools.
 pub const HISTORY_PER_TOOL: i64 = 20;
@@ -41,6 +47,16 @@ pub struct CatalogTool {
     pub first_seen_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub changed_at: DateTime<Utc>,
+    /// The reviewed definition; the tool is callable only while `hash` is it.
+    pub pinned_hash: Option<String>,
+    pub pinned_at: Option<DateTime<Utc>>,
+}
+
+impl CatalogTool {
+    /// Whether agents may see and call the tool as it is now defined.
+    pub fn is_pinned(&self) -> bool {
+        self.pinned_hash.as_deref() == Some(self.hash.as_str())
+    }
 }
 
 /// One change of a tool.
@@ -115,23 +131,38 @@ pub async fn record_failure(
 
 /// Records a successful attempt: the tools as found (added, changed,
 /// removed and restored ones noted in their history), resources and
-/// prompts, and the `ok` status, in one transaction.
+/// prompts, and the `ok` status, in one transaction. Returns whether what
+/// the gateway checks changed: the tools or their definitions, or the
+/// catalog becoming known.
 pub async fn record_success(
     pool: &PgPool,
     account_id: AccountId,
     server_id: ServerId,
     found: Found<'_>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
     // Serialises attempts on one server, and checks the tenant.
-    let locked: Option<ServerId> =
-        sqlx::query_scalar("SELECT id FROM servers WHERE id = $1 AND account_id = $2 FOR UPDATE")
-            .bind(server_id)
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    locked.ok_or(StoreError::NotFound)?;
-    record_tools(&mut tx, account_id, server_id, found.tools).await?;
+    let locked: Option<(String, NewTools)> = sqlx::query_as(
+        "SELECT name, new_tools FROM servers WHERE id = $1 AND account_id = $2 FOR UPDATE",
+    )
+    .bind(server_id)
+    .bind(account_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (server_name, new_tools) = locked.ok_or(StoreError::NotFound)?;
+    let server = ServerRef {
+        account_id,
+        server_id,
+        name: &server_name,
+        new_tools,
+    };
+    let first: bool = sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM server_catalogs WHERE server_id = $1 AND era IS NOT NULL)",
+    )
+    .bind(server_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let changed = record_tools(&mut tx, &server, found.tools).await?;
     sqlx::query(
         "INSERT INTO server_catalogs
              (server_id, account_id, status, checked_at, tool_count, detail, era, resources, prompts)
@@ -151,7 +182,7 @@ pub async fn record_success(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(first || changed)
 }
 
 #[derive(sqlx::FromRow)]
@@ -161,16 +192,25 @@ struct Known {
     hash: String,
     definition: Value,
     removed: bool,
+    pinned_hash: Option<String>,
+}
+
+/// The server a discovery attempt is recorded for.
+struct ServerRef<'a> {
+    account_id: AccountId,
+    server_id: ServerId,
+    name: &'a str,
+    new_tools: NewTools,
 }
 
 async fn record_tools(
     tx: &mut Transaction<'_, Postgres>,
-    account_id: AccountId,
-    server_id: ServerId,
+    server: &ServerRef<'_>,
     tools: &[ToolDefinition],
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let (account_id, server_id) = (server.account_id, server.server_id);
     let known: Vec<Known> = sqlx::query_as(
-        "SELECT id, name, hash, definition, removed_at IS NOT NULL AS removed
+        "SELECT id, name, hash, definition, removed_at IS NOT NULL AS removed, pinned_hash
          FROM catalog_tools WHERE server_id = $1",
     )
     .bind(server_id)
@@ -179,21 +219,34 @@ async fn record_tools(
     let by_name: std::collections::HashMap<&str, &Known> =
         known.iter().map(|k| (k.name.as_str(), k)).collect();
     let mut unchanged: Vec<ToolId> = Vec::new();
+    // Whether any tool was added, changed, restored or removed.
+    let mut changed = false;
     let mut listed = std::collections::HashSet::new();
     for tool in tools {
         let hash = tool.content_hash();
         // Names are stored as received; a NUL in one becomes U+FFFD.
         let name = crate::storable::storable_str(&tool.name).into_owned();
-        listed.insert(name.clone());
         let definition = serde_json::to_value(tool)
             .map_err(|e| StoreError::Corrupt(format!("tool definition: {e}")))?;
         let definition = storable_json(&definition).into_owned();
         match by_name.get(name.as_str()) {
+            Some(old) if old.hash == hash.as_str() && !old.removed => {
+                listed.insert(name);
+                unchanged.push(old.id);
+            }
+            // A name listed twice: the first definition counts.
+            _ if !listed.insert(name.clone()) => {}
             None => {
+                changed = true;
                 let id = ToolId::new();
+                // Trust on first use, unless the server's new tools wait
+                // for review.
+                let trusted = server.new_tools == NewTools::Allow;
                 sqlx::query(
-                    "INSERT INTO catalog_tools (id, account_id, server_id, name, hash, definition)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO catalog_tools
+                         (id, account_id, server_id, name, hash, definition, pinned_hash, pinned_at)
+                     VALUES ($1, $2, $3, $4, $5, $6,
+                             CASE WHEN $7 THEN $5 END, CASE WHEN $7 THEN now() END)",
                 )
                 .bind(id)
                 .bind(account_id)
@@ -201,8 +254,19 @@ async fn record_tools(
                 .bind(&name)
                 .bind(hash.as_str())
                 .bind(&definition)
+                .bind(trusted)
                 .execute(&mut **tx)
                 .await?;
+                if !trusted {
+                    let data = json!({
+                        "server_id": server_id,
+                        "server_name": server.name,
+                        "tool": name,
+                        "hash": hash.as_str(),
+                        "seen_by": "discovery",
+                    });
+                    webhook_events::enqueue(tx, account_id, TOOL_AWAITING_REVIEW, &data).await?;
+                }
                 note(
                     tx,
                     account_id,
@@ -215,8 +279,8 @@ async fn record_tools(
                 )
                 .await?;
             }
-            Some(old) if old.hash == hash.as_str() && !old.removed => unchanged.push(old.id),
             Some(old) => {
+                changed = true;
                 let changes = match serde_json::from_value::<ToolDefinition>(old.definition.clone())
                 {
                     Ok(older) if old.hash != hash.as_str() => tool.changes_from(&older),
@@ -249,6 +313,20 @@ async fn record_tools(
                     &changes,
                 )
                 .await?;
+                // A pinned tool now defined otherwise: the rug pull. Told
+                // once, when the definition first differs from the pin.
+                let pinned = old.pinned_hash.as_deref();
+                if pinned.is_some_and(|p| p != hash.as_str()) && old.hash != hash.as_str() {
+                    let drift = Drift {
+                        server_id,
+                        server_name: server.name,
+                        tool: &name,
+                        pinned_hash: pinned.unwrap_or_default(),
+                        observed_hash: hash.as_str(),
+                        changes: &changes,
+                    };
+                    record_drift(tx, account_id, &drift).await?;
+                }
             }
         }
     }
@@ -260,6 +338,7 @@ async fn record_tools(
         .iter()
         .filter(|k| !k.removed && !listed.contains(&k.name))
     {
+        changed = true;
         sqlx::query("UPDATE catalog_tools SET removed_at = now() WHERE id = $1")
             .bind(gone.id)
             .execute(&mut **tx)
@@ -276,7 +355,7 @@ async fn record_tools(
         )
         .await?;
     }
-    Ok(())
+    Ok(changed)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -307,8 +386,138 @@ async fn note(
     Ok(())
 }
 
+/// A tool seen defined otherwise than pinned.
+struct Drift<'a> {
+    server_id: ServerId,
+    server_name: &'a str,
+    tool: &'a str,
+    pinned_hash: &'a str,
+    observed_hash: &'a str,
+    /// Which parts changed (`description`, `input_schema`, …).
+    changes: &'a [Value],
+}
+
+/// The audit event and the webhook event of a drift seen by discovery.
+async fn record_drift(
+    tx: &mut Transaction<'_, Postgres>,
+    account_id: AccountId,
+    drift: &Drift<'_>,
+) -> Result<(), StoreError> {
+    let parts: Vec<&str> = drift.changes.iter().filter_map(Value::as_str).collect();
+    let event = AuditEvent {
+        id: EventId::new(),
+        at: Utc::now(),
+        account: account_id,
+        server: drift.server_id,
+        grant: None,
+        session: None,
+        kind: TargetKind::Tool,
+        tool: drift.tool.to_owned(),
+        decision: Decision::Unreviewed,
+        rule: None,
+        policy_version: None,
+        reason: Some(format!(
+            "discovery found the tool defined otherwise than pinned ({}): {} is withheld from agents until its new definition {} is pinned",
+            if parts.is_empty() { "definition".to_owned() } else { parts.join(", ") },
+            drift.pinned_hash,
+            drift.observed_hash,
+        )),
+        upstream: UpstreamOutcome::NotCalled,
+        latency_ms: 0,
+        argument_keys: Vec::new(),
+        arguments: None,
+    };
+    audit::insert_batch(tx, std::slice::from_ref(&event)).await?;
+    let data = json!({
+        "server_id": drift.server_id,
+        "server_name": drift.server_name,
+        "tool": drift.tool,
+        "pinned_hash": drift.pinned_hash,
+        "observed_hash": drift.observed_hash,
+        "changes": drift.changes,
+        "seen_by": "discovery",
+        "audit_event_id": event.id,
+    });
+    webhook_events::enqueue(tx, account_id, TOOL_DEFINITION_CHANGED, &data).await?;
+    Ok(())
+}
+
+/// Why a tool could not be pinned.
+#[derive(Debug)]
+pub enum PinError {
+    /// The tool's current definition is not the one the reviewer saw.
+    Stale { current: String },
+    /// `NotFound`: no such server in the account, or it lists no such tool.
+    Store(StoreError),
+}
+
+impl From<StoreError> for PinError {
+    fn from(error: StoreError) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<sqlx::Error> for PinError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+/// Pins a listed tool's current definition: agents see and may call it as
+/// it is now defined. With `expected`, only if that is still the current
+/// definition (the one a person reviewed), else [`PinError::Stale`].
+pub async fn pin(
+    pool: &PgPool,
+    account_id: AccountId,
+    server_id: ServerId,
+    name: &str,
+    expected: Option<&str>,
+) -> Result<CatalogTool, PinError> {
+    let mut tx = pool.begin().await?;
+    let current: Option<String> = sqlx::query_scalar(
+        "SELECT hash FROM catalog_tools
+         WHERE server_id = $1 AND account_id = $2 AND name = $3 AND removed_at IS NULL
+         FOR UPDATE",
+    )
+    .bind(server_id)
+    .bind(account_id)
+    .bind(crate::storable::storable_str(name).as_ref())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let current = current.ok_or(StoreError::NotFound)?;
+    if expected.is_some_and(|expected| expected != current) {
+        return Err(PinError::Stale { current });
+    }
+    let tool = sqlx::query_as::<_, CatalogTool>(&format!(
+        "WITH t AS (
+             UPDATE catalog_tools SET
+                 pinned_at = CASE WHEN pinned_hash IS DISTINCT FROM hash THEN now() ELSE pinned_at END,
+                 pinned_hash = hash
+             WHERE server_id = $1 AND account_id = $2 AND name = $3 AND removed_at IS NULL
+             RETURNING *
+         )
+         SELECT {TOOL_COLUMNS} FROM t JOIN servers s ON s.id = t.server_id"
+    ))
+    .bind(server_id)
+    .bind(account_id)
+    .bind(crate::storable::storable_str(name).as_ref())
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(tool)
+}
+
+/// A listed tool's current and pinned definition hashes.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ToolPin {
+    pub name: String,
+    pub hash: String,
+    pub pinned_hash: Option<String>,
+}
+
 const TOOL_COLUMNS: &str = "t.id, t.server_id, s.name AS server_name, s.trusted AS server_trusted,
-    t.name, t.hash, t.definition, t.first_seen_at, t.last_seen_at, t.changed_at";
+    t.name, t.hash, t.definition, t.first_seen_at, t.last_seen_at, t.changed_at,
+    t.pinned_hash, t.pinned_at";
 
 /// The tools a server lists now, by name.
 pub async fn tools(

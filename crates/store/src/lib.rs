@@ -27,6 +27,7 @@ pub mod snapshot;
 pub mod storable;
 pub mod target_kind;
 pub mod users;
+pub mod webhook_events;
 
 pub use error::StoreError;
 pub use page::{Page, PageRequest};

@@ -23,6 +23,7 @@ pub struct Server {
     pub timeout_ms: i32,
     /// Whether the server's own annotations may lower its tools' risk.
     pub trusted: bool,
+    pub new_tools: NewTools,
     /// The last discovery attempt: `pending` before the first.
     pub catalog_status: String,
     pub catalog_checked_at: Option<DateTime<Utc>>,
@@ -30,6 +31,30 @@ pub struct Server {
     pub catalog_detail: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Whether a tool first seen on a server is callable before a person
+/// reviews it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::Type,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum NewTools {
+    /// Trust on first use: a new tool is pinned as first seen.
+    #[default]
+    Allow,
+    /// A new tool is withheld from agents until someone pins it.
+    Review,
 }
 
 /// Upstream headers, name to value. Values are secrets.
@@ -40,6 +65,7 @@ pub struct NewServer<'a> {
     pub url: &'a str,
     pub headers: &'a Headers,
     pub timeout_ms: Option<i32>,
+    pub new_tools: Option<NewTools>,
 }
 
 #[derive(Default)]
@@ -50,11 +76,12 @@ pub struct ServerPatch<'a> {
     pub headers: Option<&'a Headers>,
     pub timeout_ms: Option<i32>,
     pub trusted: Option<bool>,
+    pub new_tools: Option<NewTools>,
 }
 
 /// The catalog's state comes from `server_catalogs` (one row per server at
 /// most), by subqueries that `RETURNING` accepts as well as `SELECT`.
-const COLUMNS: &str = "id, account_id, name, url, header_names, timeout_ms, trusted,
+const COLUMNS: &str = "id, account_id, name, url, header_names, timeout_ms, trusted, new_tools,
     COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id), 'pending')
         AS catalog_status,
     (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_checked_at,
@@ -81,8 +108,8 @@ pub async fn create(
 ) -> Result<Server, StoreError> {
     let (names, sealed) = seal_headers(key, new.headers)?;
     sqlx::query_as::<_, Server>(&format!(
-        "INSERT INTO servers (id, account_id, name, url, header_names, headers_enc, timeout_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO servers (id, account_id, name, url, header_names, headers_enc, timeout_ms, new_tools)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
     ))
     .bind(ServerId::new())
     .bind(account_id)
@@ -91,6 +118,7 @@ pub async fn create(
     .bind(names)
     .bind(sealed)
     .bind(new.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
+    .bind(new.new_tools.unwrap_or_default())
     .fetch_one(pool)
     .await
     .map_err(conflict_as("a server with this name"))
@@ -145,6 +173,7 @@ pub async fn update(
              url = COALESCE($4, url),
              timeout_ms = COALESCE($5, timeout_ms),
              trusted = COALESCE($9, trusted),
+             new_tools = COALESCE($10, new_tools),
              header_names = CASE WHEN $6 THEN $7 ELSE header_names END,
              headers_enc = CASE WHEN $6 THEN $8 ELSE headers_enc END,
              updated_at = now()
@@ -159,6 +188,7 @@ pub async fn update(
     .bind(names)
     .bind(sealed)
     .bind(patch.trusted)
+    .bind(patch.new_tools)
     .fetch_optional(pool)
     .await
     .map_err(conflict_as("a server with this name"))?

@@ -1,12 +1,13 @@
 //! Everything the gateway needs to serve one account, read in one go: its
 //! servers (with their upstream headers opened), their current policies, and
-//! its live grants. The gateway caches the result; this is the only query it
+//! its live grants, and the pins of its servers' tools. The gateway caches the result; this is the only query it
 //! makes, on a cold account.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::catalog::ToolPin;
 use crate::error::StoreError;
 use crate::ids::{AccountId, GrantId, ServerId};
 use crate::secrets::SecretKey;
@@ -27,6 +28,9 @@ pub struct ServerRows {
     pub timeout_ms: i32,
     /// The current policy version and document; `None` if none was stored.
     pub policy: Option<(i32, serde_json::Value)>,
+    /// The tools the upstream lists, by name, with their current and pinned
+    /// hashes; `None` before the first successful discovery.
+    pub catalog: Option<Vec<ToolPin>>,
 }
 
 /// A grant that is not revoked (expiry is checked at use, as time passes).
@@ -48,6 +52,14 @@ struct ServerRow {
     timeout_ms: i32,
     policy_version: Option<i32>,
     policy: Option<serde_json::Value>,
+    catalog_known: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct PinRow {
+    server_id: ServerId,
+    #[sqlx(flatten)]
+    pin: ToolPin,
 }
 
 /// Loads the account whose gateway slug is `slug`, or `None`.
@@ -69,7 +81,9 @@ pub async fn load_by_slug(
         return Ok(None);
     };
     let servers = sqlx::query_as::<_, ServerRow>(
-        "SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, p.version AS policy_version, p.document AS policy
+        "SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, p.version AS policy_version, p.document AS policy,
+                EXISTS (SELECT 1 FROM server_catalogs c WHERE c.server_id = s.id AND c.era IS NOT NULL)
+                    AS catalog_known
          FROM servers s
          LEFT JOIN LATERAL (
              SELECT version, document FROM policy_versions
@@ -90,7 +104,22 @@ pub async fn load_by_slug(
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;
+    let pins = sqlx::query_as::<_, PinRow>(
+        "SELECT server_id, name, hash, pinned_hash FROM catalog_tools
+         WHERE account_id = $1 AND removed_at IS NULL ORDER BY server_id, name",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
+    let mut pins_by_server: std::collections::HashMap<ServerId, Vec<ToolPin>> =
+        std::collections::HashMap::new();
+    for row in pins {
+        pins_by_server
+            .entry(row.server_id)
+            .or_default()
+            .push(row.pin);
+    }
 
     let servers = servers
         .into_iter()
@@ -107,6 +136,9 @@ pub async fn load_by_slug(
                 headers,
                 timeout_ms: row.timeout_ms,
                 policy: row.policy_version.zip(row.policy),
+                catalog: row
+                    .catalog_known
+                    .then(|| pins_by_server.remove(&row.id).unwrap_or_default()),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -261,6 +261,7 @@ fn gateway_app(
         limiter,
         audit,
         approvals: Approvals::new(pool, approvals.clone()),
+        sightings: Default::default(),
     };
     Ok((toolgate_proxy::router(state), drain))
 }

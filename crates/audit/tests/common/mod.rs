@@ -31,7 +31,7 @@ pub fn event(account: AccountId, tool: &str) -> AuditEvent {
         at: Utc::now(),
         account,
         server: ServerId::new(),
-        grant: GrantId::new(),
+        grant: Some(GrantId::new()),
         session: None,
         kind: toolgate_store::target_kind::TargetKind::Tool,
         tool: tool.to_owned(),

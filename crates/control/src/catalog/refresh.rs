@@ -45,7 +45,7 @@ pub async fn refresh(
                 toolgate_discovery::Era::Modern => "modern",
             };
             tracing::info!(server = %server_id, tools = found.tools.len(), era, "discovered tools");
-            catalog::record_success(
+            let changed = catalog::record_success(
                 &state.pool,
                 account_id,
                 server_id,
@@ -57,7 +57,12 @@ pub async fn refresh(
                     detail: detail.as_deref(),
                 },
             )
-            .await
+            .await?;
+            // The gateways check calls against the pins of what is listed.
+            if changed {
+                state.changes.publish(account_id).await;
+            }
+            Ok(())
         }
         Err(failure) => {
             tracing::info!(server = %server_id, status = %failure.status, detail = %failure.detail, "discovery failed");

@@ -44,9 +44,39 @@ pub struct ToolOut {
     /// approval_timeout_secs?, limits: [{counter, window, max, scope, cost?, pointer}]}`.
     #[schema(value_type = Object)]
     pub policy: Treatment,
+    /// Whether agents see the tool as it is defined now.
+    pub pin: PinOut,
     /// The latest changes, newest first (in a server's listing only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<ChangeOut>>,
+}
+
+/// A tool's pinned (reviewed) definition.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PinOut {
+    /// `pinned`: agents see and may call the tool. `changed`: the upstream
+    /// now defines it otherwise than pinned; `unreviewed`: never pinned.
+    /// Either way the gateway withholds it from `tools/list` and refuses its
+    /// calls until someone pins the current definition
+    /// (`POST /v1/servers/{id}/tools/{name}/pin`).
+    #[schema(example = "pinned")]
+    pub status: &'static str,
+    pub pinned_hash: Option<String>,
+    pub pinned_at: Option<DateTime<Utc>>,
+}
+
+impl PinOut {
+    pub fn of(tool: &CatalogTool) -> Self {
+        Self {
+            status: match &tool.pinned_hash {
+                None => "unreviewed",
+                Some(_) if tool.is_pinned() => "pinned",
+                Some(_) => "changed",
+            },
+            pinned_hash: tool.pinned_hash.clone(),
+            pinned_at: tool.pinned_at,
+        }
+    }
 }
 
 /// One change of a tool's definition.
@@ -114,6 +144,7 @@ pub fn verdict_of(tool: &CatalogTool) -> Verdict {
 pub fn tool_out(tool: CatalogTool, verdict: Verdict, policy: &CompiledPolicy) -> ToolOut {
     ToolOut {
         policy: policy.treatment_of(Kind::Tool, &tool.name),
+        pin: PinOut::of(&tool),
         id: tool.id,
         server_id: tool.server_id,
         server_name: tool.server_name,

@@ -4,13 +4,14 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use toolgate_catalog::{recommend, Category, Risk};
 use toolgate_policy::Kind;
-use toolgate_store::catalog::{self, CatalogState};
+use toolgate_store::catalog::{self, CatalogState, PinError};
 use toolgate_store::ids::{ServerId, ToolId};
 use toolgate_store::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use toolgate_store::{Page, PageRequest};
@@ -21,7 +22,7 @@ use crate::auth::Auth;
 use crate::catalog::refresh;
 use crate::catalog::view::{self, ChangeOut, ListedOut, ToolOut};
 use crate::error::{ApiError, Violations};
-use crate::extract::{ApiQuery, PathId};
+use crate::extract::{ApiQuery, OptionalApiJson, PathId};
 use crate::routes::TAG_CATALOG;
 use crate::state::AppState;
 
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(server_tools))
         .routes(routes!(refresh_tools))
+        .routes(routes!(pin_tool))
         .routes(routes!(recommended_policy))
         .routes(routes!(account_tools))
 }
@@ -122,6 +124,70 @@ async fn refresh_tools(
     refresh::refresh(&state, auth.account_id, id).await?;
     let catalog_state = catalog::state(&state.pool, auth.account_id, id).await?;
     Ok(Json(CatalogOut::of(&catalog_state)))
+}
+
+/// What a person reviewed.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinIn {
+    /// The `hash` of the definition that was reviewed: the pin is refused
+    /// with 409 if the tool is defined otherwise by now. Without it, the
+    /// current definition is pinned, whatever it is.
+    #[schema(example = "sha256:9f2c…")]
+    hash: Option<String>,
+}
+
+/// Pin the tool's current definition: agents see and may call it as it is
+/// defined now. Needed after the upstream changed a pinned tool, and for a
+/// new tool on a server whose `new_tools` is `review`.
+#[utoipa::path(post, path = "/servers/{id}/tools/{name}/pin", tag = TAG_CATALOG,
+    params(("id" = ServerId, Path), ("name" = String, Path, description = "The tool's name")),
+    request_body(content = PinIn, description = "Optional (an empty body pins whatever is current)"),
+    responses(
+        (status = 200, body = ToolOut),
+        (status = 404, description = "No such server, or it lists no such tool", body = crate::error::Problem),
+        (status = 409, description = "The tool is defined otherwise than the hash given", body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem),
+    ))]
+async fn pin_tool(
+    State(state): State<AppState>,
+    auth: Auth,
+    path: Result<Path<(String, String)>, PathRejection>,
+    OptionalApiJson(input): OptionalApiJson<PinIn>,
+) -> Result<Json<ToolOut>, ApiError> {
+    let not_found = || ApiError::NotFound("not found".to_owned());
+    let Path((id, name)) = path.map_err(|_| not_found())?;
+    // No tool is named with a NUL (stored names have it replaced).
+    let id = id.parse::<ServerId>().map_err(|_| not_found())?;
+    if name.contains('\0') {
+        return Err(not_found());
+    }
+    if let Some(hash) = &input.hash {
+        if !is_content_hash(hash) {
+            return Err(ApiError::validation(
+                "/hash",
+                "must be a tool's hash as listed: sha256: and 64 lowercase hex digits",
+            ));
+        }
+    }
+    let tool = catalog::pin(&state.pool, auth.account_id, id, &name, input.hash.as_deref())
+        .await
+        .map_err(|error| match error {
+            PinError::Stale { current } => ApiError::Conflict(format!(
+                "the tool is defined otherwise by now ({current}): review the current definition and pin its hash"
+            )),
+            PinError::Store(error) => error.into(),
+        })?;
+    state.changes.publish(auth.account_id).await;
+    let policy = view::current_policy(&state.pool, auth.account_id, id).await?;
+    let verdict = view::verdict_of(&tool);
+    Ok(Json(view::tool_out(tool, verdict, &policy)))
+}
+
+fn is_content_hash(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 /// The policy we recommend, with the advice behind each tool's rule.

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use toolgate_store::ids::ServerId;
-use toolgate_store::servers::{self, Headers, NewServer, Server, ServerPatch};
+use toolgate_store::servers::{self, Headers, NewServer, NewTools, Server, ServerPatch};
 use toolgate_store::{accounts, Page, PageRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -42,6 +42,9 @@ pub struct ServerIn {
     headers: BTreeMap<String, String>,
     /// Per-request upstream deadline, 100 to 600000 ms (default 30000).
     timeout_ms: Option<i32>,
+    /// Whether a tool first seen on the server is callable before someone
+    /// pins it: `allow` (default: trust on first use) or `review`.
+    new_tools: Option<NewTools>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -55,6 +58,9 @@ pub struct ServerPatchIn {
     /// Whether the server's own tool annotations (e.g. `readOnlyHint`) may
     /// lower the risk the catalog gives its tools.
     trusted: Option<bool>,
+    /// `allow` or `review`: see `ServerIn.new_tools`. Applies to tools first
+    /// seen from now on.
+    new_tools: Option<NewTools>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -69,6 +75,8 @@ pub struct ServerOut {
     timeout_ms: i32,
     /// Whether the server's own tool annotations may lower its tools' risk.
     trusted: bool,
+    /// Whether a tool first seen is callable before someone pins it.
+    new_tools: NewTools,
     /// The last discovery of its tools (`GET /v1/servers/{id}/tools`).
     catalog: CatalogOut,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -85,6 +93,7 @@ impl ServerOut {
             header_names: s.header_names,
             timeout_ms: s.timeout_ms,
             trusted: s.trusted,
+            new_tools: s.new_tools,
             catalog: CatalogOut {
                 status: s.catalog_status,
                 checked_at: s.catalog_checked_at,
@@ -160,6 +169,7 @@ async fn create_server(
             url: url.as_str(),
             headers: &headers,
             timeout_ms: input.timeout_ms,
+            new_tools: input.new_tools,
         },
     )
     .await?;
@@ -244,6 +254,7 @@ async fn patch_server(
             headers: headers.as_ref(),
             timeout_ms: input.timeout_ms,
             trusted: input.trusted,
+            new_tools: input.new_tools,
         },
     )
     .await?;

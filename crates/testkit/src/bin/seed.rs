@@ -140,6 +140,7 @@ async fn seed_bench(
                 url,
                 headers: &headers,
                 timeout_ms: Some(10_000),
+                new_tools: None,
             },
         )
         .await?;
@@ -187,6 +188,7 @@ async fn seed_one(
             url: upstream,
             headers: &headers,
             timeout_ms: Some(10_000),
+            new_tools: None,
         },
     )
     .await?;
