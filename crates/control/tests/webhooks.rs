@@ -25,6 +25,7 @@ use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
 use toolgate_netguard::OutboundGuard;
 use toolgate_store::approvals;
 use toolgate_store::secrets::SecretKey;
+use toolgate_store::webhook_events;
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -289,4 +290,73 @@ async fn a_webhook_on_an_internal_address_is_refused_at_registration(pool: PgPoo
             refused.raw
         );
     }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_account_event_is_delivered_signed_and_retried_like_an_approval(pool: PgPool) {
+    let key = Arc::new(SecretKey::generate());
+    let app = TestApp::with_key(pool.clone(), key.clone(), true);
+    let (receiver_url, receiver) = start_receiver().await;
+    let t = app.tenant("ada@example.com").await;
+    let patched = app
+        .call(
+            axum::http::Method::PATCH,
+            "/v1/account",
+            Some(&t.token),
+            Some(json!({"approval_webhook_url": receiver_url})),
+        )
+        .await;
+    let secret = patched.body["approval_webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let data = json!({"tool": "read_file", "seen_by": "discovery"});
+    let mut tx = pool.begin().await.unwrap();
+    let id = webhook_events::enqueue(
+        &mut tx,
+        t.account,
+        webhook_events::TOOL_DEFINITION_CHANGED,
+        &data,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let dispatcher = WebhookDispatcher::new(
+        pool.clone(),
+        key,
+        PUBLIC_URL,
+        true,
+        DeliveryPolicy {
+            poll_every: Duration::from_millis(50),
+            first_retry: Duration::from_millis(300),
+            ..DeliveryPolicy::default()
+        },
+    )
+    .unwrap();
+    let running = tokio::spawn(dispatcher.run());
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while receiver.deliveries.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "two deliveries within 10 s");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    running.abort();
+
+    let deliveries = receiver.deliveries.lock().unwrap().clone();
+    assert_eq!(deliveries.len(), 2, "one failure, one retry, then no more");
+    for (headers, body) in &deliveries {
+        assert!(verify(&secret, headers, body), "the signature verifies");
+        assert_eq!(
+            headers["toolgate-event-id"],
+            format!("evt_{}", id.simple()).as_str()
+        );
+    }
+    let event: Value = serde_json::from_slice(&deliveries[1].1).unwrap();
+    assert_eq!(event["type"], "tool.definition_changed");
+    assert_eq!(event["data"], data);
+    let stored = webhook_events::recent(&pool, t.account, 10).await.unwrap();
+    assert_eq!(stored[0].state, "delivered");
 }
