@@ -142,7 +142,7 @@ async fn login_succeeds_with_the_right_password_only(pool: PgPool) {
 async fn unknown_user_takes_the_same_time_path_as_a_wrong_password(pool: PgPool) {
     let app = TestApp::new(pool);
     app.signup("ada@example.com", "Acme").await;
-    async fn median_login(app: &TestApp, email: &str) -> Duration {
+    async fn fastest_login(app: &TestApp, email: &str) -> Duration {
         let mut times = Vec::new();
         for _ in 0..5 {
             let started = Instant::now();
@@ -157,13 +157,14 @@ async fn unknown_user_takes_the_same_time_path_as_a_wrong_password(pool: PgPool)
             times.push(started.elapsed());
             assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         }
-        times.sort();
-        times[2]
+        // The fastest of five: other tests running on the same cores only
+        // ever slow a login down.
+        times.into_iter().min().unwrap()
     }
     // Warm the dummy hash first: it is computed once per process.
-    median_login(&app, "warmup@example.com").await;
-    let wrong = median_login(&app, "ada@example.com").await;
-    let unknown = median_login(&app, "nobody@example.com").await;
+    fastest_login(&app, "warmup@example.com").await;
+    let wrong = fastest_login(&app, "ada@example.com").await;
+    let unknown = fastest_login(&app, "nobody@example.com").await;
     // Argon2 dominates both; a path without it would be ~100x faster.
     assert!(
         unknown * 3 > wrong,

@@ -85,6 +85,10 @@ async fn discovered_tools_are_judged_and_the_recommendation_applies(pool: PgPool
 
     let server = app.get(&format!("/v1/servers/{id}"), &token).await;
     assert_eq!(server.body["catalog"]["status"], "ok");
+    assert_eq!(
+        server.body["catalog"]["era"], "legacy",
+        "it only speaks initialize"
+    );
     assert_eq!(server.body["trusted"], false);
 
     let listing = app.get(&format!("/v1/servers/{id}/tools"), &token).await;

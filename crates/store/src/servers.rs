@@ -29,6 +29,8 @@ pub struct Server {
     pub catalog_checked_at: Option<DateTime<Utc>>,
     pub catalog_tool_count: Option<i32>,
     pub catalog_detail: Option<String>,
+    /// `legacy` or `modern`: the protocol era of the last successful attempt.
+    pub catalog_era: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -87,6 +89,7 @@ const COLUMNS: &str = "id, account_id, name, url, header_names, timeout_ms, trus
     (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_checked_at,
     (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_tool_count,
     (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_detail,
+    (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_era,
     created_at, updated_at";
 
 fn seal_headers(

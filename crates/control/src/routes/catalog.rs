@@ -47,6 +47,10 @@ pub struct CatalogOut {
     pub tool_count: Option<i32>,
     /// Why the attempt failed, or what a successful one left out.
     pub detail: Option<String>,
+    /// `modern` (2026-07-28, `server/discover`) or `legacy` (`initialize`):
+    /// how the last successful attempt spoke to the upstream.
+    #[schema(example = "legacy")]
+    pub era: Option<String>,
 }
 
 impl CatalogOut {
@@ -56,6 +60,7 @@ impl CatalogOut {
             checked_at: state.checked_at,
             tool_count: state.tool_count,
             detail: state.detail.clone(),
+            era: state.era.clone(),
         }
     }
 }

@@ -99,6 +99,7 @@ impl ServerOut {
                 checked_at: s.catalog_checked_at,
                 tool_count: s.catalog_tool_count,
                 detail: s.catalog_detail,
+                era: s.catalog_era,
             },
             created_at: s.created_at,
             updated_at: s.updated_at,
