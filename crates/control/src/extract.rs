@@ -74,12 +74,7 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
     let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = value
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mime = toolgate_mcp::headers::media_type(value);
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 

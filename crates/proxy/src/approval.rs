@@ -38,10 +38,12 @@ use toolgate_store::approvals::{self, Approval, ApprovalStatus, NewApproval};
 use toolgate_store::ids::{AccountId, GrantId};
 
 use crate::audit::{CallNote, Trail};
-use crate::enforce::{refusal, Hold};
-use crate::error::GatewayError;
-use crate::limiting::{Caller, Settlement, Verdict};
-use crate::relay::{relay, ListFilter, RelayContext};
+use crate::forward::{forward, Outgoing};
+use crate::limiting::{Caller, Verdict};
+use crate::plan::Hold;
+use crate::refusal::refusal;
+use crate::relay::{ListFilter, RelayContext};
+use crate::settle::Settlement;
 use crate::snapshot::ServerConfig;
 use crate::ProxyState;
 
@@ -88,7 +90,7 @@ impl Approvals {
 }
 
 /// A call to hold, with everything needed to forward it later.
-pub(crate) struct HeldCall {
+pub struct HeldCall {
     pub state: ProxyState,
     pub account: AccountId,
     pub server: Arc<ServerConfig>,
@@ -167,7 +169,7 @@ impl Drop for HeldGauge {
 }
 
 /// Records the approval and answers with the held stream.
-pub(crate) async fn hold(mut call: HeldCall) -> Response {
+pub async fn hold(mut call: HeldCall) -> Response {
     let desk = call.state.approvals.clone();
     // Subscribe before recording, so no decision can slip in between.
     let decisions = desk.bus.subscribe();
@@ -275,7 +277,7 @@ async fn run(
     };
     waited(&call, outcome.label(), started);
     let (answer, recorded) = match outcome {
-        Outcome::Approved => return forward(call, approval, events).await,
+        Outcome::Approved => return forward_approved(call, approval, events).await,
         Outcome::Denied { by, reason } => (
             match reason {
                 Some(reason) => format!("{by} denied this call: {reason}"),
@@ -327,7 +329,7 @@ async fn read_outcome(pool: &PgPool, call: &HeldCall, approval: &Approval) -> Op
 
 /// Spends the approval, acquires the rule's limits, forwards the original
 /// request and relays the upstream's answer onto the held stream.
-async fn forward(mut call: HeldCall, approval: Approval, events: mpsc::Sender<Bytes>) {
+async fn forward_approved(mut call: HeldCall, approval: Approval, events: mpsc::Sender<Bytes>) {
     let desk = &call.state.approvals;
     let digest = approvals::arguments_digest(&call.hold.arguments);
     match approvals::consume(&desk.pool, call.account, approval.id, &digest).await {
@@ -364,7 +366,7 @@ async fn forward(mut call: HeldCall, approval: Approval, events: mpsc::Sender<By
         let (verdict, limit_note) = call
             .state
             .limiter
-            .check_noted(
+            .acquire(
                 &caller,
                 &call.hold.id,
                 call.era,
@@ -387,54 +389,28 @@ async fn forward(mut call: HeldCall, approval: Approval, events: mpsc::Sender<By
         }
     }
     let pending = audit.and_then(|(mut trail, note)| {
-        trail.forwarded(call.hold.id.clone(), note);
+        trail.forwarded(note);
         trail.into_pending()
     });
-    let settlement =
-        Settlement::with_audit(call.state.limiter.clone(), call.account, admitted, pending);
-    let sent = call
-        .state
-        .upstream
-        .send(
-            &call.server,
-            Method::POST,
-            &call.headers,
-            call.session.as_deref(),
-            Some(call.body.clone()),
+    let ctx = RelayContext {
+        request_id: Some(call.hold.id.clone()),
+        // The stream's headers are sent already: no session to seal.
+        settlement: Settlement::start(call.state.limiter.clone(), call.account, admitted, pending),
+        ..RelayContext::new(
+            ListFilter::of(&call.server, &call.state.sightings, call.filter, None),
+            Some(call.server.timeout),
         )
-        .await;
-    let response = match sent {
-        Ok(upstream) => relay(
-            upstream,
-            RelayContext {
-                lists: ListFilter {
-                    policy: call.server.policy.clone(),
-                    options: call.filter,
-                    pins: None,
-                },
-                lists_tools: false,
-                local: Vec::new(),
-                batch: false,
-                idle_timeout: Some(call.server.timeout),
-                request_id: Some(call.hold.id.clone()),
-                // The stream's headers are sent already: no session to seal.
-                session: None,
-                settlement,
-            },
-        )
-        .await
-        .unwrap_or_else(IntoResponse::into_response),
-        Err(error) => {
-            if let Some(settlement) = settlement {
-                settlement.fail();
-            }
-            GatewayError::Upstream {
-                error,
-                id: Some(call.hold.id.clone()),
-            }
-            .into_response()
-        }
     };
+    let outgoing = Outgoing {
+        server: &call.server,
+        method: Method::POST,
+        headers: &call.headers,
+        session: call.session.as_deref(),
+        body: Some(call.body.clone()),
+    };
+    let response = forward(&call.state, outgoing, ctx)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
     pipe(response, &events).await;
 }
 

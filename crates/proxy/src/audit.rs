@@ -16,11 +16,13 @@ use toolgate_policy::{CompiledPolicy, Decision, Kind, RefusalKind};
 use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
 use toolgate_store::target_kind::TargetKind;
 
-use crate::limiting::LimitNote;
+use crate::limiting::{Caller, LimitNote};
 
 /// What the policy (and then the limiter) said about one call.
 #[derive(Debug)]
 pub struct CallNote {
+    /// The call's JSON-RPC id, to match its answer.
+    id: Id<'static>,
     kind: TargetKind,
     tool: String,
     decision: Recorded,
@@ -32,6 +34,7 @@ pub struct CallNote {
 
 impl CallNote {
     pub fn new(
+        id: &Id<'_>,
         kind: Kind,
         tool: &str,
         arguments: &Value,
@@ -57,6 +60,7 @@ impl CallNote {
         };
         let keeps_values = policy.audit_arguments_of(kind, tool);
         Self {
+            id: id.clone().into_owned(),
             kind: target_kind(kind),
             tool: tool.to_owned(),
             decision: recorded,
@@ -71,8 +75,9 @@ impl CallNote {
     }
 
     /// A call refused before the policy could look at it.
-    pub fn malformed(kind: Kind, tool: &str, reason: String) -> Self {
+    pub fn malformed(id: &Id<'_>, kind: Kind, tool: &str, reason: String) -> Self {
         Self {
+            id: id.clone().into_owned(),
             kind: target_kind(kind),
             tool: tool.to_owned(),
             decision: Recorded::Refused,
@@ -85,8 +90,15 @@ impl CallNote {
 
     /// A call refused for what the server's catalog says of the tool: not
     /// listed by the upstream, or not as pinned.
-    pub fn by_catalog(kind: Kind, tool: &str, decision: Recorded, reason: String) -> Self {
+    pub fn by_catalog(
+        id: &Id<'_>,
+        kind: Kind,
+        tool: &str,
+        decision: Recorded,
+        reason: String,
+    ) -> Self {
         Self {
+            id: id.clone().into_owned(),
             kind: target_kind(kind),
             tool: tool.to_owned(),
             decision,
@@ -99,8 +111,15 @@ impl CallNote {
 
     /// A call refused because the upstream could read its arguments as other
     /// values than the policy would judge (a repeated key, an inexact number).
-    pub fn ambiguous(kind: Kind, tool: &str, policy: &CompiledPolicy, reason: String) -> Self {
+    pub fn ambiguous(
+        id: &Id<'_>,
+        kind: Kind,
+        tool: &str,
+        policy: &CompiledPolicy,
+        reason: String,
+    ) -> Self {
         Self {
+            id: id.clone().into_owned(),
             kind: target_kind(kind),
             tool: tool.to_owned(),
             decision: Recorded::Refused,
@@ -147,7 +166,8 @@ impl CallNote {
         self
     }
 
-    pub fn decision(&self) -> Recorded {
+    #[cfg(test)]
+    pub(crate) fn decision(&self) -> Recorded {
         self.decision
     }
 }
@@ -181,18 +201,14 @@ fn session_hash(session: &str) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Who made the call, for [`Trail::new`].
-pub struct Caller<'a> {
-    pub account: AccountId,
-    pub server: ServerId,
-    pub grant: GrantId,
-    pub session: Option<&'a str>,
-    pub policy_version: Option<i32>,
-}
-
 impl Trail {
     /// `started`: when the gateway received the request.
-    pub fn new(sink: &AuditSink, started: Instant, caller: Caller<'_>) -> Self {
+    pub fn new(
+        sink: &AuditSink,
+        started: Instant,
+        caller: &Caller<'_>,
+        policy_version: Option<i32>,
+    ) -> Self {
         Self {
             sink: sink.clone(),
             started,
@@ -201,13 +217,9 @@ impl Trail {
             server: caller.server,
             grant: caller.grant,
             session: caller.session.map(session_hash),
-            policy_version: caller.policy_version,
+            policy_version,
             pending: Vec::new(),
         }
-    }
-
-    pub fn is_enabled(&self) -> bool {
-        self.sink.is_enabled()
     }
 
     fn event(&self, note: CallNote, upstream: UpstreamOutcome) -> AuditEvent {
@@ -238,18 +250,25 @@ impl Trail {
     }
 
     /// The call goes to the upstream; it is recorded once answered.
-    pub fn forwarded(&mut self, id: Id<'static>, note: CallNote) {
+    pub fn forwarded(&mut self, note: CallNote) {
+        let id = note.id.clone();
         let event = self.event(note, UpstreamOutcome::NotCalled);
         self.pending.push((id, event));
     }
 
     /// Records, for the relay, what it withholds from the agent's listings.
     pub fn witness(&self) -> Option<Witness> {
-        self.is_enabled().then(|| Witness {
+        self.sink.is_enabled().then(|| Witness {
             sink: self.sink.clone(),
             started: self.started,
             template: self.event(
-                CallNote::by_catalog(Kind::Tool, "", Recorded::Unreviewed, String::new()),
+                CallNote::by_catalog(
+                    &Id::number(0),
+                    Kind::Tool,
+                    "",
+                    Recorded::Unreviewed,
+                    String::new(),
+                ),
                 UpstreamOutcome::Ok,
             ),
         })

@@ -56,12 +56,6 @@ pub struct SnapshotCache {
     entries: RwLock<HashMap<String, Entry>>,
 }
 
-/// Counts for metrics and tests.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CacheStats {
-    pub accounts: usize,
-}
-
 impl SnapshotCache {
     pub fn new(pool: PgPool, key: Arc<SecretKey>, ttl: Duration) -> Self {
         Self {
@@ -150,19 +144,6 @@ impl SnapshotCache {
                 Change::Account(account) => self.invalidate(account),
                 Change::All => self.clear(),
             }
-        }
-    }
-
-    pub fn stats(&self) -> CacheStats {
-        let entries = self
-            .entries
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        CacheStats {
-            accounts: entries
-                .values()
-                .filter(|e| matches!(e.slot.get(), Some(Some(_))))
-                .count(),
         }
     }
 }

@@ -7,19 +7,25 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admit;
 mod answer;
 pub mod approval;
 pub mod audit;
+pub mod auth;
 pub mod cache;
 mod dial;
-pub mod enforce;
 pub mod error;
+mod forward;
 mod gateway;
 pub mod limiting;
 pub mod outcome;
 pub mod pins;
+mod pipeline;
+pub mod plan;
+pub mod refusal;
 pub mod relay;
 pub mod session;
+pub mod settle;
 pub mod snapshot;
 #[cfg(feature = "test-support")]
 pub mod test_support;

@@ -3,9 +3,6 @@
 //! the store cannot answer, and giving units back when the upstream fails.
 
 use bytes::Bytes;
-use serde::de::IgnoredAny;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use toolgate_limits::{Admission, Algorithm, CounterStore, LimitRequest, Outcome};
 use toolgate_mcp::headers::Era;
@@ -13,7 +10,7 @@ use toolgate_mcp::Id;
 use toolgate_policy::{Kind, LimitAcquire, OnBackendError, Scope};
 use toolgate_store::ids::{AccountId, GrantId, ServerId};
 
-use crate::enforce::refusal;
+use crate::refusal::refusal;
 
 /// Who is calling: what limit scopes resolve to.
 pub struct Caller<'a> {
@@ -77,20 +74,9 @@ impl Limiter {
         &self.store
     }
 
-    /// Checks and consumes every limit of one call, all or none.
-    pub async fn check(
-        &self,
-        caller: &Caller<'_>,
-        id: &Id<'_>,
-        era: Era,
-        kind: Kind,
-        limits: &[LimitAcquire],
-    ) -> Verdict {
-        self.check_noted(caller, id, era, kind, limits).await.0
-    }
-
-    /// [`Limiter::check`], also telling the audit trail what happened.
-    pub async fn check_noted(
+    /// Checks and consumes every limit of one call, all or none; says what
+    /// happened in the audit trail's terms too.
+    pub async fn acquire(
         &self,
         caller: &Caller<'_>,
         id: &Id<'_>,
@@ -221,97 +207,5 @@ fn seconds_text(ms: u64) -> String {
         format!("{:.1} s", ms as f64 / 1000.0)
     } else {
         format!("{} s", ms.div_ceil(1000))
-    }
-}
-
-/// The admitted calls of one request, settled as their answers pass: a
-/// JSON-RPC error answer gives the call's units back; so does an upstream
-/// that fails before answering.
-pub struct Settlement {
-    limiter: Limiter,
-    account: AccountId,
-    pending: Vec<(Id<'static>, Admission)>,
-    /// Forwarded calls the audit trail records once answered.
-    audit: Option<crate::audit::Pending>,
-}
-
-#[derive(Deserialize)]
-struct Reply<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    error: Option<IgnoredAny>,
-    /// Set on the upstream's own requests, whose ids are not our calls'.
-    method: Option<IgnoredAny>,
-}
-
-impl Settlement {
-    pub fn new(
-        limiter: Limiter,
-        account: AccountId,
-        pending: Vec<(Id<'static>, Admission)>,
-    ) -> Option<Self> {
-        Self::with_audit(limiter, account, pending, None)
-    }
-
-    /// Like [`Settlement::new`], also recording forwarded calls in the audit
-    /// trail as their answers pass.
-    pub fn with_audit(
-        limiter: Limiter,
-        account: AccountId,
-        pending: Vec<(Id<'static>, Admission)>,
-        audit: Option<crate::audit::Pending>,
-    ) -> Option<Self> {
-        (!pending.is_empty() || audit.is_some()).then_some(Self {
-            limiter,
-            account,
-            pending,
-            audit,
-        })
-    }
-
-    /// Looks at one message from the upstream.
-    pub fn observe(&mut self, message: &[u8]) {
-        let Ok(reply) = serde_json::from_slice::<Reply<'_>>(message) else {
-            return;
-        };
-        if reply.method.is_some() {
-            return;
-        }
-        let Some(id) = reply.id.and_then(Id::from_raw) else {
-            return;
-        };
-        if let Some(audit) = self.audit.as_mut() {
-            audit.answered(&id, reply.error.is_some());
-        }
-        if let Some(at) = self
-            .pending
-            .iter()
-            .position(|(pending, _)| pending.as_json() == id.as_json())
-        {
-            let (_, admission) = self.pending.swap_remove(at);
-            if reply.error.is_some() {
-                self.limiter.give_back(self.account, admission);
-            }
-        }
-    }
-
-    /// The upstream's whole answer passed but was too large to keep a copy
-    /// of: it served every call still pending. (An error answer is a few
-    /// hundred bytes; an answer this large is a result.)
-    pub fn answered_unread(mut self) {
-        if let Some(audit) = self.audit.as_mut() {
-            audit.answered_all();
-        }
-        self.pending.clear();
-    }
-
-    /// The upstream failed: nothing still pending was served.
-    pub fn fail(mut self) {
-        if let Some(audit) = self.audit.as_mut() {
-            audit.fail();
-        }
-        for (_, admission) in self.pending.drain(..) {
-            self.limiter.give_back(self.account, admission);
-        }
     }
 }

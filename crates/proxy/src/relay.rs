@@ -26,9 +26,9 @@ use toolgate_policy::{CompiledPolicy, Kind};
 use crate::answer::{judge, Answer};
 use crate::audit::Witness;
 use crate::error::GatewayError;
-use crate::limiting::Settlement;
 use crate::pins::{Listed, PinCheck, Sightings};
 use crate::session::SessionBinding;
+use crate::settle::Settlement;
 use crate::snapshot::ServerConfig;
 use crate::upstream::{UpstreamBody, UpstreamError, UpstreamResponse};
 
@@ -55,12 +55,49 @@ pub struct RelayContext {
     pub settlement: Option<Settlement>,
 }
 
+impl RelayContext {
+    /// The answer to one request, with nothing to merge or settle.
+    pub fn new(lists: ListFilter, idle_timeout: Option<Duration>) -> Self {
+        Self {
+            lists,
+            lists_tools: false,
+            local: Vec::new(),
+            batch: false,
+            idle_timeout,
+            request_id: None,
+            session: None,
+            settlement: None,
+        }
+    }
+}
+
 /// How the lists an upstream answers are filtered: every entry by the
 /// policy, and tools by their pinned definitions too.
 pub struct ListFilter {
     pub policy: Arc<CompiledPolicy>,
     pub options: FilterOptions,
     pub pins: Option<ListingPins>,
+}
+
+impl ListFilter {
+    /// The server's policy, and its pins once its catalog is known;
+    /// `witness` records the tools a listing withholds.
+    pub fn of(
+        server: &Arc<ServerConfig>,
+        sightings: &Arc<Sightings>,
+        options: FilterOptions,
+        witness: Option<Witness>,
+    ) -> Self {
+        Self {
+            policy: server.policy.clone(),
+            options,
+            pins: server.pins.is_some().then(|| ListingPins {
+                server: server.clone(),
+                sightings: sightings.clone(),
+                witness,
+            }),
+        }
+    }
 }
 
 /// What the relay needs to check a `tools/list` answer against the pins.

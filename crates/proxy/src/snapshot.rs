@@ -203,10 +203,6 @@ impl AccountSnapshot {
             .and_then(|at| self.grants.get(at))
             .map(|(_, grant)| grant)
     }
-
-    pub fn server_count(&self) -> usize {
-        self.servers.len()
-    }
 }
 
 fn compile_server(server: ServerRows) -> Option<ServerConfig> {

@@ -7,6 +7,7 @@ pub mod password;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use toolgate_mcp::headers::bearer_token;
 use toolgate_store::ids::{AccountId, ApiKeyId, UserId};
 use toolgate_store::{api_keys, users};
 
@@ -53,12 +54,7 @@ impl FromRequestParts<AppState> for Auth {
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .and_then(bearer_token)
             .ok_or(ApiError::Unauthorized(MISSING))?;
 
         if token.starts_with(api_keys::KEY_KIND) && token.as_bytes().get(3) == Some(&b'_') {

@@ -37,6 +37,28 @@ pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// `Content-Type` of an SSE stream.
 pub const EVENT_STREAM_CONTENT_TYPE: &str = "text/event-stream";
 
+/// The token of an `Authorization: Bearer <token>` header value (the scheme
+/// in either case, surrounding blanks trimmed); `None` for another scheme or
+/// an empty token.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
+/// The media type of a `Content-Type` value, without its parameters, in
+/// lower case: `application/json` for `Application/JSON; charset=utf-8`.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// The MCP headers of a POST, as text. The proxy reads them from the request;
 /// a value that is not visible ASCII is malformed and should be refused with
 /// [`ProtocolError::HeaderMismatch`] before getting here.
@@ -53,6 +75,20 @@ pub struct McpHeaders<'h> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_tokens_and_media_types_are_read_one_way() {
+        assert_eq!(bearer_token("Bearer tgg_x"), Some("tgg_x"));
+        assert_eq!(bearer_token("bearer  tgg_x "), Some("tgg_x"));
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
+        assert_eq!(media_type(" text/event-stream "), "text/event-stream");
+        assert_eq!(media_type(""), "");
+    }
 
     #[test]
     fn header_names_are_lowercase_and_valid_tokens() {

@@ -1,5 +1,6 @@
-//! The policy applied to one POST body: which messages go to the upstream and
-//! which the gateway answers itself.
+//! The plan of one POST body (a pure stage: no I/O): for each message, what
+//! to do with it — forward it, answer it here, drop it, acquire its limits
+//! first, or hold it for a person — and what the audit trail records of it.
 //!
 //! The policy judges `tools/call`, `resources/read` and `prompts/get` (by
 //! name or URI, with their arguments); `resources/subscribe`,
@@ -26,10 +27,7 @@ use toolgate_mcp::peek::{
     RESOURCES_READ, RESOURCES_SUBSCRIBE, RESOURCES_UNSUBSCRIBE, RESOURCE_TEMPLATES_LIST,
     TOOLS_CALL, TOOLS_LIST,
 };
-use toolgate_mcp::response::{
-    error_response, refusal_error_response, refusal_response, resource_not_found_response,
-    unknown_prompt_response, unknown_tool_response, MetaKey,
-};
+use toolgate_mcp::response::error_response;
 use toolgate_mcp::{error_codes, Ambiguity, Body, Id, Message};
 use toolgate_policy::{CompiledPolicy, Decision, Kind, LimitAcquire, RefusalKind};
 
@@ -38,10 +36,11 @@ use toolgate_audit::Decision as Recorded;
 use crate::audit::CallNote;
 use crate::outcome::RequestDecision;
 use crate::pins::{PinCheck, Standing};
+use crate::refusal::{not_found, refusal, refused};
 
 /// What to do with one message.
 #[derive(Debug)]
-pub enum Action {
+pub enum Step {
     /// Send it to the upstream as it is.
     Forward,
     /// The gateway's own answer; the upstream never sees the message.
@@ -57,7 +56,15 @@ pub enum Action {
         limits: Vec<LimitAcquire>,
     },
     /// A call to hold until a person approves it.
-    Approval(Box<Hold>),
+    Hold(Box<Hold>),
+}
+
+/// One message, planned.
+#[derive(Debug)]
+pub struct Planned {
+    pub step: Step,
+    /// What the audit trail records of a judged call (when audited).
+    pub note: Option<CallNote>,
 }
 
 /// What holding a `require_approval` call needs.
@@ -76,54 +83,49 @@ pub struct Hold {
     pub progress_token: Option<Id<'static>>,
 }
 
-/// The policy's verdict on a body: one action per message, in order.
+/// The plan of a body: one [`Planned`] per message, in order.
 #[derive(Debug)]
 pub struct Plan {
-    pub actions: Vec<Action>,
+    pub messages: Vec<Planned>,
     /// Whether a list request (`tools/list`, `resources/list`,
     /// `resources/templates/list`, `prompts/list`) goes upstream, whose
     /// answer must be filtered.
-    pub lists_tools: bool,
-    /// For each `tools/call`, what the audit trail records about it (when
-    /// audited); `None` for every other message.
-    pub notes: Vec<Option<CallNote>>,
+    pub lists: bool,
     /// The most restrictive decision among the messages, for metrics.
     pub decision: RequestDecision,
 }
 
-pub fn plan(body: &Body<'_>, policy: &CompiledPolicy, version: ProtocolVersion) -> Plan {
-    plan_audited(body, policy, None, version, false)
+/// What the policy needs to plan a body.
+#[derive(Clone, Copy)]
+pub struct Judge<'a> {
+    pub policy: &'a CompiledPolicy,
+    /// The server's pinned tool definitions, once its catalog is known.
+    pub pins: Option<PinCheck<'a>>,
+    pub version: ProtocolVersion,
+    /// Whether to note each judged call for the audit trail.
+    pub audit: bool,
 }
 
-/// [`plan`], with tools checked against their pinned definitions when the
-/// server's catalog is known, and each `tools/call` decision noted for the
-/// audit trail when `audit` is on.
-pub fn plan_audited(
-    body: &Body<'_>,
-    policy: &CompiledPolicy,
-    pins: Option<PinCheck<'_>>,
-    version: ProtocolVersion,
-    audit: bool,
-) -> Plan {
-    let mut lists_tools = false;
+pub fn plan(body: &Body<'_>, judge: Judge<'_>) -> Plan {
+    let mut lists = false;
     let mut request = RequestDecision::Forwarded;
-    let (actions, notes) = body
+    let messages = body
         .messages()
         .iter()
         .map(|message| {
-            let (action, note, decision) = match unknown_method(message, policy, version) {
-                Some(action) => (action, None, RequestDecision::UnknownMethod),
-                None => decide(message, policy, pins, version.era(), audit),
+            let (step, note, decision) = match unknown_method(message, judge.policy, judge.version)
+            {
+                Some(step) => (step, None, RequestDecision::UnknownMethod),
+                None => decide(message, judge),
             };
-            lists_tools |= matches!(action, Action::Forward) && is_list(message);
+            lists |= matches!(step, Step::Forward) && is_list(message);
             request = request.max(decision);
-            (action, note)
+            Planned { step, note }
         })
-        .unzip();
+        .collect();
     Plan {
-        actions,
-        lists_tools,
-        notes,
+        messages,
+        lists,
         decision: request,
     }
 }
@@ -136,19 +138,19 @@ fn unknown_method(
     message: &Message<'_>,
     policy: &CompiledPolicy,
     version: ProtocolVersion,
-) -> Option<Action> {
+) -> Option<Step> {
     let method = message.method()?;
     let call = Call::of(message.kind())?;
     if client_defines(version, call, method) || policy.is_extension(method) {
         return None;
     }
     Some(match message.id() {
-        Some(id) => Action::Answer(error_response(
+        Some(id) => Step::Answer(error_response(
             Some(id),
             error_codes::METHOD_NOT_FOUND,
             &method_not_found_message(method),
         )),
-        None => Action::Drop,
+        None => Step::Drop,
     })
 }
 
@@ -200,26 +202,27 @@ fn target<'m>(message: &'m Message<'_>) -> Option<Target<'m>> {
     })
 }
 
-fn decide(
-    message: &Message<'_>,
-    policy: &CompiledPolicy,
-    pins: Option<PinCheck<'_>>,
-    era: Era,
-    audit: bool,
-) -> (Action, Option<CallNote>, RequestDecision) {
+fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, RequestDecision) {
+    let Judge {
+        policy,
+        pins,
+        version,
+        audit,
+    } = judge;
+    let era = version.era();
     let Some(target) = target(message) else {
-        return (Action::Forward, None, RequestDecision::Forwarded);
+        return (Step::Forward, None, RequestDecision::Forwarded);
     };
     // `peek` accepts judged methods only as requests, so there is an id.
     let Some(id) = message.id() else {
-        return (Action::Forward, None, RequestDecision::Forwarded);
+        return (Step::Forward, None, RequestDecision::Forwarded);
     };
     let (kind, name) = (target.kind, target.name);
     if target.visibility_only {
         return if policy.visible_of(kind, name) {
-            (Action::Forward, None, RequestDecision::Forwarded)
+            (Step::Forward, None, RequestDecision::Forwarded)
         } else {
-            let answer = Action::Answer(not_found(era, kind, id, name));
+            let answer = Step::Answer(not_found(era, kind, id, name));
             (answer, None, RequestDecision::UnknownTool)
         };
     }
@@ -231,16 +234,16 @@ fn decide(
             Standing::Callable => {}
             Standing::NotAdvertised => {
                 let reason = format!("the upstream does not list a tool named {name:?}");
-                let note =
-                    audit.then(|| CallNote::by_catalog(kind, name, Recorded::UnknownTool, reason));
-                let answer = Action::Answer(not_found(era, kind, id, name));
+                let note = audit
+                    .then(|| CallNote::by_catalog(id, kind, name, Recorded::UnknownTool, reason));
+                let answer = Step::Answer(not_found(era, kind, id, name));
                 return (answer, note, RequestDecision::UnknownTool);
             }
             Standing::Unreviewed(reason) => {
                 let detail = json!({"problem": "definition_unreviewed", "tool": name});
-                let answer = Action::Answer(refused(era, kind, id, &reason, detail));
-                let note =
-                    audit.then(|| CallNote::by_catalog(kind, name, Recorded::Unreviewed, reason));
+                let answer = Step::Answer(refused(era, kind, id, &reason, detail));
+                let note = audit
+                    .then(|| CallNote::by_catalog(id, kind, name, Recorded::Unreviewed, reason));
                 return (answer, note, RequestDecision::Refused);
             }
         }
@@ -249,8 +252,8 @@ fn decide(
         let reason = ambiguity.to_string();
         let pointer = policy.governing_pointer_of(kind, name);
         let answer = ambiguity_refusal(era, kind, id, &ambiguity, pointer);
-        let note = audit.then(|| CallNote::ambiguous(kind, name, policy, reason));
-        return (Action::Answer(answer), note, RequestDecision::Refused);
+        let note = audit.then(|| CallNote::ambiguous(id, kind, name, policy, reason));
+        return (Step::Answer(answer), note, RequestDecision::Refused);
     }
     let arguments = match target.arguments.map(|raw| serde_json::from_str(raw.get())) {
         None => serde_json::Value::Object(serde_json::Map::new()),
@@ -258,19 +261,19 @@ fn decide(
         Some(Err(err)) => {
             let reason = format!("Invalid params: arguments are not valid JSON: {err}");
             let answer = error_response(Some(id), error_codes::INVALID_PARAMS, &reason);
-            let note = audit.then(|| CallNote::malformed(kind, name, reason));
-            return (Action::Answer(answer), note, RequestDecision::Invalid);
+            let note = audit.then(|| CallNote::malformed(id, kind, name, reason));
+            return (Step::Answer(answer), note, RequestDecision::Invalid);
         }
     };
     let decision = policy.decide_of(kind, name, &arguments);
-    let note = audit.then(|| CallNote::new(kind, name, &arguments, policy, &decision));
+    let note = audit.then(|| CallNote::new(id, kind, name, &arguments, policy, &decision));
     // A limited call counts as forwarded until a limit refuses it.
     let action = match decision {
         Decision::Allow { limits } if limits.is_empty() => {
-            (Action::Forward, RequestDecision::Forwarded)
+            (Step::Forward, RequestDecision::Forwarded)
         }
         Decision::Allow { limits } => (
-            Action::Limited {
+            Step::Limited {
                 id: id.clone().into_owned(),
                 kind,
                 limits,
@@ -282,7 +285,7 @@ fn decide(
             limits,
             pointer,
         } => (
-            Action::Approval(Box::new(Hold {
+            Step::Hold(Box::new(Hold {
                 id: id.clone().into_owned(),
                 kind,
                 tool: name.to_owned(),
@@ -303,25 +306,15 @@ fn decide(
             reason,
             pointer,
         } => (
-            Action::Answer(refusal(era, kind, id, &reason, &pointer, None)),
+            Step::Answer(refusal(era, kind, id, &reason, &pointer, None)),
             RequestDecision::Refused,
         ),
         Decision::Refuse { .. } => (
-            Action::Answer(not_found(era, kind, id, name)),
+            Step::Answer(not_found(era, kind, id, name)),
             RequestDecision::UnknownTool,
         ),
     };
     (action.0, note, action.1)
-}
-
-/// What a hidden, denied-outright or unmatched target gets: the answer for
-/// one that does not exist.
-fn not_found(era: Era, kind: Kind, id: &Id<'_>, name: &str) -> Bytes {
-    match kind {
-        Kind::Tool => unknown_tool_response(id, name),
-        Kind::Resource => resource_not_found_response(id, era, name),
-        Kind::Prompt => unknown_prompt_response(id, name),
-    }
 }
 
 /// Why the upstream could read the call's arguments as other values than the
@@ -372,33 +365,6 @@ fn ambiguity_refusal(
     refused(era, kind, id, &reason, detail)
 }
 
-/// A refused call of a visible target; `retry_after_ms` for limits. A tool
-/// gets an `isError` result; a resource read or prompt get, which has no
-/// such result, a `Denied by policy:` JSON-RPC error with the same detail
-/// in `data`.
-pub fn refusal(
-    era: Era,
-    kind: Kind,
-    id: &Id<'_>,
-    reason: &str,
-    pointer: &str,
-    retry_after_ms: Option<u64>,
-) -> Bytes {
-    let mut detail = json!({ "rule": pointer });
-    if let Some(ms) = retry_after_ms {
-        detail["retry_after_ms"] = json!(ms);
-    }
-    refused(era, kind, id, reason, detail)
-}
-
-fn refused(era: Era, kind: Kind, id: &Id<'_>, reason: &str, detail: serde_json::Value) -> Bytes {
-    let meta = [(MetaKey::TOOLGATE_REFUSAL, detail)];
-    match kind {
-        Kind::Tool => refusal_response(id, era, reason, &meta),
-        Kind::Resource | Kind::Prompt => refusal_error_response(id, reason, &meta),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +386,19 @@ mod tests {
         .unwrap()
     }
 
+    fn judge(policy: &CompiledPolicy, version: ProtocolVersion) -> Judge<'_> {
+        Judge {
+            policy,
+            pins: None,
+            version,
+            audit: false,
+        }
+    }
+
+    fn steps(plan: &Plan) -> Vec<&Step> {
+        plan.messages.iter().map(|m| &m.step).collect()
+    }
+
     fn call(id: u32, name: &str, arguments: Value) -> String {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}}).to_string()
     }
@@ -427,14 +406,13 @@ mod tests {
     fn plan_of(body: &str) -> Plan {
         plan(
             &toolgate_mcp::peek(body.as_bytes()).unwrap(),
-            &policy(),
-            ProtocolVersion::V2025_03_26,
+            judge(&policy(), ProtocolVersion::V2025_03_26),
         )
     }
 
     fn answer(plan: &Plan, i: usize) -> Value {
-        match &plan.actions[i] {
-            Action::Answer(bytes) => serde_json::from_slice(bytes).unwrap(),
+        match &plan.messages[i].step {
+            Step::Answer(bytes) => serde_json::from_slice(bytes).unwrap(),
             other => panic!("expected an answer, got {other:?}"),
         }
     }
@@ -447,8 +425,8 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned(),
         ] {
             let plan = plan_of(&body);
-            assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
-            assert!(!plan.lists_tools);
+            assert!(matches!(steps(&plan)[..], [Step::Forward]), "{body}");
+            assert!(!plan.lists);
         }
         for method in [
             "tools/list",
@@ -458,8 +436,8 @@ mod tests {
         ] {
             let body = format!(r#"{{"jsonrpc":"2.0","id":2,"method":"{method}"}}"#);
             let plan = plan_of(&body);
-            assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
-            assert!(plan.lists_tools, "{method} answers are filtered");
+            assert!(matches!(steps(&plan)[..], [Step::Forward]), "{body}");
+            assert!(plan.lists, "{method} answers are filtered");
         }
     }
 
@@ -473,13 +451,13 @@ mod tests {
                 {"jsonrpc":"2.0","id":4,"result":{}}]"#,
         );
         assert!(matches!(
-            plan.actions[..],
+            steps(&plan)[..],
             [
-                Action::Answer(_),
-                Action::Drop,
-                Action::Answer(_),
-                Action::Forward,
-                Action::Forward
+                Step::Answer(_),
+                Step::Drop,
+                Step::Answer(_),
+                Step::Forward,
+                Step::Forward
             ]
         ));
         assert_eq!(plan.decision, RequestDecision::UnknownMethod);
@@ -495,10 +473,9 @@ mod tests {
         let tasks = r#"{"jsonrpc":"2.0","id":2,"method":"tasks/list"}"#;
         let in_2025_11_25 = super::plan(
             &toolgate_mcp::peek(tasks.as_bytes()).unwrap(),
-            &policy(),
-            ProtocolVersion::V2025_11_25,
+            judge(&policy(), ProtocolVersion::V2025_11_25),
         );
-        assert!(matches!(in_2025_11_25.actions[..], [Action::Forward]));
+        assert!(matches!(steps(&in_2025_11_25)[..], [Step::Forward]));
         assert_eq!(in_2025_11_25.decision, RequestDecision::Forwarded);
     }
 
@@ -516,10 +493,9 @@ mod tests {
         ] {
             let plan = plan(
                 &toolgate_mcp::peek(body.as_bytes()).unwrap(),
-                &policy,
-                ProtocolVersion::V2025_06_18,
+                judge(&policy, ProtocolVersion::V2025_06_18),
             );
-            assert!(matches!(plan.actions[..], [Action::Forward]), "{body}");
+            assert!(matches!(steps(&plan)[..], [Step::Forward]), "{body}");
             assert_eq!(plan.decision, RequestDecision::Forwarded);
         }
     }
@@ -588,13 +564,13 @@ mod tests {
     #[test]
     fn limited_calls_wait_for_their_limits_and_approvals_are_held() {
         let plan = plan_of(&call(4, "limited", json!({})));
-        let Action::Limited { limits, .. } = &plan.actions[0] else {
-            panic!("expected limits, got {:?}", plan.actions[0]);
+        let Step::Limited { limits, .. } = &plan.messages[0].step else {
+            panic!("expected limits, got {:?}", plan.messages[0].step);
         };
         assert_eq!(limits[0].counter, "c");
         let plan = plan_of(&call(5, "pay", json!({"amount": 3})));
-        let Action::Approval(hold) = &plan.actions[0] else {
-            panic!("expected a hold, got {:?}", plan.actions[0]);
+        let Step::Hold(hold) = &plan.messages[0].step else {
+            panic!("expected a hold, got {:?}", plan.messages[0].step);
         };
         assert_eq!((hold.tool.as_str(), hold.timeout_secs), ("pay", 300));
         assert_eq!(hold.arguments, json!({"amount": 3}));
@@ -610,10 +586,10 @@ mod tests {
         );
         let plan = plan_of(&body);
         assert!(matches!(
-            plan.actions[..],
-            [Action::Forward, Action::Answer(_), Action::Forward]
+            steps(&plan)[..],
+            [Step::Forward, Step::Answer(_), Step::Forward]
         ));
-        assert!(plan.lists_tools);
+        assert!(plan.lists);
         assert_eq!(answer(&plan, 1)["id"], 2);
     }
 
@@ -641,15 +617,16 @@ mod tests {
             ),
         ] {
             let body = raw_call(6, tool, arguments);
-            let plan = plan_audited(
+            let plan = plan(
                 &toolgate_mcp::peek(body.as_bytes()).unwrap(),
-                &policy(),
-                None,
-                ProtocolVersion::V2025_03_26,
-                true,
+                Judge {
+                    pins: None,
+                    audit: true,
+                    ..judge(&policy(), ProtocolVersion::V2025_03_26)
+                },
             );
             assert_eq!(plan.decision, RequestDecision::Refused, "{body}");
-            let note = plan.notes[0].as_ref().unwrap();
+            let note = plan.messages[0].note.as_ref().unwrap();
             assert_eq!(note.decision(), toolgate_audit::Decision::Refused);
             let answer = answer(&plan, 0);
             assert_eq!(answer["id"], 6);
@@ -706,11 +683,11 @@ mod tests {
         }
         // Exact numbers in any spelling pass.
         let exact = raw_call(2, "echo", r#"{"message":"hi","n":[0.1,1e2,-0,100,2.5E-3]}"#);
-        assert!(matches!(plan_of(&exact).actions[..], [Action::Forward]));
+        assert!(matches!(steps(&plan_of(&exact))[..], [Step::Forward]));
         // `add` has no schema, cost, approval or recorded arguments: the
         // value is never judged, so it goes through as sent.
         let unjudged = raw_call(2, "add", r#"{"n":10.0000000000000000001}"#);
-        assert!(matches!(plan_of(&unjudged).actions[..], [Action::Forward]));
+        assert!(matches!(steps(&plan_of(&unjudged))[..], [Step::Forward]));
     }
 
     #[test]
@@ -753,22 +730,23 @@ mod tests {
             sightings: &sightings,
         };
         let judge = |body: String| {
-            plan_audited(
+            plan(
                 &toolgate_mcp::peek(body.as_bytes()).unwrap(),
-                &policy(),
-                Some(check),
-                ProtocolVersion::V2025_03_26,
-                true,
+                Judge {
+                    pins: Some(check),
+                    audit: true,
+                    ..judge(&policy(), ProtocolVersion::V2025_03_26)
+                },
             )
         };
         // Listed and pinned: the policy decides as ever.
         let plan = judge(call(1, "echo", json!({"message": "hi"})));
-        assert!(matches!(plan.actions[0], Action::Forward));
+        assert!(matches!(plan.messages[0].step, Step::Forward));
         // Allowed by the policy, but the upstream lists no such tool.
         let plan = judge(call(2, "wipe-all", json!({})));
         assert_eq!(plan.decision, RequestDecision::UnknownTool);
         assert_eq!(answer(&plan, 0)["error"]["code"], -32602);
-        let note = plan.notes[0].as_ref().unwrap();
+        let note = plan.messages[0].note.as_ref().unwrap();
         assert_eq!(note.decision(), toolgate_audit::Decision::UnknownTool);
         // Listed, but defined otherwise than pinned.
         let plan = judge(call(3, "add", json!({"a": 1})));
@@ -780,15 +758,15 @@ mod tests {
             "{refused}"
         );
         assert_eq!(
-            plan.notes[0].as_ref().unwrap().decision(),
+            plan.messages[0].note.as_ref().unwrap().decision(),
             toolgate_audit::Decision::Unreviewed
         );
         // Hidden by the policy: unknown, whatever the catalog says.
         let plan = judge(call(4, "get-env", json!({})));
         assert_eq!(plan.decision, RequestDecision::UnknownTool);
         assert!(
-            plan.notes[0].is_none()
-                || plan.notes[0].as_ref().unwrap().decision()
+            plan.messages[0].note.is_none()
+                || plan.messages[0].note.as_ref().unwrap().decision()
                     == toolgate_audit::Decision::UnknownTool
         );
     }
