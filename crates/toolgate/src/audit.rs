@@ -1,6 +1,7 @@
 //! Wiring the audit trail into a serving process: the gateway's sink, and
 //! the control plane's consumer and retention.
 
+use secrecy::ExposeSecret;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,7 +17,7 @@ fn stream(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<RedisQueue> {
         .clone()
         .unwrap_or_else(|| format!("control-{}", args.listen));
     RedisQueue::new(
-        &args.redis_url,
+        args.redis_url.expose_secret(),
         StreamConfig::new(names.audit_stream().to_owned(), consumer),
     )
     .context("REDIS_URL")

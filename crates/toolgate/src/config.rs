@@ -84,7 +84,7 @@ pub struct ServeArgs {
     /// Key that signs session tokens (at least 32 characters). Unset: a
     /// generated development key kept in the database.
     #[arg(long, env = "TOOLGATE_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
 
     /// Lifetime of session tokens, in seconds.
     #[arg(long, env = "TOOLGATE_JWT_TTL", default_value_t = 12 * 3600)]
@@ -93,7 +93,7 @@ pub struct ServeArgs {
     /// Key that encrypts upstream credentials at rest: 32 bytes as 64 hex
     /// digits or base64. Unset: a generated development key kept in the database.
     #[arg(long, env = "TOOLGATE_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    pub secret_key: Option<SecretString>,
 
     /// Redis URL (change notifications between replicas).
     #[arg(
@@ -102,7 +102,7 @@ pub struct ServeArgs {
         default_value = "redis://127.0.0.1:6379",
         hide_env_values = true
     )]
-    pub redis_url: String,
+    pub redis_url: SecretString,
 
     /// How account changes reach gateway replicas: `redis`, or `memory` for
     /// a single replica.
@@ -248,12 +248,12 @@ impl ServeArgs {
     pub fn validate(&self) -> anyhow::Result<()> {
         if let Some(secret) = &self.jwt_secret {
             anyhow::ensure!(
-                secret.len() >= 32,
+                secret.expose_secret().len() >= 32,
                 "TOOLGATE_JWT_SECRET must be at least 32 characters"
             );
         }
         if let Some(key) = &self.secret_key {
-            toolgate_store::secrets::SecretKey::parse(key)
+            toolgate_store::secrets::SecretKey::parse(key.expose_secret())
                 .map_err(|e| anyhow::anyhow!("TOOLGATE_SECRET_KEY {e}"))?;
         }
         anyhow::ensure!(
@@ -280,5 +280,41 @@ impl ServeArgs {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn secrets_never_reach_a_debug_line() {
+        let jwt = "jwt-secret-jwt-secret-jwt-secret-0123";
+        let key = "0b".repeat(32);
+        let redis = "redis://:redis-password-42@127.0.0.1:6379";
+        let cli = Cli::try_parse_from([
+            "toolgate",
+            "--jwt-secret",
+            jwt,
+            "--secret-key",
+            &key,
+            "--redis-url",
+            redis,
+        ])
+        .unwrap();
+        cli.serve.validate().unwrap();
+        let shown = format!("{:?}", cli.serve);
+        for secret in [jwt, key.as_str(), "redis-password-42"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(cli.serve.redis_url.expose_secret(), redis);
     }
 }

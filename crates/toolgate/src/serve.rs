@@ -1,5 +1,6 @@
 //! Starting a serving process: database, secrets, router, socket.
 
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,8 +67,10 @@ async fn secret_or_dev(
 /// Where account changes are announced to gateway replicas.
 fn change_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ChangeBus> {
     match args.bus {
-        Bus::Redis => ChangeBus::redis_with_channel(&args.redis_url, names.changes_channel())
-            .context("REDIS_URL"),
+        Bus::Redis => {
+            ChangeBus::redis_with_channel(args.redis_url.expose_secret(), names.changes_channel())
+                .context("REDIS_URL")
+        }
         Bus::Memory => {
             tracing::info!(
                 "TOOLGATE_BUS=memory: account changes reach this process only; \
@@ -82,8 +85,11 @@ fn change_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ChangeBus>
 /// same transport as account changes, on its own channel.
 fn approval_bus(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<ApprovalBus> {
     match args.bus {
-        Bus::Redis => ApprovalBus::redis_with_channel(&args.redis_url, names.approvals_channel())
-            .context("REDIS_URL"),
+        Bus::Redis => ApprovalBus::redis_with_channel(
+            args.redis_url.expose_secret(),
+            names.approvals_channel(),
+        )
+        .context("REDIS_URL"),
         Bus::Memory => Ok(ApprovalBus::in_process()),
     }
 }
@@ -97,15 +103,14 @@ struct Keys {
 async fn keys(args: &ServeArgs, pool: &PgPool) -> anyhow::Result<Keys> {
     let jwt_secret = secret_or_dev(
         pool,
-        args.jwt_secret.as_deref(),
+        args.jwt_secret.as_ref().map(ExposeSecret::expose_secret),
         "jwt_secret",
         "TOOLGATE_JWT_SECRET",
     )
     .await?;
     let secret_key = match &args.secret_key {
-        Some(key) => {
-            SecretKey::parse(key).map_err(|e| anyhow::anyhow!("TOOLGATE_SECRET_KEY {e}"))?
-        }
+        Some(key) => SecretKey::parse(key.expose_secret())
+            .map_err(|e| anyhow::anyhow!("TOOLGATE_SECRET_KEY {e}"))?,
         None => {
             let bytes = secret_or_dev(pool, None, "secret_key", "TOOLGATE_SECRET_KEY").await?;
             let bytes: [u8; 32] = bytes
@@ -145,7 +150,7 @@ fn counter_store(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<Counter
     match args.counters {
         Counters::Redis => {
             let deadline = Duration::from_millis(args.counters_deadline_ms);
-            CounterStore::redis_in(&args.redis_url, deadline, names.namespace())
+            CounterStore::redis_in(args.redis_url.expose_secret(), deadline, names.namespace())
                 .context("REDIS_URL")
         }
         Counters::Memory => {
