@@ -5,7 +5,7 @@
 //! reads the decision itself from Postgres, which stays the authority: a
 //! message can wake a waiter, never approve anything. Delivery is best effort,
 //! like account changes: a subscriber that may have missed messages receives
-//! [`Decision::Resync`] and re-reads every approval it waits for, and waiters
+//! [`ApprovalSignal::Resync`] and re-reads every approval it waits for, and waiters
 //! also re-read on a slow timer.
 
 use std::fmt;
@@ -24,7 +24,7 @@ pub const APPROVALS_CHANNEL: &str = "toolgate:approvals";
 
 /// What a waiter must re-read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Decision {
+pub enum ApprovalSignal {
     /// This approval was approved or denied.
     Decided(ApprovalId),
     /// Messages may have been missed: re-read every approval waited for.
@@ -50,9 +50,9 @@ enum Backend {
         bus: Box<RedisBus>,
         /// The shared subscription, made on first use: a receiver to clone
         /// new ones from, and the task feeding it.
-        shared: Mutex<Option<(broadcast::Receiver<Decision>, AbortHandle)>>,
+        shared: Mutex<Option<(broadcast::Receiver<ApprovalSignal>, AbortHandle)>>,
     },
-    InProcess(broadcast::Sender<Decision>),
+    InProcess(broadcast::Sender<ApprovalSignal>),
 }
 
 impl Drop for Inner {
@@ -99,7 +99,7 @@ impl ApprovalBus {
     pub async fn publish(&self, approval: ApprovalId) {
         match &self.inner.backend {
             Backend::InProcess(sender) => {
-                let _ = sender.send(Decision::Decided(approval));
+                let _ = sender.send(ApprovalSignal::Decided(approval));
             }
             Backend::Redis { bus, .. } => {
                 if let Err(error) = bus.publish(&approval.to_string()).await {
@@ -123,7 +123,7 @@ impl ApprovalBus {
 
     /// Starts listening for decisions published from now on. Must be called
     /// inside a Tokio runtime.
-    pub fn subscribe(&self) -> DecisionSubscription {
+    pub fn subscribe(&self) -> SignalSubscription {
         let receiver = match &self.inner.backend {
             Backend::InProcess(sender) => sender.subscribe(),
             Backend::Redis { bus, shared } => {
@@ -131,7 +131,7 @@ impl ApprovalBus {
                 match &*shared {
                     Some((template, _)) => template.resubscribe(),
                     None => {
-                        let (template, task) = bus.subscribe(decision_of, Decision::Resync);
+                        let (template, task) = bus.subscribe(signal_of, ApprovalSignal::Resync);
                         let receiver = template.resubscribe();
                         *shared = Some((template, task));
                         receiver
@@ -139,18 +139,18 @@ impl ApprovalBus {
                 }
             }
         };
-        DecisionSubscription { receiver }
+        SignalSubscription { receiver }
     }
 }
 
-fn decision_of(message: &redis::Msg) -> Decision {
+fn signal_of(message: &redis::Msg) -> ApprovalSignal {
     match message
         .get_payload::<String>()
         .ok()
         .and_then(|payload| payload.parse::<ApprovalId>().ok())
     {
-        Some(id) => Decision::Decided(id),
-        None => Decision::Resync,
+        Some(id) => ApprovalSignal::Decided(id),
+        None => ApprovalSignal::Resync,
     }
 }
 
@@ -167,25 +167,25 @@ impl fmt::Debug for ApprovalBus {
     }
 }
 
-/// A stream of [`Decision`]s.
-pub struct DecisionSubscription {
-    receiver: broadcast::Receiver<Decision>,
+/// A stream of [`ApprovalSignal`]s.
+pub struct SignalSubscription {
+    receiver: broadcast::Receiver<ApprovalSignal>,
 }
 
-impl DecisionSubscription {
+impl SignalSubscription {
     /// The next decision. Waits forever once none can come any more.
-    pub async fn recv(&mut self) -> Decision {
+    pub async fn recv(&mut self) -> ApprovalSignal {
         match self.receiver.recv().await {
             Ok(decision) => decision,
-            Err(RecvError::Lagged(_)) => Decision::Resync,
+            Err(RecvError::Lagged(_)) => ApprovalSignal::Resync,
             Err(RecvError::Closed) => std::future::pending().await,
         }
     }
 }
 
-impl fmt::Debug for DecisionSubscription {
+impl fmt::Debug for SignalSubscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DecisionSubscription").finish()
+        f.debug_struct("SignalSubscription").finish()
     }
 }
 
@@ -206,7 +206,7 @@ mod tests {
             let got = tokio::time::timeout(Duration::from_secs(1), subscription.recv())
                 .await
                 .unwrap();
-            assert_eq!(got, Decision::Decided(id));
+            assert_eq!(got, ApprovalSignal::Decided(id));
         }
     }
 

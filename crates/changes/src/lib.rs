@@ -32,7 +32,7 @@ use toolgate_store::ids::AccountId;
 
 use crate::redis_bus::RedisBus;
 
-pub use crate::approvals::{ApprovalBus, Decision, DecisionSubscription};
+pub use crate::approvals::{ApprovalBus, ApprovalSignal, SignalSubscription};
 
 /// Announcements that could not be published, by `channel` (`changes` or
 /// `approvals`).

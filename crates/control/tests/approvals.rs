@@ -12,7 +12,7 @@ use axum::http::{Method, StatusCode};
 use common::TestApp;
 use serde_json::json;
 use sqlx::PgPool;
-use toolgate_changes::{ApprovalBus, Decision};
+use toolgate_changes::{ApprovalBus, ApprovalSignal};
 use toolgate_store::approvals;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -51,7 +51,7 @@ async fn an_approval_is_listed_decided_once_announced_and_spent_once(pool: PgPoo
     let heard = tokio::time::timeout(Duration::from_secs(1), decisions.recv())
         .await
         .unwrap();
-    assert_eq!(heard, Decision::Decided(id));
+    assert_eq!(heard, ApprovalSignal::Decided(id));
 
     // Decided once: neither a second approve nor a deny changes it.
     for action in ["approve", "deny"] {

@@ -30,7 +30,7 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, sleep_until, Instant};
 use toolgate_audit::Decision as Recorded;
-use toolgate_changes::{ApprovalBus, Decision, DecisionSubscription};
+use toolgate_changes::{ApprovalBus, ApprovalSignal, SignalSubscription};
 use toolgate_mcp::headers::{Era, EVENT_STREAM_CONTENT_TYPE, X_ACCEL_BUFFERING};
 use toolgate_mcp::sse::SseEvent;
 use toolgate_mcp::tools_list::FilterOptions;
@@ -222,7 +222,7 @@ pub async fn hold(mut call: HeldCall) -> Response {
 async fn run(
     mut call: HeldCall,
     approval: Approval,
-    mut decisions: DecisionSubscription,
+    mut decisions: SignalSubscription,
     events: mpsc::Sender<Bytes>,
 ) {
     let desk = call.state.approvals.clone();
@@ -259,8 +259,8 @@ async fn run(
                 }
             }
             decision = decisions.recv() => match decision {
-                Decision::Decided(id) => id == approval.id,
-                Decision::Resync => true,
+                ApprovalSignal::Decided(id) => id == approval.id,
+                ApprovalSignal::Resync => true,
             },
             _ = keep_alive.tick() => {
                 let _ = events.send(Bytes::from_static(b": keep-alive\n\n")).await;
