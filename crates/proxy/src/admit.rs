@@ -26,10 +26,22 @@ pub struct Admitted {
     pub local: Vec<Bytes>,
     /// Units held by forwarded calls: given back if a call fails.
     pub admissions: Vec<(Id<'static>, Admission)>,
-    /// A `require_approval` call of a single-message body, with its note.
-    pub hold: Option<(Box<Hold>, Option<CallNote>)>,
+    /// A `require_approval` call of a single-message body, its limits
+    /// acquired.
+    pub hold: Option<Held>,
     /// The most restrictive decision, for metrics.
     pub decision: RequestDecision,
+}
+
+/// A call to hold for a person, with the units its limits took: taken
+/// before anyone is asked (a call a limit refuses is refused at once, not
+/// put to a person), given back unless the call is approved and answered.
+pub struct Held {
+    pub hold: Box<Hold>,
+    pub note: Option<CallNote>,
+    /// `None` when the call has no limits, or the counter store was down
+    /// and they fail open.
+    pub admission: Option<Admission>,
 }
 
 /// Who calls and how refusals are worded.
@@ -63,13 +75,8 @@ pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitte
             }
             Step::Drop => {}
             Step::Limited { id, kind, limits } => {
-                // Boxed: the limiter's future is the largest this stage
-                // awaits; inline, it doubled every request's future.
-                let (verdict, limit_note) =
-                    Box::pin(how.limiter.acquire(how.caller, &id, how.era, kind, &limits)).await;
-                let note = note.map(|note| note.limited(limit_note));
-                match verdict {
-                    Verdict::Admitted(admission) => {
+                match acquire(&how, &id, kind, &limits, note).await {
+                    Ok((admission, note)) => {
                         out.forward.push(index);
                         if let Some(note) = note {
                             trail.forwarded(note);
@@ -78,7 +85,7 @@ pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitte
                             out.admissions.push((id, admission));
                         }
                     }
-                    Verdict::Refused(answer) => {
+                    Err((answer, note)) => {
                         out.decision = out.decision.max(RequestDecision::Limited);
                         out.local.push(answer);
                         if let Some(note) = note {
@@ -105,8 +112,48 @@ pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitte
                     None,
                 ));
             }
-            Step::Hold(hold) => out.hold = Some((hold, note)),
+            Step::Hold(hold) => {
+                match acquire(&how, &hold.id, hold.kind, &hold.limits, note).await {
+                    Ok((admission, note)) => {
+                        out.hold = Some(Held {
+                            hold,
+                            note,
+                            admission,
+                        })
+                    }
+                    Err((answer, note)) => {
+                        out.decision = out.decision.max(RequestDecision::Limited);
+                        out.local.push(answer);
+                        if let Some(note) = note {
+                            trail.answered_locally(note);
+                        }
+                    }
+                }
+            }
         }
     }
     out
+}
+
+/// Acquires one call's limits (none to acquire: admitted as it is). The
+/// admission, or the refusal to answer; the note says which.
+async fn acquire(
+    how: &Admitting<'_>,
+    id: &Id<'static>,
+    kind: toolgate_policy::Kind,
+    limits: &[toolgate_policy::LimitAcquire],
+    note: Option<CallNote>,
+) -> Result<(Option<Admission>, Option<CallNote>), (Bytes, Option<CallNote>)> {
+    if limits.is_empty() {
+        return Ok((None, note));
+    }
+    // Boxed: the limiter's future is the largest this stage awaits;
+    // inline, it doubled every request's future.
+    let (verdict, limit_note) =
+        Box::pin(how.limiter.acquire(how.caller, id, how.era, kind, limits)).await;
+    let note = note.map(|note| note.limited(limit_note));
+    match verdict {
+        Verdict::Admitted(admission) => Ok((admission, note)),
+        Verdict::Refused(answer) => Err((answer, note)),
+    }
 }

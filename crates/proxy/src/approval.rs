@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio::time::{interval_at, sleep_until, Instant};
 use toolgate_audit::Decision as Recorded;
 use toolgate_changes::{ApprovalBus, ApprovalSignal, SignalSubscription};
+use toolgate_limits::Admission;
 use toolgate_mcp::headers::{Era, EVENT_STREAM_CONTENT_TYPE, X_ACCEL_BUFFERING};
 use toolgate_mcp::sse::SseEvent;
 use toolgate_mcp::tools_list::FilterOptions;
@@ -39,7 +40,6 @@ use toolgate_store::ids::{AccountId, GrantId};
 
 use crate::audit::{CallNote, Trail};
 use crate::forward::{forward, Outgoing};
-use crate::limiting::{Caller, Verdict};
 use crate::plan::Hold;
 use crate::refusal::refusal;
 use crate::relay::{ListFilter, RelayContext};
@@ -102,13 +102,19 @@ pub struct HeldCall {
     pub era: Era,
     pub filter: FilterOptions,
     pub hold: Hold,
+    /// The units the call's limits took before a person was asked.
+    pub admission: Option<Admission>,
     /// The call's audit record, concluded when the wait ends.
     pub audit: Option<(Trail, CallNote)>,
 }
 
 impl HeldCall {
-    /// Records how the call ended without reaching the upstream.
-    fn audit_local(&mut self, decision: Recorded, reason: Option<String>) {
+    /// The call ended without reaching the upstream: its units go back, and
+    /// the audit trail records how it ended.
+    fn ended_here(&mut self, decision: Recorded, reason: Option<String>) {
+        if let Some(admission) = self.admission.take() {
+            self.state.limiter.give_back(self.account, admission);
+        }
         if let Some((trail, note)) = self.audit.take() {
             trail.answered_locally(note.concluded(decision, reason));
         }
@@ -191,7 +197,7 @@ pub async fn hold(mut call: HeldCall) -> Response {
         Err(error) => {
             tracing::error!(%error, "cannot record an approval");
             let reason = "this call needs a person's approval, and the request for it could not be recorded right now; retry shortly";
-            call.audit_local(Recorded::ApprovalRequired, Some(reason.to_owned()));
+            call.ended_here(Recorded::ApprovalRequired, Some(reason.to_owned()));
             let answer = refuse(&call, reason);
             return ([(header::CONTENT_TYPE, "application/json")], answer).into_response();
         }
@@ -239,7 +245,7 @@ async fn run(
         let reread = tokio::select! {
             () = events.closed() => {
                 waited(&call, "abandoned", started);
-                call.audit_local(Recorded::ApprovalAbandoned, None);
+                call.ended_here(Recorded::ApprovalAbandoned, None);
                 match approvals::abandon(&desk.pool, call.account, approval.id).await {
                     Ok(true) => tracing::info!(approval = %approval.id, "the agent went away; approval abandoned"),
                     Ok(false) => {}
@@ -298,7 +304,7 @@ async fn run(
         ),
     };
     tracing::info!(approval = %approval.id, %answer, "refusing a held call");
-    call.audit_local(recorded, Some(answer.clone()));
+    call.ended_here(recorded, Some(answer.clone()));
     let answer = refuse(&call, &answer);
     let _ = events.send(message_event(answer)).await;
 }
@@ -327,8 +333,9 @@ async fn read_outcome(pool: &PgPool, call: &HeldCall, approval: &Approval) -> Op
     }
 }
 
-/// Spends the approval, acquires the rule's limits, forwards the original
-/// request and relays the upstream's answer onto the held stream.
+/// Spends the approval, forwards the original request (its limits were
+/// acquired before the person was asked) and relays the upstream's answer
+/// onto the held stream.
 async fn forward_approved(mut call: HeldCall, approval: Approval, events: mpsc::Sender<Bytes>) {
     let desk = &call.state.approvals;
     let digest = approvals::arguments_digest(&call.hold.arguments);
@@ -336,7 +343,7 @@ async fn forward_approved(mut call: HeldCall, approval: Approval, events: mpsc::
         Ok(true) => {}
         Ok(false) => {
             let reason = format!("approval {} was already used", approval.id);
-            call.audit_local(Recorded::ApprovalRequired, Some(reason.clone()));
+            call.ended_here(Recorded::ApprovalRequired, Some(reason.clone()));
             let answer = refuse(&call, &reason);
             let _ = events.send(message_event(answer)).await;
             return;
@@ -344,50 +351,25 @@ async fn forward_approved(mut call: HeldCall, approval: Approval, events: mpsc::
         Err(error) => {
             tracing::error!(approval = %approval.id, %error, "cannot spend an approval");
             let reason = "the approval could not be recorded as used; retry the call";
-            call.audit_local(Recorded::ApprovalRequired, Some(reason.to_owned()));
+            call.ended_here(Recorded::ApprovalRequired, Some(reason.to_owned()));
             let answer = refuse(&call, reason);
             let _ = events.send(message_event(answer)).await;
             return;
         }
     }
     tracing::info!(approval = %approval.id, "approved; forwarding the held call");
-    let mut admitted = Vec::new();
-    let mut audit = call
+    // The units were taken before the person was asked: an approved call
+    // never fails on a limit.
+    let admitted: Vec<_> = call
+        .admission
+        .take()
+        .map(|admission| (call.hold.id.clone(), admission))
+        .into_iter()
+        .collect();
+    let audit = call
         .audit
         .take()
         .map(|(trail, note)| (trail, note.concluded(Recorded::ApprovalApproved, None)));
-    if !call.hold.limits.is_empty() {
-        let caller = Caller {
-            account: call.account,
-            server: call.server.id,
-            grant: call.grant,
-            session: call.session.as_deref(),
-        };
-        let (verdict, limit_note) = call
-            .state
-            .limiter
-            .acquire(
-                &caller,
-                &call.hold.id,
-                call.era,
-                call.hold.kind,
-                &call.hold.limits,
-            )
-            .await;
-        audit = audit.map(|(trail, note)| (trail, note.limited(limit_note)));
-        match verdict {
-            Verdict::Admitted(admission) => {
-                admitted.extend(admission.map(|a| (call.hold.id.clone(), a)))
-            }
-            Verdict::Refused(answer) => {
-                if let Some((trail, note)) = audit {
-                    trail.answered_locally(note);
-                }
-                let _ = events.send(message_event(answer)).await;
-                return;
-            }
-        }
-    }
     let pending = audit.and_then(|(mut trail, note)| {
         trail.forwarded(note);
         trail.into_pending()

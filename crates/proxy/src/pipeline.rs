@@ -107,7 +107,7 @@ pub async fn serve(
     .await;
     outcome.raise(admitted.decision);
 
-    if let Some((hold, note)) = admitted.hold {
+    if let Some(held) = admitted.hold {
         return Ok(approval::hold(HeldCall {
             state: state.clone(),
             account: auth.account,
@@ -118,8 +118,9 @@ pub async fn serve(
             body: request.bytes.clone(),
             era,
             filter: request.filter(),
-            hold: *hold,
-            audit: note.map(|note| (trail, note)),
+            hold: *held.hold,
+            admission: held.admission,
+            audit: held.note.map(|note| (trail, note)),
         })
         .await);
     }

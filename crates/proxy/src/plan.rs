@@ -76,7 +76,7 @@ pub struct Hold {
     pub tool: String,
     pub arguments: serde_json::Value,
     pub timeout_secs: u64,
-    /// Acquired only once approved.
+    /// Acquired before a person is asked; given back unless approved.
     pub limits: Vec<LimitAcquire>,
     pub pointer: String,
     /// `_meta.progressToken`: the agent wants `notifications/progress`.
