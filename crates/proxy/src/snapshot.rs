@@ -220,7 +220,7 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
     // Sized for its entries: an empty map allocates nothing, and the default
     // first allocation holds several entries a server rarely has.
     let mut headers = HeaderMap::with_capacity(server.headers.len());
-    for (name, value) in &server.headers {
+    for (name, value) in server.headers.expose() {
         match (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),

@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -131,10 +130,9 @@ async fn fixture(pool: PgPool, upstream_url: Option<&str>, timeout_ms: i32) -> F
     let key = Arc::new(SecretKey::from_bytes([9; 32]));
     let policy = serde_json::from_str(POLICY).unwrap();
     let seeded = Seed {
-        upstream_headers: BTreeMap::from([(
-            "x-upstream-key".to_owned(),
-            "upstream-secret".to_owned(),
-        )]),
+        upstream_headers: [("x-upstream-key".to_owned(), "upstream-secret".to_owned())]
+            .into_iter()
+            .collect(),
         timeout_ms,
         grants: &["agent", "other"],
         ..Seed::new("Acme", &url, &policy)

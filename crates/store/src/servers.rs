@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
 use crate::error::{conflict_as, StoreError};
@@ -59,8 +60,73 @@ pub enum NewTools {
     Review,
 }
 
-/// Upstream headers, name to value. Values are secrets.
-pub type Headers = BTreeMap<String, String>;
+/// Upstream headers, name to value. Values are secrets: held as
+/// `SecretString`s, opened only to be sent or sealed, and shown by `Debug`
+/// as names alone.
+#[derive(Clone, Default)]
+pub struct Headers(BTreeMap<String, SecretString>);
+
+impl Headers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `name`; false if it was set already (its value is replaced).
+    pub fn insert(&mut self, name: String, value: String) -> bool {
+        self.0.insert(name, SecretString::from(value)).is_none()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Each name with its value, to send.
+    pub fn expose(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.expose_secret()))
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&self.expose().collect::<BTreeMap<&str, &str>>())
+    }
+
+    fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        let plain: BTreeMap<String, String> = serde_json::from_slice(bytes)?;
+        Ok(plain.into_iter().collect())
+    }
+}
+
+impl FromIterator<(String, String)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(name, value)| (name, SecretString::from(value)))
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.names()).finish()
+    }
+}
+
+/// Opens sealed headers.
+pub fn open_headers(key: &SecretKey, sealed: &[u8]) -> Result<Headers, StoreError> {
+    Headers::from_json(&key.open(sealed)?)
+        .map_err(|e| StoreError::Corrupt(format!("server headers: {e}")))
+}
 
 pub struct NewServer<'a> {
     pub name: &'a str,
@@ -99,8 +165,13 @@ fn seal_headers(
     if headers.is_empty() {
         return Ok((Vec::new(), None));
     }
-    let json = serde_json::to_vec(headers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok((headers.keys().cloned().collect(), Some(key.seal(&json)?)))
+    let json = headers
+        .to_json()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok((
+        headers.names().map(str::to_owned).collect(),
+        Some(key.seal(&json)?),
+    ))
 }
 
 pub async fn create(
@@ -226,7 +297,6 @@ pub async fn upstream_headers(
             .await?;
     match sealed.ok_or(StoreError::NotFound)? {
         None => Ok(Headers::new()),
-        Some(sealed) => serde_json::from_slice(&key.open(&sealed)?)
-            .map_err(|e| StoreError::Corrupt(format!("server headers: {e}"))),
+        Some(sealed) => open_headers(key, &sealed),
     }
 }

@@ -126,8 +126,7 @@ pub async fn load_by_slug(
         .map(|row| {
             let headers = match row.headers_enc {
                 None => Headers::new(),
-                Some(sealed) => serde_json::from_slice(&key.open(&sealed)?)
-                    .map_err(|e| StoreError::Corrupt(format!("headers of {}: {e}", row.id)))?,
+                Some(sealed) => crate::servers::open_headers(key, &sealed)?,
             };
             Ok(ServerRows {
                 id: row.id,

@@ -35,6 +35,10 @@ pub async fn refresh(
         )
         .await;
     };
+    let headers = headers
+        .expose()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
     match discoverer.discover(&server.url, &headers).await {
         Ok(found) => {
             let resources = serde_json::to_value(&found.resources).unwrap_or_default();

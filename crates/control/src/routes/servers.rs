@@ -122,7 +122,7 @@ fn check_headers(violations: &mut Violations, headers: &BTreeMap<String, String>
     for (name, value) in headers {
         let path = format!("/headers/{}", name.replace('~', "~0").replace('/', "~1"));
         if let Some(canonical) = violations.check(&path, inputs::upstream_header(name, value)) {
-            if clean.insert(canonical, value.clone()).is_some() {
+            if !clean.insert(canonical, value.clone()) {
                 violations.add(&path, "is given twice (header names are case-insensitive)");
             }
         }

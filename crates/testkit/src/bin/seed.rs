@@ -6,7 +6,6 @@
 //! - `accounts`: N accounts, each with a server, a small policy and a grant;
 //!   writes `SLUG<TAB>TOKEN` lines for `toolgate-load accounts`.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +14,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use toolgate_store::secrets::SecretKey;
+use toolgate_store::servers::Headers;
 use toolgate_store::{accounts, db, grants, policies, servers};
 
 #[derive(Parser)]
@@ -118,7 +118,9 @@ async fn seed_bench(
         },
     )
     .await?;
-    let headers = BTreeMap::from([("Authorization".to_owned(), "Bearer upstream".to_owned())]);
+    let headers: Headers = [("Authorization".to_owned(), "Bearer upstream".to_owned())]
+        .into_iter()
+        .collect();
     let mut servers_to_seed: Vec<(&str, &str, Value)> = configurations()
         .into_iter()
         .map(|(name, policy)| (name, upstream, policy))
@@ -178,7 +180,9 @@ async fn seed_one(
         },
     )
     .await?;
-    let headers = BTreeMap::from([("Authorization".to_owned(), format!("Bearer upstream-{i}"))]);
+    let headers: Headers = [("Authorization".to_owned(), format!("Bearer upstream-{i}"))]
+        .into_iter()
+        .collect();
     let server = servers::create(
         pool,
         key,
