@@ -97,19 +97,14 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
     })
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: PgPool) {
-    let key = Arc::new(SecretKey::generate());
-    // The receiver is on loopback.
-    let app = TestApp::with_key(pool.clone(), key.clone(), true);
-    let (receiver_url, receiver) = start_receiver().await;
-    let t = app.tenant("ada@example.com").await;
+/// Sets the account's webhook to `url`; returns its signing secret.
+async fn hook_up(app: &TestApp, token: &str, url: &str) -> String {
     let patched = app
         .call(
             axum::http::Method::PATCH,
             "/v1/account",
-            Some(&t.token),
-            Some(json!({"approval_webhook_url": receiver_url})),
+            Some(token),
+            Some(json!({"approval_webhook_url": url})),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.raw);
@@ -118,12 +113,17 @@ async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: Pg
         .unwrap()
         .to_owned();
     assert!(secret.starts_with("whsec_"));
+    secret
+}
 
-    let arguments = json!({"amount": 4200});
-    let approval_id = app
-        .hold(&t, arguments.clone(), Duration::from_secs(300))
-        .await;
-
+/// Runs a dispatcher until `receiver` has two deliveries (its first
+/// answer is a failure, so the second is the retry), and a little longer
+/// to catch a third; returns them all.
+async fn two_deliveries(
+    pool: &PgPool,
+    key: Arc<SecretKey>,
+    receiver: &Receiver,
+) -> Vec<(HeaderMap, Bytes)> {
     let dispatcher = WebhookDispatcher::new(
         pool.clone(),
         key,
@@ -147,9 +147,26 @@ async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: Pg
     // The outbox records the success, so nothing more is sent.
     tokio::time::sleep(Duration::from_millis(500)).await;
     running.abort();
-
     let deliveries = receiver.deliveries.lock().unwrap().clone();
     assert_eq!(deliveries.len(), 2, "one failure, one retry, then no more");
+    deliveries
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: PgPool) {
+    let key = Arc::new(SecretKey::generate());
+    // The receiver is on loopback.
+    let app = TestApp::with_key(pool.clone(), key.clone(), true);
+    let (receiver_url, receiver) = start_receiver().await;
+    let t = app.tenant("ada@example.com").await;
+    let secret = hook_up(&app, &t.token, &receiver_url).await;
+
+    let arguments = json!({"amount": 4200});
+    let approval_id = app
+        .hold(&t, arguments.clone(), Duration::from_secs(300))
+        .await;
+
+    let deliveries = two_deliveries(&pool, key, &receiver).await;
     for (headers, body) in &deliveries {
         assert!(verify(&secret, headers, body), "the signature verifies");
         assert!(!verify("whsec_wrong", headers, body));
@@ -298,18 +315,7 @@ async fn an_account_event_is_delivered_signed_and_retried_like_an_approval(pool:
     let app = TestApp::with_key(pool.clone(), key.clone(), true);
     let (receiver_url, receiver) = start_receiver().await;
     let t = app.tenant("ada@example.com").await;
-    let patched = app
-        .call(
-            axum::http::Method::PATCH,
-            "/v1/account",
-            Some(&t.token),
-            Some(json!({"approval_webhook_url": receiver_url})),
-        )
-        .await;
-    let secret = patched.body["approval_webhook_secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let secret = hook_up(&app, &t.token, &receiver_url).await;
     let data = json!({"tool": "read_file", "seen_by": "discovery"});
     let mut tx = pool.begin().await.unwrap();
     let id = webhook_events::enqueue(
@@ -322,31 +328,7 @@ async fn an_account_event_is_delivered_signed_and_retried_like_an_approval(pool:
     .unwrap();
     tx.commit().await.unwrap();
 
-    let dispatcher = WebhookDispatcher::new(
-        pool.clone(),
-        key,
-        PUBLIC_URL,
-        true,
-        DeliveryPolicy {
-            poll_every: Duration::from_millis(50),
-            first_retry: Duration::from_millis(300),
-            ..DeliveryPolicy::default()
-        },
-    )
-    .unwrap();
-    let running = tokio::spawn(dispatcher.run());
-    let waited = tokio::time::timeout(Duration::from_secs(10), async {
-        while receiver.deliveries.lock().unwrap().len() < 2 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "two deliveries within 10 s");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    running.abort();
-
-    let deliveries = receiver.deliveries.lock().unwrap().clone();
-    assert_eq!(deliveries.len(), 2, "one failure, one retry, then no more");
+    let deliveries = two_deliveries(&pool, key, &receiver).await;
     for (headers, body) in &deliveries {
         assert!(verify(&secret, headers, body), "the signature verifies");
         assert_eq!(

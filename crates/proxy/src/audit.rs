@@ -74,23 +74,11 @@ impl CallNote {
         }
     }
 
-    /// A call refused before the policy could look at it.
-    pub fn malformed(id: &Id<'_>, kind: Kind, tool: &str, reason: String) -> Self {
-        Self {
-            id: id.clone().into_owned(),
-            kind: target_kind(kind),
-            tool: tool.to_owned(),
-            decision: Recorded::Refused,
-            rule: None,
-            reason: Some(reason),
-            argument_keys: Vec::new(),
-            arguments: None,
-        }
-    }
-
-    /// A call refused for what the server's catalog says of the tool: not
-    /// listed by the upstream, or not as pinned.
-    pub fn by_catalog(
+    /// A call refused before the policy judged it, with no rule to name:
+    /// its arguments are not JSON (`Refused`), or the server's catalog says
+    /// the upstream does not list the tool (`UnknownTool`) or not as pinned
+    /// (`Unreviewed`).
+    pub fn unjudged(
         id: &Id<'_>,
         kind: Kind,
         tool: &str,
@@ -119,14 +107,8 @@ impl CallNote {
         reason: String,
     ) -> Self {
         Self {
-            id: id.clone().into_owned(),
-            kind: target_kind(kind),
-            tool: tool.to_owned(),
-            decision: Recorded::Refused,
             rule: Some(policy.governing_pointer_of(kind, tool).to_owned()),
-            reason: Some(reason),
-            argument_keys: Vec::new(),
-            arguments: None,
+            ..Self::unjudged(id, kind, tool, Recorded::Refused, reason)
         }
     }
 
@@ -262,7 +244,7 @@ impl Trail {
             sink: self.sink.clone(),
             started: self.started,
             template: self.event(
-                CallNote::by_catalog(
+                CallNote::unjudged(
                     &Id::number(0),
                     Kind::Tool,
                     "",

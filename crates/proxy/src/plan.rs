@@ -235,15 +235,15 @@ fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, R
             Standing::NotAdvertised => {
                 let reason = format!("the upstream does not list a tool named {name:?}");
                 let note = audit
-                    .then(|| CallNote::by_catalog(id, kind, name, Recorded::UnknownTool, reason));
+                    .then(|| CallNote::unjudged(id, kind, name, Recorded::UnknownTool, reason));
                 let answer = Step::Answer(not_found(era, kind, id, name));
                 return (answer, note, RequestDecision::UnknownTool);
             }
             Standing::Unreviewed(reason) => {
                 let detail = json!({"problem": "definition_unreviewed", "tool": name});
                 let answer = Step::Answer(refused(era, kind, id, &reason, detail));
-                let note = audit
-                    .then(|| CallNote::by_catalog(id, kind, name, Recorded::Unreviewed, reason));
+                let note =
+                    audit.then(|| CallNote::unjudged(id, kind, name, Recorded::Unreviewed, reason));
                 return (answer, note, RequestDecision::Refused);
             }
         }
@@ -261,7 +261,7 @@ fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, R
         Some(Err(err)) => {
             let reason = format!("Invalid params: arguments are not valid JSON: {err}");
             let answer = error_response(Some(id), error_codes::INVALID_PARAMS, &reason);
-            let note = audit.then(|| CallNote::malformed(id, kind, name, reason));
+            let note = audit.then(|| CallNote::unjudged(id, kind, name, Recorded::Refused, reason));
             return (Step::Answer(answer), note, RequestDecision::Invalid);
         }
     };

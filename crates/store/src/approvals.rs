@@ -446,11 +446,7 @@ pub async fn record_notification(
     delivered: bool,
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    let state = match (delivered, retry_at) {
-        (true, _) => "delivered",
-        (false, Some(_)) => "pending",
-        (false, None) => "failed",
-    };
+    let state = crate::webhook_events::delivery_state(delivered, retry_at);
     sqlx::query("UPDATE approvals SET notify_state = $2, notify_next_at = $3 WHERE id = $1")
         .bind(id)
         .bind(state)

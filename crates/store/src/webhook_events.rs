@@ -95,11 +95,7 @@ pub async fn record(
     delivered: bool,
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    let state = match (delivered, retry_at) {
-        (true, _) => "delivered",
-        (false, Some(_)) => "pending",
-        (false, None) => "failed",
-    };
+    let state = delivery_state(delivered, retry_at);
     sqlx::query("UPDATE webhook_events SET state = $2, next_at = $3 WHERE id = $1")
         .bind(id)
         .bind(state)
@@ -107,6 +103,16 @@ pub async fn record(
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// An outbox row's state after a delivery: delivered; `pending` again to be
+/// retried at `retry_at`; or `failed` (given up).
+pub(crate) fn delivery_state(delivered: bool, retry_at: Option<DateTime<Utc>>) -> &'static str {
+    match (delivered, retry_at) {
+        (true, _) => "delivered",
+        (false, Some(_)) => "pending",
+        (false, None) => "failed",
+    }
 }
 
 /// An account's events, newest first (for its owners and for tests).
