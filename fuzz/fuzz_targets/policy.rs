@@ -10,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use toolgate_fuzz::sections;
-use toolgate_policy::{parse, parse_str, Decision};
+use toolgate_policy::{parse, parse_str, Decision, Kind, RefusalKind};
 
 fuzz_target!(|data: &[u8]| {
     let [doc, tool, arguments] = sections::<3>(data);
@@ -47,33 +47,41 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let _ = (policy.counters(), policy.rule_count(), policy.hide_count());
-    let _ = (policy.default_action(), policy.max_approval_timeout_secs());
-    let _ = policy.audit_arguments(&tool);
-    points_into(policy.governing_pointer(&tool));
+    let _ = policy.default_action();
+    let _ = policy.audit_arguments_of(Kind::Tool, &tool);
+    points_into(policy.governing_pointer_of(Kind::Tool, &tool));
 
     let decision = policy.decide(&tool, &arguments);
     assert_eq!(decision, policy.decide(&tool, &arguments), "not pure");
     // Hidden and unknown tools are exactly those absent from tools/list.
-    let unknown = matches!(&decision, Decision::Refuse { kind, .. } if kind.is_unknown_tool());
+    let unknown = matches!(
+        decision,
+        Decision::Refuse {
+            kind: RefusalKind::Hidden | RefusalKind::Unknown,
+            ..
+        }
+    );
     assert_eq!(policy.visible(&tool), !unknown, "{tool:?}: {decision:?}");
-    match &decision {
+    let limits = match &decision {
         Decision::Refuse {
             reason, pointer, ..
         } => {
             assert!(!reason.is_empty());
             points_into(pointer);
+            &[][..]
         }
         Decision::RequireApproval {
             timeout_secs,
+            limits,
             pointer,
-            ..
         } => {
             assert!(*timeout_secs > 0);
             points_into(pointer);
+            limits
         }
-        Decision::Allow { .. } => {}
-    }
-    for limit in decision.limits() {
+        Decision::Allow { limits } => limits,
+    };
+    for limit in limits {
         assert!(limit.cost <= limit.max, "{limit:?}");
         assert!(limit.window.secs() > 0);
         points_into(&limit.pointer);

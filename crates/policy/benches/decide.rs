@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::{json, Map, Value};
-use toolgate_policy::{parse, CompiledPolicy};
+use toolgate_policy::{parse, CompiledPolicy, Decision};
 
 fn policy() -> CompiledPolicy {
     let mut tools = Map::new();
@@ -60,8 +60,14 @@ fn decide(c: &mut Criterion) {
     let args =
         json!({"repo": "acme/widgets", "title": "Fix it", "amount": 1200, "labels": ["a", "b"]});
     let bad_args = json!({"repo": "acme/widgets", "amount": 60000});
-    assert!(policy.decide("tool_10", &args).is_allow());
-    assert!(policy.decide("svc42_list", &empty).is_allow());
+    assert!(matches!(
+        policy.decide("tool_10", &args),
+        Decision::Allow { .. }
+    ));
+    assert!(matches!(
+        policy.decide("svc42_list", &empty),
+        Decision::Allow { .. }
+    ));
 
     let mut group = c.benchmark_group("decide");
     let cases: [(&str, &str, &Value); 6] = [

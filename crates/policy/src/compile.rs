@@ -214,11 +214,6 @@ impl CompiledPolicy {
             .is_ok()
     }
 
-    /// The document's `extensions`, sorted.
-    pub fn extensions(&self) -> impl Iterator<Item = &str> {
-        self.extensions.iter().map(String::as_str)
-    }
-
     pub(crate) fn section(&self, kind: Kind) -> &CompiledSection {
         match kind {
             Kind::Tool => &self.tools,
@@ -231,13 +226,8 @@ impl CompiledPolicy {
         [&self.tools, &self.resources, &self.prompts]
     }
 
-    /// The pointer of the part of the policy that governs `tool`: its `hide`
-    /// entry, its rule, or `/default`.
-    pub fn governing_pointer(&self, tool: &str) -> &str {
-        self.governing_pointer_of(Kind::Tool, tool)
-    }
-
-    /// [`CompiledPolicy::governing_pointer`] for any kind of target.
+    /// The pointer of the part of the policy that governs the target of
+    /// `kind` named `name`: its `hide` entry, its rule, or its `default`.
     pub fn governing_pointer_of(&self, kind: Kind, name: &str) -> &str {
         let section = self.section(kind);
         match section.resolve(name) {
@@ -247,28 +237,20 @@ impl CompiledPolicy {
         }
     }
 
-    /// Whether audit events of calls to `tool` keep the argument values: only
-    /// when its rule says `"audit_arguments": true`.
-    pub fn audit_arguments(&self, tool: &str) -> bool {
-        self.audit_arguments_of(Kind::Tool, tool)
-    }
-
-    /// [`CompiledPolicy::audit_arguments`] for any kind of target.
+    /// Whether audit events of calls to the target of `kind` named `name`
+    /// keep the argument values: only when its rule says
+    /// `"audit_arguments": true`.
     pub fn audit_arguments_of(&self, kind: Kind, name: &str) -> bool {
         matches!(self.section(kind).resolve(name), Match::Rule(rule) if rule.audit_arguments)
     }
 
-    /// Whether a call of `tool` is decided or recorded by its argument
-    /// values, so that those values must be exactly what the upstream reads:
-    /// its rule has an `arguments` schema, requires a person's approval (who
-    /// reads them), keeps them in the audit trail, or has a limit (its own or
-    /// `"*"`'s) whose `cost` points into them. False for hidden tools and
-    /// tools no rule allows: they are refused whatever their arguments.
-    pub fn reads_arguments(&self, tool: &str) -> bool {
-        self.reads_arguments_of(Kind::Tool, tool)
-    }
-
-    /// [`CompiledPolicy::reads_arguments`] for any kind of target.
+    /// Whether a call of the target of `kind` named `name` is decided or
+    /// recorded by its argument values, so that those values must be exactly
+    /// what the upstream reads: its rule has an `arguments` schema, requires
+    /// a person's approval (who reads them), keeps them in the audit trail,
+    /// or has a limit (its own or `"*"`'s) whose `cost` points into them.
+    /// False for hidden targets and targets no rule allows: they are refused
+    /// whatever their arguments.
     pub fn reads_arguments_of(&self, kind: Kind, name: &str) -> bool {
         let costs = |limits: &[Limit]| limits.iter().any(|limit| limit.cost.is_some());
         let section = self.section(kind);
@@ -290,11 +272,6 @@ impl CompiledPolicy {
         self.tools.default
     }
 
-    /// What happens to targets of `kind` no key matches.
-    pub fn default_action_of(&self, kind: Kind) -> DefaultAction {
-        self.section(kind).default
-    }
-
     /// Every counter the policy uses, each once, in document order.
     pub fn counters(&self) -> &[CounterSpec] {
         &self.counters
@@ -308,17 +285,5 @@ impl CompiledPolicy {
     /// The number of `hide` entries of tools.
     pub fn hide_count(&self) -> usize {
         self.tools.hide_exact.len() + self.tools.hide_globs.len()
-    }
-
-    /// The longest `approval_timeout` of any `require_approval` rule, if any.
-    pub fn max_approval_timeout_secs(&self) -> Option<u64> {
-        self.sections()
-            .iter()
-            .flat_map(|section| section.rules.iter())
-            .filter_map(|rule| match rule.action {
-                Action::RequireApproval { timeout_secs } => Some(timeout_secs),
-                _ => None,
-            })
-            .max()
     }
 }

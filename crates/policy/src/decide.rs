@@ -5,7 +5,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::compile::{CompiledPolicy, CompiledRule, Match};
-use crate::document::{Action, Algorithm, DefaultAction, Kind, Limit, OnBackendError, Scope};
+use crate::document::{
+    Action, Algorithm, ArgumentSchema, DefaultAction, Kind, Limit, OnBackendError, Scope,
+};
 use crate::error::{child, describe, truncate};
 use crate::window::Window;
 
@@ -49,14 +51,6 @@ pub enum RefusalKind {
     Denied,
 }
 
-impl RefusalKind {
-    /// Whether the caller answers JSON-RPC `-32602` "Unknown tool" rather
-    /// than a `tools/call` result with `isError: true`.
-    pub fn is_unknown_tool(self) -> bool {
-        matches!(self, Self::Hidden | Self::Unknown)
-    }
-}
-
 /// One limit to acquire for an allowed call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LimitAcquire {
@@ -70,21 +64,6 @@ pub struct LimitAcquire {
     pub cost: u64,
     /// The limit's pointer in the policy document.
     pub pointer: String,
-}
-
-impl Decision {
-    /// The limits to acquire (empty for a refusal).
-    pub fn limits(&self) -> &[LimitAcquire] {
-        match self {
-            Self::Allow { limits } | Self::RequireApproval { limits, .. } => limits,
-            Self::Refuse { .. } => &[],
-        }
-    }
-
-    /// Whether the call may go ahead without a person's approval.
-    pub fn is_allow(&self) -> bool {
-        matches!(self, Self::Allow { .. })
-    }
 }
 
 impl CompiledPolicy {
@@ -180,7 +159,7 @@ fn decide_rule(rule: &CompiledRule, arguments: &Value) -> Decision {
     }
 }
 
-fn schema_refusal(schema: &crate::document::ArgumentSchema, arguments: &Value) -> Decision {
+fn schema_refusal(schema: &ArgumentSchema, arguments: &Value) -> Decision {
     let Err(error) = schema.validator.validate(arguments) else {
         // Unreachable in practice: `is_valid` said no. Refuse anyway.
         return denied(

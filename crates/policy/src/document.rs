@@ -9,18 +9,18 @@ use crate::window::Window;
 
 /// Largest `max` of a `sliding` limit: a sliding window remembers every unit
 /// it counts, so it is meant for small budgets. Use `fixed` above this.
-pub const MAX_SLIDING_MAX: u64 = 10_000;
+pub(crate) const MAX_SLIDING_MAX: u64 = 10_000;
 /// Largest `max` of any limit (2^53 - 1): counters must stay exact in stores
 /// that hold numbers as IEEE doubles (Redis scripts do).
-pub const MAX_LIMIT_MAX: u64 = (1 << 53) - 1;
+pub(crate) const MAX_LIMIT_MAX: u64 = (1 << 53) - 1;
 /// `approval_timeout` when a `require_approval` rule gives none, in seconds.
-pub const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 300;
+pub(crate) const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 300;
 /// Longest `approval_timeout`: the gateway holds the call open while waiting.
-pub const MAX_APPROVAL_TIMEOUT_SECS: u64 = 3_600;
+pub(crate) const MAX_APPROVAL_TIMEOUT_SECS: u64 = 3_600;
 /// Longest counter name, in bytes.
-pub const MAX_COUNTER_NAME_LEN: usize = 128;
+pub(crate) const MAX_COUNTER_NAME_LEN: usize = 128;
 /// Longest deny `reason`, in characters.
-pub const MAX_REASON_LEN: usize = 500;
+pub(crate) const MAX_REASON_LEN: usize = 500;
 
 /// What an agent reaches through the gateway: each has its own section of
 /// the document (`tools`, `resources`, `prompts`) and its own `default` and
@@ -37,11 +37,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Tool, Kind::Resource, Kind::Prompt];
+    pub(crate) const ALL: [Kind; 3] = [Kind::Tool, Kind::Resource, Kind::Prompt];
 
     /// The document's section for this kind, and its key in the object
     /// forms of `default` and `hide`.
-    pub fn section(self) -> &'static str {
+    pub(crate) fn section(self) -> &'static str {
         match self {
             Self::Tool => "tools",
             Self::Resource => "resources",
@@ -50,7 +50,7 @@ impl Kind {
     }
 
     /// The word for one target of this kind, in messages.
-    pub fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             Self::Tool => "tool",
             Self::Resource => "resource",
@@ -98,7 +98,7 @@ pub enum Algorithm {
     /// to twice `max` across a window boundary.
     #[default]
     Fixed,
-    /// An exact rolling window; `max` is bounded by [`MAX_SLIDING_MAX`].
+    /// An exact rolling window; `max` is at most 10,000.
     Sliding,
 }
 

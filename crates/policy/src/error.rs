@@ -1,8 +1,13 @@
-//! Validation errors and the JSON pointers that locate them.
+//! Validation errors, the JSON pointers that locate them, and what every
+//! reader of the document shares to report them: the [`Errors`] it pushes
+//! to and the check for [`unknown_fields`].
 
 use std::fmt;
 
 use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::suggest;
 
 /// One problem found in a policy document.
 ///
@@ -15,7 +20,7 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             pointer: pointer.into(),
             message: message.into(),
@@ -36,6 +41,51 @@ impl fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+/// Collects errors as validation walks the document.
+#[derive(Debug, Default)]
+pub(crate) struct Errors(Vec<PolicyError>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.0.push(PolicyError::new(pointer, message));
+    }
+
+    /// `value` when nothing was reported, else every error in the order found.
+    pub(crate) fn into_result<T>(self, value: T) -> Result<T, Vec<PolicyError>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<PolicyError> {
+        self.0
+    }
+}
+
+/// Reports fields outside `allowed`, with a "did you mean" or a hint from
+/// `misplaced` for fields that belong at another level of the document.
+pub(crate) fn unknown_fields(
+    errors: &mut Errors,
+    object: &Map<String, Value>,
+    pointer: &str,
+    allowed: &[&str],
+    misplaced: fn(&str) -> Option<&'static str>,
+) {
+    for key in object.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        let advice = match (suggest::closest(key, allowed), misplaced(key)) {
+            (Some(near), _) => format!("; did you mean `{near}`?"),
+            (None, Some(hint)) => format!("; {hint}"),
+            (None, None) => format!("; allowed fields are {}", suggest::list(allowed)),
+        };
+        errors.push(
+            child(pointer, key),
+            format!("unknown field `{key}`{advice}"),
+        );
+    }
+}
 
 /// Appends `key` to `pointer`, escaping `~` and `/` as RFC 6901 requires.
 pub(crate) fn child(pointer: &str, key: &str) -> String {
@@ -58,8 +108,7 @@ pub(crate) fn index(pointer: &str, i: usize) -> String {
 }
 
 /// Describes a JSON value for messages: its type and, for scalars, the value.
-pub(crate) fn describe(value: &serde_json::Value) -> String {
-    use serde_json::Value;
+pub(crate) fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => format!("the boolean {b}"),

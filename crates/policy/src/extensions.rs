@@ -10,11 +10,10 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::error::{describe, index};
-use crate::validate::Errors;
+use crate::error::{describe, index, Errors};
 
 /// Longest extension method name, in bytes.
-pub const MAX_EXTENSION_LEN: usize = 256;
+pub(crate) const MAX_EXTENSION_LEN: usize = 256;
 
 /// Reads `extensions`: absent is none; otherwise an array of distinct,
 /// non-empty method names that MCP does not define itself.
@@ -101,7 +100,6 @@ mod tests {
     fn absent_or_listed_extensions_compile() {
         let none = crate::parse(&json!({"version": "1"})).unwrap();
         assert!(!none.is_extension("x-vendor/do-thing"));
-        assert_eq!(none.extensions().count(), 0);
         let policy = crate::parse(
             &json!({"version": "1", "extensions": ["x-vendor/do-thing", "debug/dump"]}),
         )
@@ -111,10 +109,8 @@ mod tests {
         assert!(!policy.is_extension("x-vendor/do-thin"));
         assert!(!policy.is_extension("X-vendor/do-thing"));
         assert!(!policy.is_extension("x-vendor/*"));
-        assert_eq!(
-            policy.extensions().collect::<Vec<_>>(),
-            ["debug/dump", "x-vendor/do-thing"]
-        );
+        assert!(!policy.is_extension("debug"));
+        assert!(!policy.is_extension("debug/dump "));
         assert!(errors(json!([])).is_empty());
     }
 

@@ -6,8 +6,7 @@ use crate::document::{
     Algorithm, Limit, Named, OnBackendError, Scope, MAX_COUNTER_NAME_LEN, MAX_LIMIT_MAX,
     MAX_SLIDING_MAX,
 };
-use crate::error::{child, describe};
-use crate::validate::{unknown_fields, Errors};
+use crate::error::{child, describe, unknown_fields, Errors};
 use crate::window::Window;
 
 const LIMIT_FIELDS: &[&str] = &[

@@ -8,9 +8,9 @@ use crate::document::{
     Action, ActionName, ArgumentSchema, Kind, Limit, Named, Rule, DEFAULT_APPROVAL_TIMEOUT_SECS,
     MAX_APPROVAL_TIMEOUT_SECS, MAX_REASON_LEN,
 };
-use crate::error::{child, describe, index};
+use crate::error::{child, describe, index, unknown_fields, Errors};
 use crate::limit;
-use crate::validate::{unknown_fields, Errors};
+use crate::suggest;
 
 const RULE_FIELDS: &[&str] = &[
     "action",
@@ -162,7 +162,7 @@ pub(crate) fn read_every_call(
                 "the \"*\" rule only carries limits; put argument schemas on the {}s' own rules",
                 kind.noun()
             ),
-            other => match crate::suggest::closest(other, &["limits"]) {
+            other => match suggest::closest(other, &["limits"]) {
                 Some(near) => format!("unknown field `{other}`; did you mean `{near}`?"),
                 None => format!(
                     "unknown field `{other}`; the \"*\" rule only carries `limits`, which apply \

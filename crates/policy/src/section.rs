@@ -5,9 +5,8 @@
 use serde_json::{Map, Value};
 
 use crate::document::{DefaultAction, Kind, Limit, Named, Rule};
-use crate::error::{child, describe, index};
+use crate::error::{child, describe, index, unknown_fields, Errors};
 use crate::rule;
-use crate::validate::{unknown_fields, Errors};
 
 /// The keys of the object forms of `default` and `hide`.
 const KIND_FIELDS: &[&str] = &["tools", "resources", "prompts"];

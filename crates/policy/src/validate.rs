@@ -2,13 +2,12 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::document::{Document, Kind, Limit, Section};
-use crate::error::{child, describe, PolicyError};
+use crate::error::{child, describe, unknown_fields, Errors, PolicyError};
 use crate::extensions::read_extensions;
 use crate::section::{read_default, read_hide, read_section, slot};
-use crate::suggest;
 
 const TOP_FIELDS: &[&str] = &[
     "version",
@@ -19,16 +18,6 @@ const TOP_FIELDS: &[&str] = &[
     "prompts",
     "extensions",
 ];
-
-/// Collects errors as validation walks the document.
-#[derive(Debug, Default)]
-pub(crate) struct Errors(Vec<PolicyError>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
-        self.0.push(PolicyError::new(pointer, message));
-    }
-}
 
 /// Validates the whole document; every problem is reported, not just the first.
 pub(crate) fn validate(doc: &Value) -> Result<Document, Vec<PolicyError>> {
@@ -46,7 +35,7 @@ pub(crate) fn validate(doc: &Value) -> Result<Document, Vec<PolicyError>> {
                 describe(doc)
             ),
         );
-        return Err(errors.0);
+        return Err(errors.into_vec());
     };
 
     unknown_fields(&mut errors, top, "", TOP_FIELDS, top_level_misplaced);
@@ -67,38 +56,12 @@ pub(crate) fn validate(doc: &Value) -> Result<Document, Vec<PolicyError>> {
     check_counters(&mut errors, &[&tools, &resources, &prompts]);
     let extensions = read_extensions(&mut errors, top.get("extensions"));
 
-    if errors.0.is_empty() {
-        Ok(Document {
-            tools,
-            resources,
-            prompts,
-            extensions,
-        })
-    } else {
-        Err(errors.0)
-    }
-}
-
-/// Reports fields outside `allowed`, with a "did you mean" or a hint from
-/// `misplaced` for fields that belong at another level of the document.
-pub(crate) fn unknown_fields(
-    errors: &mut Errors,
-    object: &Map<String, Value>,
-    pointer: &str,
-    allowed: &[&str],
-    misplaced: fn(&str) -> Option<&'static str>,
-) {
-    for key in object.keys().filter(|k| !allowed.contains(&k.as_str())) {
-        let advice = match (suggest::closest(key, allowed), misplaced(key)) {
-            (Some(near), _) => format!("; did you mean `{near}`?"),
-            (None, Some(hint)) => format!("; {hint}"),
-            (None, None) => format!("; allowed fields are {}", suggest::list(allowed)),
-        };
-        errors.push(
-            child(pointer, key),
-            format!("unknown field `{key}`{advice}"),
-        );
-    }
+    errors.into_result(Document {
+        tools,
+        resources,
+        prompts,
+        extensions,
+    })
 }
 
 fn top_level_misplaced(key: &str) -> Option<&'static str> {

@@ -9,7 +9,7 @@ use crate::suggest;
 /// The longest window a limit may use: 31 days. Longer windows are better
 /// expressed as quotas outside the gateway, and keeping windows bounded keeps
 /// counter keys short-lived.
-pub const MAX_WINDOW_SECS: u64 = 31 * 86_400;
+pub(crate) const MAX_WINDOW_SECS: u64 = 31 * 86_400;
 
 const UNITS: [(&str, u64); 4] = [
     ("second", 1),
@@ -18,7 +18,7 @@ const UNITS: [(&str, u64); 4] = [
     ("day", 86_400),
 ];
 
-/// A window of whole seconds, 1 to [`MAX_WINDOW_SECS`].
+/// A window of whole seconds, from 1 second to 31 days.
 ///
 /// Fixed windows are aligned to multiples of their length since the Unix
 /// epoch, so `minute`, `hour` and `day` windows start on the UTC minute, hour
@@ -30,13 +30,8 @@ pub struct Window {
 }
 
 impl Window {
-    pub const SECOND: Self = Self { secs: 1 };
-    pub const MINUTE: Self = Self { secs: 60 };
-    pub const HOUR: Self = Self { secs: 3_600 };
-    pub const DAY: Self = Self { secs: 86_400 };
-
     /// A window of `secs` seconds, if within 1..=[`MAX_WINDOW_SECS`].
-    pub fn from_secs(secs: u64) -> Option<Self> {
+    fn from_secs(secs: u64) -> Option<Self> {
         (1..=MAX_WINDOW_SECS)
             .contains(&secs)
             .then_some(Self { secs })
@@ -113,11 +108,12 @@ mod tests {
 
     #[test]
     fn parses_unit_names_and_seconds() {
-        assert_eq!(Window::parse(&json!("second")), Ok(Window::SECOND));
-        assert_eq!(Window::parse(&json!("minute")), Ok(Window::MINUTE));
-        assert_eq!(Window::parse(&json!("hour")), Ok(Window::HOUR));
-        assert_eq!(Window::parse(&json!("day")), Ok(Window::DAY));
-        assert_eq!(Window::parse(&json!(60)), Ok(Window::MINUTE));
+        let secs = |v| Window::parse(&v).map(Window::secs);
+        assert_eq!(secs(json!("second")), Ok(1));
+        assert_eq!(secs(json!("minute")), Ok(60));
+        assert_eq!(secs(json!("hour")), Ok(3_600));
+        assert_eq!(secs(json!("day")), Ok(86_400));
+        assert_eq!(Window::parse(&json!(60)), Window::parse(&json!("minute")));
         assert_eq!(Window::parse(&json!(90)).map(Window::secs), Ok(90));
         assert_eq!(
             Window::parse(&json!(MAX_WINDOW_SECS)).map(Window::secs),
@@ -141,10 +137,9 @@ mod tests {
 
     #[test]
     fn serialises_as_unit_name_or_seconds() {
-        assert_eq!(
-            serde_json::to_value(Window::MINUTE).unwrap(),
-            json!("minute")
-        );
+        let minute = Window::from_secs(60).unwrap();
+        assert_eq!(serde_json::to_value(minute).unwrap(), json!("minute"));
+        assert_eq!(minute.unit_name(), Some("minute"));
         let odd = Window::from_secs(90).unwrap();
         assert_eq!(serde_json::to_value(odd).unwrap(), json!(90));
         assert_eq!(Window::from_secs(0), None);

@@ -101,7 +101,10 @@ proptest! {
     fn visible_agrees_with_decide(rules in rules(), tool in name()) {
         let policy = parse(&document("allow", &[], &rules)).unwrap();
         let decision = policy.decide(&tool, &json!({}));
-        let unknown = matches!(&decision, Decision::Refuse { kind, .. } if kind.is_unknown_tool());
+        let unknown = matches!(
+            decision,
+            Decision::Refuse { kind: RefusalKind::Hidden | RefusalKind::Unknown, .. }
+        );
         prop_assert_eq!(policy.visible(&tool), !unknown);
     }
 

@@ -7,7 +7,7 @@ mod common;
 
 use common::{errors, one};
 use serde_json::{json, Value};
-use toolgate_policy::{parse, Decision, DefaultAction, Kind, RefusalKind};
+use toolgate_policy::{parse, Decision, Kind, RefusalKind};
 
 fn refusal(decision: Decision) -> (String, String, RefusalKind) {
     match decision {
@@ -27,9 +27,9 @@ const PROMPT: Kind = Kind::Prompt;
 fn without_sections_resources_and_prompts_follow_default_and_hide() {
     // Default deny: nothing new opens up.
     let deny = parse(&json!({"version": "1", "default": "deny", "tools": {"echo": {}}})).unwrap();
-    for (kind, name) in [
-        (RESOURCE, "demo://resource/static/document/a.md"),
-        (PROMPT, "simple-prompt"),
+    for (kind, name, noun) in [
+        (RESOURCE, "demo://resource/static/document/a.md", "resource"),
+        (PROMPT, "simple-prompt", "prompt"),
     ] {
         assert!(!deny.visible_of(kind, name));
         let (reason, pointer, refusal_kind) = refusal(deny.decide_of(kind, name, &json!({})));
@@ -37,9 +37,8 @@ fn without_sections_resources_and_prompts_follow_default_and_hide() {
             (pointer.as_str(), refusal_kind),
             ("/default", RefusalKind::Unknown)
         );
-        assert!(reason.contains(kind.noun()), "{reason}");
+        assert!(reason.contains(noun), "{reason}");
     }
-    assert_eq!(deny.default_action_of(RESOURCE), DefaultAction::Deny);
     // An absent default is deny for every kind.
     let absent = parse(&json!({"version": "1"})).unwrap();
     assert!(!absent.visible_of(RESOURCE, "test://static/resource/1"));
@@ -50,9 +49,10 @@ fn without_sections_resources_and_prompts_follow_default_and_hide() {
         parse(&json!({"version": "1", "default": "allow", "hide": ["debug_*", "*secret*"]}))
             .unwrap();
     assert!(allow.visible_of(RESOURCE, "demo://resource/static/document/a.md"));
-    assert!(allow
-        .decide_of(PROMPT, "simple-prompt", &json!({}))
-        .is_allow());
+    assert!(matches!(
+        allow.decide_of(PROMPT, "simple-prompt", &json!({})),
+        Decision::Allow { .. }
+    ));
     assert!(!allow.visible_of(PROMPT, "debug_prompt"));
     let (_, pointer, kind) = refusal(allow.decide_of(RESOURCE, "file:///secret/key", &json!({})));
     assert_eq!((pointer.as_str(), kind), ("/hide/1", RefusalKind::Hidden));
@@ -168,19 +168,27 @@ fn uri_precedence_is_that_of_tools() {
         policy.governing_pointer_of(RESOURCE, "demo://resource/dynamic/x"),
         "/resources/demo:~1~1resource~1dynamic~1*"
     );
-    assert_eq!(policy.max_approval_timeout_secs(), Some(300));
+    assert!(matches!(
+        policy.decide_of(PROMPT, "resource-prompt", &json!({})),
+        Decision::RequireApproval {
+            timeout_secs: 300,
+            ..
+        }
+    ));
     assert_eq!(policy.rule_count(), 1 + 5 + 4);
 }
 
 #[test]
 fn prompt_arguments_are_checked_like_tool_arguments() {
     let policy = resources_policy();
-    assert!(policy
-        .decide_of(PROMPT, "simple-prompt", &Value::Null)
-        .is_allow());
-    assert!(policy
-        .decide_of(PROMPT, "args-prompt", &json!({"city": "Rome"}))
-        .is_allow());
+    assert!(matches!(
+        policy.decide_of(PROMPT, "simple-prompt", &Value::Null),
+        Decision::Allow { .. }
+    ));
+    assert!(matches!(
+        policy.decide_of(PROMPT, "args-prompt", &json!({"city": "Rome"})),
+        Decision::Allow { .. }
+    ));
     let (reason, pointer, kind) =
         refusal(policy.decide_of(PROMPT, "args-prompt", &json!({"city": "Oslo"})));
     assert_eq!(kind, RefusalKind::Denied);
@@ -193,7 +201,7 @@ fn prompt_arguments_are_checked_like_tool_arguments() {
         "/prompts/args-prompt/arguments/properties/city/enum"
     );
     assert!(policy.audit_arguments_of(PROMPT, "args-prompt"));
-    assert!(!policy.audit_arguments("args-prompt"));
+    assert!(!policy.audit_arguments_of(Kind::Tool, "args-prompt"));
     assert!(matches!(
         policy.decide_of(PROMPT, "resource-prompt", &json!({})),
         Decision::RequireApproval { .. }

@@ -4,7 +4,7 @@ mod common;
 
 use common::{errors, limit, one, with_tools};
 use serde_json::{json, Value};
-use toolgate_policy::{parse, parse_str, PolicyError};
+use toolgate_policy::{parse, parse_str, Kind, PolicyError};
 
 #[test]
 fn json_syntax_error_is_one_error_at_the_root() {
@@ -380,10 +380,16 @@ fn audit_arguments_is_a_boolean() {
         "off": {"audit_arguments": false}
     })))
     .unwrap();
-    assert!(policy.audit_arguments("kept"));
-    assert!(!policy.audit_arguments("plain"));
-    assert!(!policy.audit_arguments("off"));
-    assert!(!policy.audit_arguments("unmatched"));
-    assert_eq!(policy.governing_pointer("kept"), "/tools/kept");
-    assert_eq!(policy.governing_pointer("unmatched"), "/default");
+    assert!(policy.audit_arguments_of(Kind::Tool, "kept"));
+    for tool in ["plain", "off", "unmatched"] {
+        assert!(!policy.audit_arguments_of(Kind::Tool, tool), "{tool}");
+    }
+    assert_eq!(
+        policy.governing_pointer_of(Kind::Tool, "kept"),
+        "/tools/kept"
+    );
+    assert_eq!(
+        policy.governing_pointer_of(Kind::Tool, "unmatched"),
+        "/default"
+    );
 }
