@@ -24,7 +24,7 @@ pub(crate) const MAX_REASON_LEN: usize = 500;
 
 /// What an agent reaches through the gateway: each has its own section of
 /// the document (`tools`, `resources`, `prompts`) and its own `default` and
-/// `hide` (see [`Section`]).
+/// `hide`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
