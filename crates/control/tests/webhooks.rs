@@ -25,7 +25,7 @@ use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
 use toolgate_netguard::OutboundGuard;
 use toolgate_store::approvals;
 use toolgate_store::secrets::SecretKey;
-use toolgate_store::webhook_events;
+use toolgate_store::webhook_events::{self, DeliveryState};
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -358,5 +358,5 @@ async fn an_account_event_is_delivered_signed_and_retried_like_an_approval(pool:
     assert_eq!(event["type"], "tool.definition_changed");
     assert_eq!(event["data"], data);
     let stored = webhook_events::recent(&pool, t.account, 10).await.unwrap();
-    assert_eq!(stored[0].state, "delivered");
+    assert_eq!(stored[0].state, DeliveryState::Delivered);
 }
