@@ -29,6 +29,7 @@ const POISON: &str = "poison";
 /// Makes Postgres refuse any event whose tool is [`POISON`], for its data
 /// (SQLSTATE 23514), in this test's own database.
 async fn refuse_poison(pool: &PgPool) {
+    // Dynamic: DDL takes no parameters, and the constraint names POISON.
     sqlx::query(&format!(
         "ALTER TABLE audit_events ADD CONSTRAINT no_poison CHECK (tool <> '{POISON}')"
     ))
@@ -55,11 +56,13 @@ fn interleaved(a: AccountId, b: AccountId, ordinary: usize) -> (Vec<AuditEvent>,
 }
 
 async fn rows(pool: &PgPool, account: AccountId) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE account_id = $1")
-        .bind(account)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "rows!" FROM audit_events WHERE account_id = $1"#,
+        account.0,
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 async fn dead_letters(pool: &PgPool) -> Vec<DeadLetter> {
@@ -279,7 +282,7 @@ async fn a_failure_that_is_not_about_the_data_retries_the_whole_batch(pool: PgPo
         .await
         .unwrap();
     // A table that is missing (42P01) is not the events' fault.
-    sqlx::query("ALTER TABLE audit_events RENAME TO audit_events_away")
+    sqlx::query!("ALTER TABLE audit_events RENAME TO audit_events_away")
         .execute(&pool)
         .await
         .unwrap();
@@ -290,7 +293,7 @@ async fn a_failure_that_is_not_about_the_data_retries_the_whole_batch(pool: PgPo
         5,
         "nothing acknowledged"
     );
-    sqlx::query("ALTER TABLE audit_events_away RENAME TO audit_events")
+    sqlx::query!("ALTER TABLE audit_events_away RENAME TO audit_events")
         .execute(&pool)
         .await
         .unwrap();

@@ -29,11 +29,13 @@ fn event(account: AccountId, n: usize) -> AuditEvent {
 }
 
 async fn rows(pool: &PgPool, account: AccountId) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE account_id = $1")
-        .bind(account)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "rows!" FROM audit_events WHERE account_id = $1"#,
+        account.0,
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 /// Steps the consumer until `want` rows exist or 10 s pass.

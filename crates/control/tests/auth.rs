@@ -30,7 +30,7 @@ async fn signup_creates_an_account_and_a_working_session(pool: PgPool) {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["id"], body["account"]["id"]);
 
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users")
+    let stored = sqlx::query_scalar!("SELECT password_hash FROM users")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -60,7 +60,7 @@ async fn duplicate_email_is_409_whatever_its_case(pool: PgPool) {
         )
         .await;
     r.problem(StatusCode::CONFLICT);
-    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
+    let accounts = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM accounts"#)
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -245,7 +245,7 @@ async fn api_keys_authenticate_until_deleted_and_are_shown_once(pool: PgPool) {
     assert!(!listed.raw.contains(&secret), "the secret is never listed");
     assert!(listed.body["items"][0]["last_used_at"].is_string());
 
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT secret_hash FROM api_keys")
+    let stored = sqlx::query_scalar!("SELECT secret_hash FROM api_keys")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -292,10 +292,11 @@ async fn account_can_be_renamed_and_get_a_webhook_secret_once(pool: PgPool) {
         "https://hooks.example.com/x"
     );
     assert!(!me.raw.contains(secret));
-    let sealed: Vec<u8> = sqlx::query_scalar("SELECT webhook_secret_enc FROM accounts")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let sealed =
+        sqlx::query_scalar!(r#"SELECT webhook_secret_enc AS "webhook_secret_enc!" FROM accounts"#)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains(&secret[6..]));
 
     let cleared = app
@@ -345,7 +346,7 @@ async fn signed_tokens_of_removed_users_or_not_yet_valid_are_401(pool: PgPool) {
         sign(json!({"sub": user, "acc": account, "iat": now, "nbf": now, "exp": now + 600}));
     assert_eq!(app.get("/v1/account", &valid).await.status, StatusCode::OK);
     // The user goes; their correctly signed, unexpired token goes with them.
-    sqlx::query("DELETE FROM users WHERE email = 'ada@example.com'")
+    sqlx::query!("DELETE FROM users WHERE email = 'ada@example.com'")
         .execute(&app.pool)
         .await
         .unwrap();

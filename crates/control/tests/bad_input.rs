@@ -148,14 +148,26 @@ async fn bad_bodies_are_4xx_problems_everywhere(pool: PgPool) {
     }
 
     // Nothing above was written.
-    let counts: (i64, i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM servers), (SELECT count(*) FROM grants),
-                (SELECT count(*) FROM api_keys), (SELECT count(*) FROM policy_versions)",
+    let counts = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM accounts) AS "accounts!",
+                  (SELECT count(*) FROM servers) AS "servers!",
+                  (SELECT count(*) FROM grants) AS "grants!",
+                  (SELECT count(*) FROM api_keys) AS "api_keys!",
+                  (SELECT count(*) FROM policy_versions) AS "policy_versions!""#
     )
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!(counts, (1, 1, 0, 0, 0));
+    assert_eq!(
+        (
+            counts.accounts,
+            counts.servers,
+            counts.grants,
+            counts.api_keys,
+            counts.policy_versions
+        ),
+        (1, 1, 0, 0, 0)
+    );
     let me = app.get("/v1/account", &token).await;
     assert_eq!(me.body["slug"], "acme");
 }

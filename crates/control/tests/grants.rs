@@ -38,13 +38,17 @@ async fn grant_token_is_shown_once_and_stored_as_a_hash(pool: PgPool) {
         assert!(!r.raw.contains("\"token\""));
     }
 
-    let (hash, prefix): (Vec<u8>, String) = sqlx::query_as("SELECT token_hash, prefix FROM grants")
+    let stored = sqlx::query!("SELECT token_hash, prefix FROM grants")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!(hash, toolgate_store::secrets::credential_hash(&grant_token));
+    let prefix = stored.prefix;
+    assert_eq!(
+        stored.token_hash,
+        toolgate_store::secrets::credential_hash(&grant_token)
+    );
     assert!(grant_token.starts_with(&prefix) && prefix.len() < grant_token.len() / 2);
-    let row_text: String = sqlx::query_scalar("SELECT row_to_json(g)::text FROM grants g")
+    let row_text = sqlx::query_scalar!(r#"SELECT row_to_json(g)::text AS "row!" FROM grants g"#)
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -110,7 +114,7 @@ async fn grants_can_be_limited_to_servers_and_expire(pool: PgPool) {
     )
     .await
     .problem(StatusCode::NOT_FOUND);
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM grants")
+    let count = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM grants"#)
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -136,10 +140,9 @@ async fn revocation_marks_the_grant_and_is_idempotent(pool: PgPool) {
         app.get(&format!("/v1/grants/{id}"), &token).await.body["revoked_at"],
         first.as_str()
     );
-    let stored: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("SELECT revoked_at FROM grants")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let stored = sqlx::query_scalar!("SELECT revoked_at FROM grants")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(stored.is_some());
 }

@@ -19,7 +19,7 @@ use common::TestApp;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use toolgate_store::ids::AccountId;
-use toolgate_store::webhook_events;
+use toolgate_store::webhook_events::{self, DeliveryState};
 
 type Tools = Arc<Mutex<Vec<Value>>>;
 
@@ -169,7 +169,7 @@ async fn change_and_pin(s: &Setup, changed: Value, part: &str) {
     let hooks = s.webhook_events().await;
     assert_eq!(hooks.len(), 1, "{hooks:?}");
     assert_eq!(hooks[0].kind, webhook_events::TOOL_DEFINITION_CHANGED);
-    assert_eq!(hooks[0].state, "pending");
+    assert_eq!(hooks[0].state, DeliveryState::Pending);
     assert_eq!(hooks[0].data["seen_by"], "discovery");
     assert_eq!(hooks[0].data["pinned_hash"], before["hash"]);
     assert_eq!(hooks[0].data["observed_hash"], after["hash"]);

@@ -49,7 +49,7 @@ async fn every_put_is_a_new_version(pool: PgPool) {
     assert_eq!(rest.body["items"][0]["policy"]["default"], "deny");
     assert!(rest.body["next_cursor"].is_null());
 
-    let update = sqlx::query("UPDATE policy_versions SET document = '{}' WHERE version = 1")
+    let update = sqlx::query!("UPDATE policy_versions SET document = '{}' WHERE version = 1")
         .execute(&app.pool)
         .await;
     assert!(update.is_err(), "stored versions cannot be rewritten");

@@ -114,14 +114,14 @@ async fn header_values_are_encrypted_at_rest_and_never_returned(pool: PgPool) {
     let created = app.create_server(&token, "github").await;
     let id = created["id"].as_str().unwrap();
 
-    let raw: Vec<u8> = sqlx::query_scalar("SELECT headers_enc FROM servers")
+    let raw = sqlx::query_scalar!(r#"SELECT headers_enc AS "headers_enc!" FROM servers"#)
         .fetch_one(&app.pool)
         .await
         .unwrap();
     assert!(raw.len() > 28, "nonce, ciphertext and tag are stored");
     let raw_text = String::from_utf8_lossy(&raw);
     assert!(!raw_text.contains("upstream-secret-value"));
-    let row_text: String = sqlx::query_scalar("SELECT row_to_json(s)::text FROM servers s")
+    let row_text = sqlx::query_scalar!(r#"SELECT row_to_json(s)::text AS "row!" FROM servers s"#)
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -163,7 +163,7 @@ async fn header_values_are_encrypted_at_rest_and_never_returned(pool: PgPool) {
         )
         .await;
     assert_eq!(cleared.body["header_names"], json!([]));
-    let raw: Option<Vec<u8>> = sqlx::query_scalar("SELECT headers_enc FROM servers")
+    let raw = sqlx::query_scalar!("SELECT headers_enc FROM servers")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -315,7 +315,7 @@ async fn invalid_servers_report_every_field(pool: PgPool) {
         r.error_paths(),
         vec!["/name", "/url", "/headers/Host", "/timeout_ms"]
     );
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM servers")
+    let count = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM servers"#)
         .fetch_one(&app.pool)
         .await
         .unwrap();

@@ -84,8 +84,25 @@ fn token_in(mail: &Mail) -> String {
     token
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
+async fn accounts(app: &TestApp) -> i64 {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM accounts"#)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn users(app: &TestApp) -> i64 {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM users"#)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn pending_signups(app: &TestApp) -> i64 {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM pending_signups"#)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -157,7 +174,7 @@ async fn the_mailed_link_verifies_once_and_yields_a_working_session(pool: PgPool
         .text()
         .contains(&format!("\"token\": \"{}\"", token_in(&mail))));
     let token = token_in(&mail);
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM pending_signups")
+    let stored = sqlx::query_scalar!("SELECT token_hash FROM pending_signups")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -175,7 +192,7 @@ async fn the_mailed_link_verifies_once_and_yields_a_working_session(pool: PgPool
     );
     assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
     assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer");
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts").await, 0);
+    assert_eq!(accounts(&app).await, 0);
 
     let created = verify(&app, &token).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.raw);
@@ -195,8 +212,8 @@ async fn the_mailed_link_verifies_once_and_yields_a_working_session(pool: PgPool
     let problem = again.problem(StatusCode::BAD_REQUEST);
     assert_eq!(problem["type"], "/problems/invalid-signup-token");
     assert!(problem["detail"].as_str().unwrap().contains("already used"));
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts").await, 1);
-    assert_eq!(count(&app, "SELECT count(*) FROM pending_signups").await, 0);
+    assert_eq!(accounts(&app).await, 1);
+    assert_eq!(pending_signups(&app).await, 0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -245,7 +262,7 @@ async fn expired_tampered_malformed_and_replaced_tokens_are_refused(pool: PgPool
         assert_eq!(r.error_paths(), vec!["/token"], "{malformed:?}");
     }
 
-    sqlx::query("UPDATE pending_signups SET expires_at = now() - interval '1 minute'")
+    sqlx::query!("UPDATE pending_signups SET expires_at = now() - interval '1 minute'")
         .execute(&app.pool)
         .await
         .unwrap();
@@ -260,8 +277,8 @@ async fn expired_tampered_malformed_and_replaced_tokens_are_refused(pool: PgPool
         .as_str()
         .unwrap()
         .contains("already used"));
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts").await, 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM users").await, 0);
+    assert_eq!(accounts(&app).await, 0);
+    assert_eq!(users(&app).await, 0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -281,8 +298,8 @@ async fn a_registered_email_gets_a_notice_and_nothing_is_stored(pool: PgPool) {
     assert!(!text.contains("tgv_") && !text.contains(LINK), "{text}");
     assert!(!text.contains("Mallory"));
 
-    assert_eq!(count(&app, "SELECT count(*) FROM pending_signups").await, 0);
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts").await, 1);
+    assert_eq!(pending_signups(&app).await, 0);
+    assert_eq!(accounts(&app).await, 1);
     assert_eq!(
         login(&app, "ada@example.com", "mallory's password").await,
         StatusCode::UNAUTHORIZED
@@ -304,8 +321,8 @@ async fn an_address_registered_meanwhile_is_refused_like_a_used_token(pool: PgPo
     let r = verify(&app, &token).await;
     let problem = r.problem(StatusCode::BAD_REQUEST);
     assert_eq!(problem["type"], "/problems/invalid-signup-token");
-    assert_eq!(count(&app, "SELECT count(*) FROM accounts").await, 1);
-    assert_eq!(count(&app, "SELECT count(*) FROM pending_signups").await, 0);
+    assert_eq!(accounts(&app).await, 1);
+    assert_eq!(pending_signups(&app).await, 0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -314,7 +331,7 @@ async fn invalid_input_is_422_before_anything_is_looked_up(pool: PgPool) {
     let app = TestApp::verifying(pool, &sink);
     let r = signup(&app, "not-an-email", "short", " ").await;
     assert_eq!(r.error_paths(), vec!["/email", "/password", "/account"]);
-    assert_eq!(count(&app, "SELECT count(*) FROM pending_signups").await, 0);
+    assert_eq!(pending_signups(&app).await, 0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -110,7 +110,7 @@ async fn another_accounts_ids_are_404_on_every_route(pool: PgPool) {
             .len(),
         1
     );
-    let grants: i64 = sqlx::query_scalar("SELECT count(*) FROM grants")
+    let grants = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM grants"#)
         .fetch_one(&app.pool)
         .await
         .unwrap();

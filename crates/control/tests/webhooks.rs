@@ -23,9 +23,10 @@ use sha2::Sha256;
 use sqlx::PgPool;
 use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
 use toolgate_netguard::OutboundGuard;
-use toolgate_store::approvals;
+use toolgate_store::approvals::{self, NotifyState};
+use toolgate_store::ids::ApprovalId;
 use toolgate_store::secrets::SecretKey;
-use toolgate_store::webhook_events;
+use toolgate_store::webhook_events::{self, DeliveryState};
 
 #[derive(Clone, Default)]
 struct Receiver {
@@ -95,6 +96,19 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
         mac.update(body);
         mac.verify_slice(signature).is_ok()
     })
+}
+
+/// The approval's notification state and how many deliveries were started.
+async fn notify_state(pool: &PgPool, approval_id: ApprovalId) -> (NotifyState, i32) {
+    let stored = sqlx::query!(
+        r#"SELECT notify_state AS "notify_state: NotifyState", notify_attempts
+           FROM approvals WHERE id = $1"#,
+        approval_id.0,
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (stored.notify_state, stored.notify_attempts)
 }
 
 /// Sets the account's webhook to `url`; returns its signing secret.
@@ -196,13 +210,8 @@ async fn a_new_approval_is_delivered_signed_and_retried_after_a_failure(pool: Pg
         data["approve"]["url"],
         format!("{PUBLIC_URL}/v1/approvals/{approval_id}/approve")
     );
-    let (state, attempts): (String, i32) =
-        sqlx::query_as("SELECT notify_state, notify_attempts FROM approvals WHERE id = $1")
-            .bind(approval_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!((state.as_str(), attempts), ("delivered", 2));
+    let stored = notify_state(&pool, approval_id).await;
+    assert_eq!(stored, (NotifyState::Delivered, 2));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -259,15 +268,9 @@ async fn a_webhook_name_that_turns_internal_after_registration_is_not_delivered(
         0,
         "nothing reached the receiver"
     );
-    let (state, attempts): (String, i32) =
-        sqlx::query_as("SELECT notify_state, notify_attempts FROM approvals WHERE id = $1")
-            .bind(approval_id)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
     assert_eq!(
-        (state.as_str(), attempts),
-        ("pending", 1),
+        notify_state(&pool, approval_id).await,
+        (NotifyState::Pending, 1),
         "failed, to retry"
     );
 
@@ -340,5 +343,5 @@ async fn an_account_event_is_delivered_signed_and_retried_like_an_approval(pool:
     assert_eq!(event["type"], "tool.definition_changed");
     assert_eq!(event["data"], data);
     let stored = webhook_events::recent(&pool, t.account, 10).await.unwrap();
-    assert_eq!(stored[0].state, "delivered");
+    assert_eq!(stored[0].state, DeliveryState::Delivered);
 }

@@ -92,7 +92,7 @@ async fn run(calls: usize) {
     let want = warmed_rows + calls as i64;
     let started = Instant::now();
     let stored = loop {
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        let stored = sqlx::query_scalar!(r#"SELECT count(*) AS "rows!" FROM audit_events"#)
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -49,6 +49,7 @@ pub fn database_url(name: &str) -> String {
 /// created and migrated: runs never see each other's rows.
 pub async fn fresh_database(name: &str, max_connections: u32) -> PgPool {
     let admin = PgPool::connect(&admin_url()).await.unwrap();
+    // Dynamic: a database name is an identifier, which no parameter can be.
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&admin)
         .await

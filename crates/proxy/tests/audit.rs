@@ -255,10 +255,11 @@ async fn argument_values_are_recorded_only_where_the_policy_opts_in(pool: PgPool
     let events = f.events(4).await;
     assert_eq!(events.len(), 4);
 
-    let stored: String = sqlx::query_scalar(
-        "SELECT string_agg(row_to_json(a)::text, '\n') FROM audit_events a WHERE account_id = $1",
+    let stored = sqlx::query_scalar!(
+        r#"SELECT string_agg(row_to_json(a)::text, E'\n') AS "rows!"
+           FROM audit_events a WHERE account_id = $1"#,
+        f.account.0,
     )
-    .bind(f.account)
     .fetch_one(&pool)
     .await
     .unwrap();

@@ -257,7 +257,7 @@ async fn one_poison_call_never_stops_the_trail(pool: PgPool, queue: Queue) {
     // 2. Postgres now refuses a new row whose name holds U+FFFD: the NUL-named
     // calls are refused for their data, found, and set aside; every other
     // event of both accounts is stored.
-    sqlx::query(
+    sqlx::query!(
         r"ALTER TABLE audit_events ADD CONSTRAINT no_replaced_names CHECK (strpos(tool, U&'\FFFD') = 0) NOT VALID",
     )
     .execute(&g.pool)

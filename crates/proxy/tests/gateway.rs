@@ -380,7 +380,7 @@ async fn changes_apply_when_the_account_is_invalidated(pool: PgPool) {
         f.post_with(Some(&f.token), &body, &[]).await.status,
         StatusCode::OK
     );
-    sqlx::query("UPDATE grants SET revoked_at = now()")
+    sqlx::query!("UPDATE grants SET revoked_at = now()")
         .execute(&f.pool)
         .await
         .unwrap();

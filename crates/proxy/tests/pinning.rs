@@ -331,7 +331,7 @@ async fn tools_the_upstream_does_not_list_are_never_called(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn without_a_catalog_the_policy_alone_decides(pool: PgPool) {
     let f = fixture(pool.clone()).await;
-    sqlx::query("DELETE FROM server_catalogs")
+    sqlx::query!("DELETE FROM server_catalogs")
         .execute(&pool)
         .await
         .unwrap();

@@ -9,7 +9,7 @@ use crate::ids::{AccountId, UserId};
 use crate::secrets::SecretKey;
 use crate::users::User;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Account {
     pub id: AccountId,
     pub slug: String,
@@ -47,24 +47,26 @@ pub async fn insert_with_owner(
 ) -> Result<(Account, User), StoreError> {
     let account_id = AccountId::new();
     let slug = free_slug(tx, new.slug_base).await?;
-    let account = sqlx::query_as::<_, Account>(
-        "INSERT INTO accounts (id, slug, name) VALUES ($1, $2, $3)
-         RETURNING id, slug, name, approval_webhook_url, created_at",
+    let account = sqlx::query_as!(
+        Account,
+        r#"INSERT INTO accounts (id, slug, name) VALUES ($1, $2, $3)
+           RETURNING id AS "id: AccountId", slug, name, approval_webhook_url, created_at"#,
+        account_id.0,
+        slug,
+        new.name,
     )
-    .bind(account_id)
-    .bind(&slug)
-    .bind(new.name)
     .fetch_one(&mut **tx)
     .await
     .map_err(conflict_as("account slug"))?;
-    let user = sqlx::query_as::<_, User>(
-        "INSERT INTO users (id, account_id, email, password_hash) VALUES ($1, $2, $3, $4)
-         RETURNING id, account_id, email, created_at",
+    let user = sqlx::query_as!(
+        User,
+        r#"INSERT INTO users (id, account_id, email, password_hash) VALUES ($1, $2, $3, $4)
+           RETURNING id AS "id: UserId", account_id AS "account_id: AccountId", email, created_at"#,
+        UserId::new().0,
+        account_id.0,
+        new.email,
+        new.password_hash,
     )
-    .bind(UserId::new())
-    .bind(account_id)
-    .bind(new.email)
-    .bind(new.password_hash)
     .fetch_one(&mut **tx)
     .await
     .map_err(conflict_as("a user with this email"))?;
@@ -77,11 +79,12 @@ async fn free_slug(
 ) -> Result<String, StoreError> {
     let mut candidate = base.to_owned();
     for _ in 0..8 {
-        let taken: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE slug = $1)")
-                .bind(&candidate)
-                .fetch_one(&mut **tx)
-                .await?;
+        let taken = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM accounts WHERE slug = $1) AS "taken!""#,
+            candidate,
+        )
+        .fetch_one(&mut **tx)
+        .await?;
         if !taken {
             return Ok(candidate);
         }
@@ -92,10 +95,12 @@ async fn free_slug(
 }
 
 pub async fn get(pool: &PgPool, account_id: AccountId) -> Result<Account, StoreError> {
-    sqlx::query_as::<_, Account>(
-        "SELECT id, slug, name, approval_webhook_url, created_at FROM accounts WHERE id = $1",
+    sqlx::query_as!(
+        Account,
+        r#"SELECT id AS "id: AccountId", slug, name, approval_webhook_url, created_at
+           FROM accounts WHERE id = $1"#,
+        account_id.0,
     )
-    .bind(account_id)
     .fetch_optional(pool)
     .await?
     .ok_or(StoreError::NotFound)
@@ -121,19 +126,20 @@ pub async fn update(
         Some(None) => (true, None, None),
         Some(Some((url, secret))) => (true, Some(url), Some(key.seal(secret)?)),
     };
-    sqlx::query_as::<_, Account>(
-        "UPDATE accounts SET
-             name = COALESCE($2, name),
-             approval_webhook_url = CASE WHEN $3 THEN $4 ELSE approval_webhook_url END,
-             webhook_secret_enc = CASE WHEN $3 THEN $5 ELSE webhook_secret_enc END
-         WHERE id = $1
-         RETURNING id, slug, name, approval_webhook_url, created_at",
+    sqlx::query_as!(
+        Account,
+        r#"UPDATE accounts SET
+               name = COALESCE($2, name),
+               approval_webhook_url = CASE WHEN $3 THEN $4 ELSE approval_webhook_url END,
+               webhook_secret_enc = CASE WHEN $3 THEN $5 ELSE webhook_secret_enc END
+           WHERE id = $1
+           RETURNING id AS "id: AccountId", slug, name, approval_webhook_url, created_at"#,
+        account_id.0,
+        patch.name,
+        set_webhook,
+        webhook_url,
+        webhook_secret,
     )
-    .bind(account_id)
-    .bind(patch.name)
-    .bind(set_webhook)
-    .bind(webhook_url)
-    .bind(webhook_secret)
     .fetch_optional(pool)
     .await?
     .ok_or(StoreError::NotFound)

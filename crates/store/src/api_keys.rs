@@ -10,7 +10,7 @@ use crate::secrets::{credential_hash, mint_credential};
 
 pub const KEY_KIND: &str = "tgk";
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub name: String,
@@ -26,15 +26,16 @@ pub async fn create(
     name: &str,
 ) -> Result<(ApiKey, String), StoreError> {
     let credential = mint_credential(KEY_KIND);
-    let key = sqlx::query_as::<_, ApiKey>(
-        "INSERT INTO api_keys (id, account_id, name, prefix, secret_hash) VALUES ($1, $2, $3, $4, $5)
-         RETURNING id, name, prefix, created_at, last_used_at",
+    let key = sqlx::query_as!(
+        ApiKey,
+        r#"INSERT INTO api_keys (id, account_id, name, prefix, secret_hash) VALUES ($1, $2, $3, $4, $5)
+           RETURNING id AS "id: ApiKeyId", name, prefix, created_at, last_used_at"#,
+        ApiKeyId::new().0,
+        account_id.0,
+        name,
+        credential.prefix,
+        credential.hash,
     )
-    .bind(ApiKeyId::new())
-    .bind(account_id)
-    .bind(name)
-    .bind(&credential.prefix)
-    .bind(&credential.hash)
     .fetch_one(pool)
     .await?;
     Ok((key, credential.token))
@@ -45,26 +46,29 @@ pub async fn list(
     account_id: AccountId,
     page: PageRequest<ApiKeyId>,
 ) -> Result<Page<ApiKey>, StoreError> {
-    let rows = sqlx::query_as::<_, ApiKey>(
-        "SELECT id, name, prefix, created_at, last_used_at FROM api_keys
-         WHERE account_id = $1 AND ($2::uuid IS NULL OR id > $2)
-         ORDER BY id LIMIT $3",
+    let rows = sqlx::query_as!(
+        ApiKey,
+        r#"SELECT id AS "id: ApiKeyId", name, prefix, created_at, last_used_at FROM api_keys
+           WHERE account_id = $1 AND ($2::uuid IS NULL OR id > $2)
+           ORDER BY id LIMIT $3"#,
+        account_id.0,
+        page.after.map(|id| id.0),
+        page.fetch_limit(),
     )
-    .bind(account_id)
-    .bind(page.after)
-    .bind(page.fetch_limit())
     .fetch_all(pool)
     .await?;
     Ok(Page::from_rows(rows, page.limit, |k| k.id.to_string()))
 }
 
 pub async fn delete(pool: &PgPool, account_id: AccountId, id: ApiKeyId) -> Result<(), StoreError> {
-    let deleted = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(account_id)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let deleted = sqlx::query!(
+        "DELETE FROM api_keys WHERE id = $1 AND account_id = $2",
+        id.0,
+        account_id.0,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
     if deleted == 0 {
         return Err(StoreError::NotFound);
     }
@@ -76,10 +80,12 @@ pub async fn authenticate(
     pool: &PgPool,
     token: &str,
 ) -> Result<Option<(AccountId, ApiKeyId)>, StoreError> {
-    Ok(sqlx::query_as::<_, (AccountId, ApiKeyId)>(
-        "UPDATE api_keys SET last_used_at = now() WHERE secret_hash = $1 RETURNING account_id, id",
+    Ok(sqlx::query!(
+        r#"UPDATE api_keys SET last_used_at = now() WHERE secret_hash = $1
+           RETURNING account_id AS "account_id: AccountId", id AS "id: ApiKeyId""#,
+        credential_hash(token),
     )
-    .bind(credential_hash(token))
     .fetch_optional(pool)
-    .await?)
+    .await?
+    .map(|key| (key.account_id, key.id)))
 }

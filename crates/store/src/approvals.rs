@@ -25,8 +25,9 @@ use crate::storable::{storable_json, storable_str};
 use crate::target_kind::TargetKind;
 
 /// Where an approval stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ApprovalStatus {
     /// Waiting for a person; the agent's call is held open.
     Pending,
@@ -100,59 +101,20 @@ pub struct Approval {
     pub used_at: Option<DateTime<Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
-struct ApprovalRow {
-    id: ApprovalId,
-    server_id: ServerId,
-    server_name: String,
-    grant_id: GrantId,
-    kind: String,
-    tool: String,
-    arguments: Value,
-    arguments_digest: String,
-    status: String,
-    decided_by: Option<String>,
-    decided_by_name: Option<String>,
-    reason: Option<String>,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    decided_at: Option<DateTime<Utc>>,
-    used_at: Option<DateTime<Utc>>,
+/// Where an approval's webhook notification stands (`approvals.notify_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum NotifyState {
+    /// The account had no webhook when the approval was created.
+    None,
+    /// Due, or leased to a dispatcher.
+    Pending,
+    Delivered,
+    /// Given up after the last retry.
+    Failed,
+    /// Decided (or expired) before it was delivered: never sent.
+    Skipped,
 }
-
-impl TryFrom<ApprovalRow> for Approval {
-    type Error = StoreError;
-
-    fn try_from(row: ApprovalRow) -> Result<Self, StoreError> {
-        Ok(Approval {
-            id: row.id,
-            server_id: row.server_id,
-            server_name: row.server_name,
-            grant_id: row.grant_id,
-            kind: TargetKind::parse(&row.kind).ok_or_else(|| {
-                StoreError::Corrupt(format!("unknown target kind {:?}", row.kind))
-            })?,
-            tool: row.tool,
-            arguments: row.arguments,
-            arguments_digest: row.arguments_digest,
-            status: row.status.parse().map_err(StoreError::Corrupt)?,
-            decided_by: row.decided_by,
-            decided_by_name: row.decided_by_name,
-            reason: row.reason,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            decided_at: row.decided_at,
-            used_at: row.used_at,
-        })
-    }
-}
-
-/// A pending approval past its expiry reads as expired even before the
-/// replica holding its call records it (that replica may have died).
-const COLUMNS: &str = "a.id, a.server_id, s.name AS server_name, a.grant_id, a.kind, a.tool, a.arguments,
-        a.arguments_digest,
-        CASE WHEN a.status = 'pending' AND a.expires_at <= now() THEN 'expired' ELSE a.status END AS status,
-        a.decided_by, a.decided_by_name, a.reason, a.created_at, a.expires_at, a.decided_at, a.used_at";
 
 /// The hex SHA-256 of the arguments' canonical JSON (object keys sorted at
 /// every level, no insignificant whitespace), so that two spellings of the
@@ -171,6 +133,10 @@ pub struct NewApproval<'a> {
     pub timeout: Duration,
 }
 
+// Every query below that returns an approval reads a pending one past its
+// expiry as expired, even before the replica holding its call records it
+// (that replica may have died).
+
 /// Records a pending approval. Its webhook notification is queued in the
 /// same statement when the account has a webhook.
 pub async fn create(
@@ -179,8 +145,13 @@ pub async fn create(
     new: NewApproval<'_>,
 ) -> Result<Approval, StoreError> {
     let timeout_secs = i64::try_from(new.timeout.as_secs()).unwrap_or(i64::MAX);
-    let row = sqlx::query_as::<_, ApprovalRow>(&format!(
-        "WITH a AS (
+    // Stored as the audit trail stores text (NUL made storable); the digest
+    // binds the approval to the arguments exactly as the agent sent them.
+    let tool = storable_str(new.tool);
+    let arguments = storable_json(new.arguments);
+    sqlx::query_as!(
+        Approval,
+        r#"WITH a AS (
              INSERT INTO approvals (id, account_id, server_id, grant_id, tool, arguments,
                                     arguments_digest, expires_at, notify_state, notify_next_at, kind)
              SELECT $1, acc.id, $3, $4, $5, $6, $7, now() + make_interval(secs => $8),
@@ -189,23 +160,28 @@ pub async fn create(
              FROM accounts acc WHERE acc.id = $2
              RETURNING *
          )
-         SELECT {COLUMNS} FROM a JOIN servers s ON s.id = a.server_id"
-    ))
-    .bind(ApprovalId::new())
-    .bind(account_id)
-    .bind(new.server)
-    .bind(new.grant)
-    // Stored as the audit trail stores text (NUL made storable); the digest
-    // binds the approval to the arguments exactly as the agent sent them.
-    .bind(storable_str(new.tool).as_ref())
-    .bind(storable_json(new.arguments).as_ref())
-    .bind(arguments_digest(new.arguments))
-    .bind(timeout_secs as f64)
-    .bind(new.kind.as_str())
+         SELECT a.id AS "id!: ApprovalId", a.server_id AS "server_id!: ServerId",
+                s.name AS server_name, a.grant_id AS "grant_id!: GrantId",
+                a.kind AS "kind!: TargetKind", a.tool AS "tool!", a.arguments AS "arguments!",
+                a.arguments_digest AS "arguments_digest!",
+                CASE WHEN a.status = 'pending' AND a.expires_at <= now() THEN 'expired'
+                     ELSE a.status END AS "status!: ApprovalStatus",
+                a.decided_by, a.decided_by_name, a.reason, a.created_at AS "created_at!",
+                a.expires_at AS "expires_at!", a.decided_at, a.used_at
+         FROM a JOIN servers s ON s.id = a.server_id"#,
+        ApprovalId::new().0,
+        account_id.0,
+        new.server.0,
+        new.grant.0,
+        tool.as_ref(),
+        arguments.as_ref(),
+        arguments_digest(new.arguments),
+        timeout_secs as f64,
+        new.kind as _,
+    )
     .fetch_optional(pool)
     .await?
-    .ok_or(StoreError::NotFound)?;
-    row.try_into()
+    .ok_or(StoreError::NotFound)
 }
 
 pub async fn get(
@@ -213,16 +189,23 @@ pub async fn get(
     account_id: AccountId,
     id: ApprovalId,
 ) -> Result<Approval, StoreError> {
-    sqlx::query_as::<_, ApprovalRow>(&format!(
-        "SELECT {COLUMNS} FROM approvals a JOIN servers s ON s.id = a.server_id
-         WHERE a.account_id = $1 AND a.id = $2"
-    ))
-    .bind(account_id)
-    .bind(id)
+    sqlx::query_as!(
+        Approval,
+        r#"SELECT a.id AS "id: ApprovalId", a.server_id AS "server_id: ServerId",
+                  s.name AS server_name, a.grant_id AS "grant_id: GrantId",
+                  a.kind AS "kind: TargetKind", a.tool, a.arguments, a.arguments_digest,
+                  CASE WHEN a.status = 'pending' AND a.expires_at <= now() THEN 'expired'
+                       ELSE a.status END AS "status!: ApprovalStatus",
+                  a.decided_by, a.decided_by_name, a.reason, a.created_at, a.expires_at,
+                  a.decided_at, a.used_at
+           FROM approvals a JOIN servers s ON s.id = a.server_id
+           WHERE a.account_id = $1 AND a.id = $2"#,
+        account_id.0,
+        id.0,
+    )
     .fetch_optional(pool)
     .await?
-    .ok_or(StoreError::NotFound)?
-    .try_into()
+    .ok_or(StoreError::NotFound)
 }
 
 /// The account's approvals, newest first, optionally of one status.
@@ -232,25 +215,34 @@ pub async fn list(
     status: Option<ApprovalStatus>,
     page: PageRequest<ApprovalId>,
 ) -> Result<Page<Approval>, StoreError> {
-    let rows = sqlx::query_as::<_, ApprovalRow>(&format!(
-        "SELECT * FROM (
-             SELECT {COLUMNS} FROM approvals a JOIN servers s ON s.id = a.server_id
-             WHERE a.account_id = $1 AND ($2::uuid IS NULL OR a.id < $2)
-         ) listed
-         WHERE ($3::text IS NULL OR listed.status = $3)
-         ORDER BY listed.id DESC LIMIT $4"
-    ))
-    .bind(account_id)
-    .bind(page.after)
-    .bind(status.map(ApprovalStatus::as_str))
-    .bind(page.fetch_limit())
+    let rows = sqlx::query_as!(
+        Approval,
+        r#"SELECT id AS "id!: ApprovalId", server_id AS "server_id!: ServerId",
+                  server_name AS "server_name!", grant_id AS "grant_id!: GrantId",
+                  kind AS "kind!: TargetKind", tool AS "tool!", arguments AS "arguments!",
+                  arguments_digest AS "arguments_digest!", status AS "status!: ApprovalStatus",
+                  decided_by, decided_by_name, reason, created_at AS "created_at!",
+                  expires_at AS "expires_at!", decided_at, used_at
+           FROM (
+               SELECT a.id, a.server_id, s.name AS server_name, a.grant_id, a.kind, a.tool,
+                      a.arguments, a.arguments_digest,
+                      CASE WHEN a.status = 'pending' AND a.expires_at <= now() THEN 'expired'
+                           ELSE a.status END AS status,
+                      a.decided_by, a.decided_by_name, a.reason, a.created_at, a.expires_at,
+                      a.decided_at, a.used_at
+               FROM approvals a JOIN servers s ON s.id = a.server_id
+               WHERE a.account_id = $1 AND ($2::uuid IS NULL OR a.id < $2)
+           ) listed
+           WHERE ($3::text IS NULL OR listed.status = $3)
+           ORDER BY listed.id DESC LIMIT $4"#,
+        account_id.0,
+        page.after.map(|id| id.0),
+        status as _,
+        page.fetch_limit(),
+    )
     .fetch_all(pool)
     .await?;
-    let approvals = rows
-        .into_iter()
-        .map(Approval::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(approvals, page.limit, |a| a.id.to_string()))
+    Ok(Page::from_rows(rows, page.limit, |a| a.id.to_string()))
 }
 
 /// Who decides, as stored with the decision.
@@ -280,8 +272,9 @@ pub async fn decide(
     by: Decider<'_>,
     reason: Option<&str>,
 ) -> Result<Decided, StoreError> {
-    let row = sqlx::query_as::<_, ApprovalRow>(&format!(
-        "WITH a AS (
+    let decided = sqlx::query_as!(
+        Approval,
+        r#"WITH a AS (
              UPDATE approvals SET
                  status = CASE WHEN $3 THEN 'approved' ELSE 'denied' END,
                  decided_by = $4,
@@ -294,35 +287,43 @@ pub async fn decide(
              WHERE account_id = $1 AND id = $2 AND status = 'pending' AND expires_at > now()
              RETURNING *
          )
-         SELECT {COLUMNS} FROM a JOIN servers s ON s.id = a.server_id"
-    ))
-    .bind(account_id)
-    .bind(id)
-    .bind(approve)
-    .bind(by.id)
-    .bind(by.uuid)
-    .bind(reason)
+         SELECT a.id AS "id!: ApprovalId", a.server_id AS "server_id!: ServerId",
+                s.name AS server_name, a.grant_id AS "grant_id!: GrantId",
+                a.kind AS "kind!: TargetKind", a.tool AS "tool!", a.arguments AS "arguments!",
+                a.arguments_digest AS "arguments_digest!",
+                CASE WHEN a.status = 'pending' AND a.expires_at <= now() THEN 'expired'
+                     ELSE a.status END AS "status!: ApprovalStatus",
+                a.decided_by, a.decided_by_name, a.reason, a.created_at AS "created_at!",
+                a.expires_at AS "expires_at!", a.decided_at, a.used_at
+         FROM a JOIN servers s ON s.id = a.server_id"#,
+        account_id.0,
+        id.0,
+        approve,
+        by.id,
+        by.uuid,
+        reason,
+    )
     .fetch_optional(pool)
     .await?;
-    match row {
-        Some(row) => Ok(Decided::Now(row.try_into()?)),
+    match decided {
+        Some(approval) => Ok(Decided::Now(approval)),
         None => Ok(Decided::Already(get(pool, account_id, id).await?)),
     }
 }
 
-/// One conditional transition; true when this call made it.
-async fn transition(
+/// Moves a pending approval to `to`; true when this call did.
+async fn close_pending(
     pool: &PgPool,
     account_id: AccountId,
     id: ApprovalId,
-    set: &str,
-    condition: &str,
+    to: ApprovalStatus,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(&format!(
-        "UPDATE approvals SET {set} WHERE account_id = $1 AND id = $2 AND {condition}"
-    ))
-    .bind(account_id)
-    .bind(id)
+    let done = sqlx::query!(
+        "UPDATE approvals SET status = $3 WHERE account_id = $1 AND id = $2 AND status = 'pending'",
+        account_id.0,
+        id.0,
+        to as _,
+    )
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -334,14 +335,7 @@ pub async fn expire(
     account_id: AccountId,
     id: ApprovalId,
 ) -> Result<bool, StoreError> {
-    transition(
-        pool,
-        account_id,
-        id,
-        "status = 'expired'",
-        "status = 'pending'",
-    )
-    .await
+    close_pending(pool, account_id, id, ApprovalStatus::Expired).await
 }
 
 /// Records that the agent went away while waiting.
@@ -350,14 +344,7 @@ pub async fn abandon(
     account_id: AccountId,
     id: ApprovalId,
 ) -> Result<bool, StoreError> {
-    transition(
-        pool,
-        account_id,
-        id,
-        "status = 'abandoned'",
-        "status = 'pending'",
-    )
-    .await
+    close_pending(pool, account_id, id, ApprovalStatus::Abandoned).await
 }
 
 /// Spends an approval on the call it was made for: only an approved,
@@ -368,20 +355,20 @@ pub async fn consume(
     id: ApprovalId,
     arguments_digest: &str,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE approvals SET status = 'used', used_at = now()
          WHERE account_id = $1 AND id = $2 AND status = 'approved' AND arguments_digest = $3",
+        account_id.0,
+        id.0,
+        arguments_digest,
     )
-    .bind(account_id)
-    .bind(id)
-    .bind(arguments_digest)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// A webhook notification due for delivery.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Notification {
     pub approval_id: ApprovalId,
     pub account_id: AccountId,
@@ -408,14 +395,15 @@ pub async fn claim_notifications(
     limit: i64,
     lease: Duration,
 ) -> Result<Vec<Notification>, StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE approvals SET notify_state = 'skipped'
          WHERE notify_state = 'pending' AND (status <> 'pending' OR expires_at <= now())",
     )
     .execute(pool)
     .await?;
-    let rows = sqlx::query_as::<_, Notification>(
-        "WITH due AS (
+    let rows = sqlx::query_as!(
+        Notification,
+        r#"WITH due AS (
              SELECT id FROM approvals
              WHERE notify_state = 'pending' AND notify_next_at <= now()
              ORDER BY notify_next_at LIMIT $1
@@ -426,13 +414,16 @@ pub async fn claim_notifications(
              WHERE id IN (SELECT id FROM due)
              RETURNING *
          )
-         SELECT a.id AS approval_id, a.account_id, a.server_id, s.name AS server_name, a.grant_id,
-                a.tool, a.arguments, a.created_at, a.expires_at, a.notify_attempts AS attempt,
+         SELECT a.id AS "approval_id!: ApprovalId", a.account_id AS "account_id!: AccountId",
+                a.server_id AS "server_id!: ServerId", s.name AS server_name,
+                a.grant_id AS "grant_id!: GrantId", a.tool AS "tool!",
+                a.arguments AS "arguments!", a.created_at AS "created_at!",
+                a.expires_at AS "expires_at!", a.notify_attempts AS "attempt!",
                 acc.approval_webhook_url AS url, acc.webhook_secret_enc AS secret_enc
-         FROM a JOIN servers s ON s.id = a.server_id JOIN accounts acc ON acc.id = a.account_id",
+         FROM a JOIN servers s ON s.id = a.server_id JOIN accounts acc ON acc.id = a.account_id"#,
+        limit,
+        lease.as_secs_f64(),
     )
-    .bind(limit)
-    .bind(lease.as_secs_f64())
     .fetch_all(pool)
     .await?;
     Ok(rows)
@@ -446,19 +437,26 @@ pub async fn record_notification(
     delivered: bool,
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    let state = crate::webhook_events::delivery_state(delivered, retry_at);
-    sqlx::query("UPDATE approvals SET notify_state = $2, notify_next_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(state)
-        .bind(retry_at)
-        .execute(pool)
-        .await?;
+    let state = match (delivered, retry_at) {
+        (true, _) => NotifyState::Delivered,
+        (false, Some(_)) => NotifyState::Pending,
+        (false, None) => NotifyState::Failed,
+    };
+    sqlx::query!(
+        "UPDATE approvals SET notify_state = $2, notify_next_at = $3 WHERE id = $1",
+        id.0,
+        state as _,
+        retry_at,
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stored_enum::assert_stored_as;
     use serde_json::json;
 
     #[test]
@@ -474,16 +472,44 @@ mod tests {
     }
 
     #[test]
-    fn statuses_round_trip() {
-        for status in [
+    fn statuses_round_trip_and_are_stored_by_their_wire_names() {
+        let all = [
             ApprovalStatus::Pending,
             ApprovalStatus::Approved,
             ApprovalStatus::Denied,
             ApprovalStatus::Expired,
             ApprovalStatus::Abandoned,
             ApprovalStatus::Used,
-        ] {
+        ];
+        let names = [
+            "pending",
+            "approved",
+            "denied",
+            "expired",
+            "abandoned",
+            "used",
+        ];
+        for status in all {
             assert_eq!(status.as_str().parse::<ApprovalStatus>(), Ok(status));
         }
+        assert_stored_as(&all, &names);
+        for (status, name) in all.iter().zip(names) {
+            assert_eq!(serde_json::to_value(status).unwrap(), json!(name));
+            assert_eq!(status.as_str(), name);
+        }
+    }
+
+    #[test]
+    fn notify_states_are_stored_by_the_names_the_outbox_queries_use() {
+        assert_stored_as(
+            &[
+                NotifyState::None,
+                NotifyState::Pending,
+                NotifyState::Delivered,
+                NotifyState::Failed,
+                NotifyState::Skipped,
+            ],
+            &["none", "pending", "delivered", "failed", "skipped"],
+        );
     }
 }

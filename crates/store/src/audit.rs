@@ -16,8 +16,11 @@ use crate::storable::{storable_json, storable_str};
 use crate::target_kind::TargetKind;
 
 /// What the gateway decided about one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Decision {
     /// Forwarded to the upstream (its limits, if any, acquired).
     Allowed,
@@ -83,8 +86,11 @@ impl Decision {
 }
 
 /// How the upstream answered an allowed call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum UpstreamOutcome {
     /// A JSON-RPC result.
     Ok,
@@ -97,30 +103,6 @@ pub enum UpstreamOutcome {
     Abandoned,
     /// The gateway answered itself; the upstream never saw the call.
     NotCalled,
-}
-
-impl UpstreamOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::JsonrpcError => "jsonrpc_error",
-            Self::TransportError => "transport_error",
-            Self::Abandoned => "abandoned",
-            Self::NotCalled => "not_called",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [
-            Self::Ok,
-            Self::JsonrpcError,
-            Self::TransportError,
-            Self::Abandoned,
-            Self::NotCalled,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == text)
-    }
 }
 
 /// One audited decision. The same shape travels through the audit queue,
@@ -232,12 +214,12 @@ pub async fn insert_batch(
         // Each copy is one the rows needed anyway; the scan allocates nothing.
         sessions.push(e.session.as_deref().map(storable_owned));
         tools.push(storable_owned(&e.tool));
-        decisions.push(e.decision.as_str());
-        kinds.push(e.kind.as_str());
+        decisions.push(e.decision);
+        kinds.push(e.kind);
         rules.push(e.rule.as_deref().map(storable_owned));
         versions.push(e.policy_version);
         reasons.push(e.reason.as_deref().map(storable_owned));
-        upstreams.push(e.upstream.as_str());
+        upstreams.push(e.upstream);
         latencies.push(i32::try_from(e.latency_ms).unwrap_or(i32::MAX));
         // Argument keys travel as one JSON array per row: Postgres arrays
         // cannot be ragged.
@@ -249,7 +231,10 @@ pub async fn insert_batch(
         ));
         arguments.push(e.arguments.as_ref().map(|a| storable_json(a).into_owned()));
     }
-    let inserted: Vec<Uuid> = sqlx::query_scalar(
+    // Arrays of enums or of nullable elements have no Rust type the macro
+    // checks against `text[]` and the like (`as _`); the enums are stored
+    // by their snake_case names.
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO audit_events (id, account_id, occurred_at, server_id, grant_id, session_hash,
              tool, decision, rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments,
              kind)
@@ -262,23 +247,23 @@ pub async fn insert_batch(
            AS t(id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
              rule, policy_version, reason, upstream, latency_ms, keys, arguments, kind)
          ON CONFLICT (id) DO NOTHING RETURNING id",
+        &ids,
+        &accounts,
+        &times,
+        &servers,
+        &grants as _,
+        &sessions as _,
+        &tools,
+        &decisions as _,
+        &rules as _,
+        &versions as _,
+        &reasons as _,
+        &upstreams as _,
+        &latencies,
+        &keys,
+        &arguments as _,
+        &kinds as _,
     )
-    .bind(&ids)
-    .bind(&accounts)
-    .bind(&times)
-    .bind(&servers)
-    .bind(&grants)
-    .bind(&sessions)
-    .bind(&tools)
-    .bind(&decisions)
-    .bind(&rules)
-    .bind(&versions)
-    .bind(&reasons)
-    .bind(&upstreams)
-    .bind(&latencies)
-    .bind(&keys)
-    .bind(&arguments)
-    .bind(&kinds)
     .fetch_all(&mut **tx)
     .await?;
     notify_withheld(tx, events, &inserted).await?;
@@ -359,54 +344,6 @@ impl AuditCursor {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    id: Uuid,
-    account_id: Uuid,
-    occurred_at: DateTime<Utc>,
-    server_id: Uuid,
-    grant_id: Option<Uuid>,
-    session_hash: Option<String>,
-    kind: String,
-    tool: String,
-    decision: String,
-    rule: Option<String>,
-    policy_version: Option<i32>,
-    reason: Option<String>,
-    upstream: String,
-    latency_ms: i32,
-    argument_keys: Vec<String>,
-    arguments: Option<serde_json::Value>,
-}
-
-impl TryFrom<EventRow> for AuditEvent {
-    type Error = StoreError;
-
-    fn try_from(row: EventRow) -> Result<Self, StoreError> {
-        let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("{what} {value:?}"));
-        Ok(Self {
-            id: EventId(row.id),
-            at: row.occurred_at,
-            account: AccountId(row.account_id),
-            server: ServerId(row.server_id),
-            grant: row.grant_id.map(GrantId),
-            session: row.session_hash,
-            kind: TargetKind::parse(&row.kind).ok_or_else(|| corrupt("target kind", &row.kind))?,
-            tool: row.tool,
-            decision: Decision::parse(&row.decision)
-                .ok_or_else(|| corrupt("audit decision", &row.decision))?,
-            rule: row.rule,
-            policy_version: row.policy_version,
-            reason: row.reason,
-            upstream: UpstreamOutcome::parse(&row.upstream)
-                .ok_or_else(|| corrupt("upstream outcome", &row.upstream))?,
-            latency_ms: u32::try_from(row.latency_ms).unwrap_or(0),
-            argument_keys: row.argument_keys,
-            arguments: row.arguments,
-        })
-    }
-}
-
 /// One page of the account's events, newest first.
 pub async fn list(
     pool: &PgPool,
@@ -415,38 +352,57 @@ pub async fn list(
     after: Option<AuditCursor>,
     limit: i64,
 ) -> Result<Page<AuditEvent>, StoreError> {
-    let rows = sqlx::query_as::<_, EventRow>(
-        "SELECT id, account_id, occurred_at, server_id, grant_id, session_hash, kind, tool, decision,
-                rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments
-         FROM audit_events
-         WHERE account_id = $1
-           AND ($2::uuid IS NULL OR server_id = $2)
-           AND ($3::uuid IS NULL OR grant_id = $3)
-           AND ($4::text IS NULL OR tool = $4)
-           AND ($5::text IS NULL OR decision = $5)
-           AND ($6::timestamptz IS NULL OR occurred_at >= $6)
-           AND ($7::timestamptz IS NULL OR occurred_at < $7)
-           AND ($8::timestamptz IS NULL OR (occurred_at, id) < ($8, $9::uuid))
-         ORDER BY occurred_at DESC, id DESC
-         LIMIT $10",
-    )
-    .bind(account_id)
-    .bind(filter.server)
-    .bind(filter.grant)
     // Stored names had each NUL replaced; a name asked for matches the same way.
-    .bind(filter.tool.as_deref().map(storable_str))
-    .bind(filter.decision.map(Decision::as_str))
-    .bind(filter.since)
-    .bind(filter.until)
-    .bind(after.map(|c| c.at))
-    .bind(after.map(|c| c.id.0))
-    .bind(limit + 1)
+    let tool = filter.tool.as_deref().map(storable_str);
+    let events = sqlx::query!(
+        r#"SELECT id, account_id, occurred_at, server_id, grant_id, session_hash,
+                  kind AS "kind: TargetKind", tool, decision AS "decision: Decision", rule,
+                  policy_version, reason, upstream AS "upstream: UpstreamOutcome", latency_ms,
+                  argument_keys, arguments
+           FROM audit_events
+           WHERE account_id = $1
+             AND ($2::uuid IS NULL OR server_id = $2)
+             AND ($3::uuid IS NULL OR grant_id = $3)
+             AND ($4::text IS NULL OR tool = $4)
+             AND ($5::text IS NULL OR decision = $5)
+             AND ($6::timestamptz IS NULL OR occurred_at >= $6)
+             AND ($7::timestamptz IS NULL OR occurred_at < $7)
+             AND ($8::timestamptz IS NULL OR (occurred_at, id) < ($8, $9::uuid))
+           ORDER BY occurred_at DESC, id DESC
+           LIMIT $10"#,
+        account_id.0,
+        filter.server.map(|s| s.0),
+        filter.grant.map(|g| g.0),
+        tool.as_deref(),
+        filter.decision as _,
+        filter.since,
+        filter.until,
+        after.map(|c| c.at),
+        after.map(|c| c.id.0),
+        limit + 1,
+    )
     .fetch_all(pool)
-    .await?;
-    let events = rows
-        .into_iter()
-        .map(AuditEvent::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
+    .await?
+    .into_iter()
+    .map(|row| AuditEvent {
+        id: EventId(row.id),
+        at: row.occurred_at,
+        account: AccountId(row.account_id),
+        server: ServerId(row.server_id),
+        grant: row.grant_id.map(GrantId),
+        session: row.session_hash,
+        kind: row.kind,
+        tool: row.tool,
+        decision: row.decision,
+        rule: row.rule,
+        policy_version: row.policy_version,
+        reason: row.reason,
+        upstream: row.upstream,
+        latency_ms: u32::try_from(row.latency_ms).unwrap_or(0),
+        argument_keys: row.argument_keys,
+        arguments: row.arguments,
+    })
+    .collect();
     Ok(Page::from_rows(events, limit, |e| {
         AuditCursor { at: e.at, id: e.id }.encode()
     }))
@@ -458,12 +414,12 @@ pub async fn delete_older_than(pool: &PgPool, before: DateTime<Utc>) -> Result<u
     const CHUNK: i64 = 10_000;
     let mut total = 0;
     loop {
-        let deleted = sqlx::query(
+        let deleted = sqlx::query!(
             "DELETE FROM audit_events WHERE id IN (
                  SELECT id FROM audit_events WHERE occurred_at < $1 LIMIT $2)",
+            before,
+            CHUNK,
         )
-        .bind(before)
-        .bind(CHUNK)
         .execute(pool)
         .await?
         .rows_affected();
@@ -509,10 +465,34 @@ mod tests {
 
     #[test]
     fn decisions_have_stable_names() {
+        let names: Vec<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
+        crate::stored_enum::assert_stored_as(&Decision::ALL, &names);
         for d in Decision::ALL {
             assert_eq!(Decision::parse(d.as_str()), Some(d));
             assert_eq!(serde_json::json!(d), serde_json::json!(d.as_str()));
         }
         assert_eq!(Decision::parse("nope"), None);
+    }
+
+    #[test]
+    fn upstream_outcomes_are_stored_and_serialised_by_one_name() {
+        let all = [
+            UpstreamOutcome::Ok,
+            UpstreamOutcome::JsonrpcError,
+            UpstreamOutcome::TransportError,
+            UpstreamOutcome::Abandoned,
+            UpstreamOutcome::NotCalled,
+        ];
+        let names = [
+            "ok",
+            "jsonrpc_error",
+            "transport_error",
+            "abandoned",
+            "not_called",
+        ];
+        crate::stored_enum::assert_stored_as(&all, &names);
+        for (outcome, name) in all.iter().zip(names) {
+            assert_eq!(serde_json::json!(outcome), serde_json::json!(name));
+        }
     }
 }

@@ -28,7 +28,7 @@ pub struct NewDeadLetter {
 }
 
 /// A stored dead letter.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeadLetter {
     pub id: i64,
     pub event_id: Option<Uuid>,
@@ -62,17 +62,19 @@ pub async fn insert(
         .map(|l| l.sqlstate.as_deref().map(text))
         .collect();
     let errors: Vec<String> = letters.iter().map(|l| text(&l.error)).collect();
-    let inserted = sqlx::query(
+    // Arrays of nullable elements have no Rust type the macro checks
+    // against `uuid[]` or `text[]` (`as _`).
+    let inserted = sqlx::query!(
         "INSERT INTO audit_dead_letters (event_id, account_id, stream_entry, event, sqlstate, error)
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
          ON CONFLICT DO NOTHING",
+        &event_ids as _,
+        &accounts as _,
+        &entries as _,
+        &events,
+        &states as _,
+        &errors,
     )
-    .bind(&event_ids)
-    .bind(&accounts)
-    .bind(&entries)
-    .bind(&events)
-    .bind(&states)
-    .bind(&errors)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -81,11 +83,12 @@ pub async fn insert(
 
 /// The most recent dead letters, newest first.
 pub async fn recent(pool: &PgPool, limit: i64) -> Result<Vec<DeadLetter>, StoreError> {
-    Ok(sqlx::query_as::<_, DeadLetter>(
+    Ok(sqlx::query_as!(
+        DeadLetter,
         "SELECT id, event_id, account_id, stream_entry, event, sqlstate, error, dead_lettered_at
          FROM audit_dead_letters ORDER BY dead_lettered_at DESC, id DESC LIMIT $1",
+        limit,
     )
-    .bind(limit)
     .fetch_all(pool)
     .await?)
 }

@@ -41,5 +41,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// Whether the database answers, for readiness probes.
 pub async fn ping(pool: &PgPool) -> bool {
-    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+    sqlx::query!("SELECT 1 AS one")
+        .fetch_one(pool)
+        .await
+        .is_ok()
 }

@@ -12,15 +12,14 @@ pub async fn get_or_create(pool: &PgPool, name: &str) -> Result<[u8; 32], StoreE
     let mut fresh = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut fresh);
     // Insert-or-keep, then read: concurrent first starts all see one winner.
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO dev_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        name,
+        &fresh[..],
     )
-    .bind(name)
-    .bind(&fresh[..])
     .execute(pool)
     .await?;
-    let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM dev_secrets WHERE name = $1")
-        .bind(name)
+    let value = sqlx::query_scalar!("SELECT value FROM dev_secrets WHERE name = $1", name)
         .fetch_one(pool)
         .await?;
     value

@@ -23,7 +23,6 @@ pub struct Grant {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
 struct GrantRow {
     id: GrantId,
     name: String,
@@ -49,11 +48,6 @@ impl From<GrantRow> for Grant {
     }
 }
 
-const SELECT: &str = "SELECT g.id, g.name, g.prefix, g.all_servers,
-        COALESCE(ARRAY(SELECT gs.server_id FROM grant_servers gs WHERE gs.grant_id = g.id ORDER BY gs.server_id), '{}') AS server_ids,
-        g.expires_at, g.revoked_at, g.created_at
-    FROM grants g";
-
 pub struct NewGrant<'a> {
     pub name: &'a str,
     pub servers: Option<&'a [ServerId]>,
@@ -70,29 +64,29 @@ pub async fn create(
     let credential = mint_credential(TOKEN_KIND);
     let id = GrantId::new();
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO grants (id, account_id, name, prefix, token_hash, all_servers, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        id.0,
+        account_id.0,
+        new.name,
+        credential.prefix,
+        credential.hash,
+        new.servers.is_none(),
+        new.expires_at,
     )
-    .bind(id)
-    .bind(account_id)
-    .bind(new.name)
-    .bind(&credential.prefix)
-    .bind(&credential.hash)
-    .bind(new.servers.is_none())
-    .bind(new.expires_at)
     .execute(&mut *tx)
     .await?;
     if let Some(servers) = new.servers {
         let ids: Vec<Uuid> = servers.iter().map(|s| s.0).collect();
         // Only the account's own servers join; a shortfall means a foreign or unknown id.
-        let joined = sqlx::query(
+        let joined = sqlx::query!(
             "INSERT INTO grant_servers (grant_id, server_id)
              SELECT $1, s.id FROM servers s WHERE s.account_id = $2 AND s.id = ANY($3)",
+            id.0,
+            account_id.0,
+            &ids,
         )
-        .bind(id)
-        .bind(account_id)
-        .bind(&ids)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -103,22 +97,38 @@ pub async fn create(
             return Err(StoreError::NotFound);
         }
     }
-    let row = sqlx::query_as::<_, GrantRow>(&format!("{SELECT} WHERE g.id = $1"))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let row = sqlx::query_as!(
+        GrantRow,
+        r#"SELECT g.id AS "id: GrantId", g.name, g.prefix, g.all_servers,
+                  COALESCE(ARRAY(SELECT gs.server_id FROM grant_servers gs
+                                 WHERE gs.grant_id = g.id ORDER BY gs.server_id), '{}')
+                      AS "server_ids!",
+                  g.expires_at, g.revoked_at, g.created_at
+           FROM grants g WHERE g.id = $1"#,
+        id.0,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok((row.into(), credential.token))
 }
 
 pub async fn get(pool: &PgPool, account_id: AccountId, id: GrantId) -> Result<Grant, StoreError> {
-    sqlx::query_as::<_, GrantRow>(&format!("{SELECT} WHERE g.id = $1 AND g.account_id = $2"))
-        .bind(id)
-        .bind(account_id)
-        .fetch_optional(pool)
-        .await?
-        .map(Grant::from)
-        .ok_or(StoreError::NotFound)
+    sqlx::query_as!(
+        GrantRow,
+        r#"SELECT g.id AS "id: GrantId", g.name, g.prefix, g.all_servers,
+                  COALESCE(ARRAY(SELECT gs.server_id FROM grant_servers gs
+                                 WHERE gs.grant_id = g.id ORDER BY gs.server_id), '{}')
+                      AS "server_ids!",
+                  g.expires_at, g.revoked_at, g.created_at
+           FROM grants g WHERE g.id = $1 AND g.account_id = $2"#,
+        id.0,
+        account_id.0,
+    )
+    .fetch_optional(pool)
+    .await?
+    .map(Grant::from)
+    .ok_or(StoreError::NotFound)
 }
 
 pub async fn list(
@@ -126,12 +136,19 @@ pub async fn list(
     account_id: AccountId,
     page: PageRequest<GrantId>,
 ) -> Result<Page<Grant>, StoreError> {
-    let rows = sqlx::query_as::<_, GrantRow>(&format!(
-        "{SELECT} WHERE g.account_id = $1 AND ($2::uuid IS NULL OR g.id > $2) ORDER BY g.id LIMIT $3"
-    ))
-    .bind(account_id)
-    .bind(page.after)
-    .bind(page.fetch_limit())
+    let rows = sqlx::query_as!(
+        GrantRow,
+        r#"SELECT g.id AS "id: GrantId", g.name, g.prefix, g.all_servers,
+                  COALESCE(ARRAY(SELECT gs.server_id FROM grant_servers gs
+                                 WHERE gs.grant_id = g.id ORDER BY gs.server_id), '{}')
+                      AS "server_ids!",
+                  g.expires_at, g.revoked_at, g.created_at
+           FROM grants g
+           WHERE g.account_id = $1 AND ($2::uuid IS NULL OR g.id > $2) ORDER BY g.id LIMIT $3"#,
+        account_id.0,
+        page.after.map(|id| id.0),
+        page.fetch_limit(),
+    )
     .fetch_all(pool)
     .await?;
     Ok(Page::from_rows(rows, page.limit, |g| g.id.to_string()).map(Grant::from))
@@ -139,11 +156,11 @@ pub async fn list(
 
 /// Revokes a grant. Revoking twice is harmless; the first time is kept.
 pub async fn revoke(pool: &PgPool, account_id: AccountId, id: GrantId) -> Result<(), StoreError> {
-    let found = sqlx::query(
+    let found = sqlx::query!(
         "UPDATE grants SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND account_id = $2",
+        id.0,
+        account_id.0,
     )
-    .bind(id)
-    .bind(account_id)
     .execute(pool)
     .await?
     .rows_affected();

@@ -3,6 +3,12 @@
 //! Plain async functions, one module per table or aggregate. Every function on
 //! tenant data takes the account id first and filters on it, so a row of
 //! another account is indistinguishable from a missing one.
+//!
+//! Queries are checked at compile time (`sqlx::query!` and friends, against
+//! the workspace's `.sqlx/`). Typed ids are bound by their UUID (`id.0`) and
+//! read back by override (`id AS "id: ServerId"`). Enums kept in `text`
+//! columns derive `sqlx::Type` with their snake_case names; the macros check
+//! parameters against built-in types only, so they are bound with `as _`.
 
 #![forbid(unsafe_code)]
 
@@ -25,6 +31,8 @@ pub mod secrets;
 pub mod servers;
 pub mod snapshot;
 pub mod storable;
+#[cfg(test)]
+mod stored_enum;
 pub mod target_kind;
 pub mod users;
 pub mod webhook_events;

@@ -36,8 +36,8 @@ pub enum Staged {
 pub async fn stage(pool: &PgPool, new: NewPendingSignup<'_>) -> Result<Staged, StoreError> {
     // Data-modifying CTEs run whether or not they are referenced. The purge
     // spares this address: one statement must not touch a row twice.
-    let registered: bool = sqlx::query_scalar(
-        "WITH purged AS (
+    let registered = sqlx::query_scalar!(
+        r#"WITH purged AS (
              DELETE FROM pending_signups
              WHERE expires_at < now() - interval '1 day' AND email <> $1
          ), registered AS (
@@ -53,13 +53,13 @@ pub async fn stage(pool: &PgPool, new: NewPendingSignup<'_>) -> Result<Staged, S
                  expires_at = EXCLUDED.expires_at
              RETURNING 1
          )
-         SELECT yes FROM registered",
+         SELECT yes AS "yes!" FROM registered"#,
+        new.email,
+        new.token_hash,
+        new.password_hash,
+        new.account_name,
+        new.expires_at,
     )
-    .bind(new.email)
-    .bind(new.token_hash)
-    .bind(new.password_hash)
-    .bind(new.account_name)
-    .bind(new.expires_at)
     .fetch_one(pool)
     .await?;
     Ok(if registered {
@@ -84,7 +84,6 @@ pub enum Redeemed {
     AddressTaken,
 }
 
-#[derive(sqlx::FromRow)]
 struct Spent {
     email: String,
     password_hash: String,
@@ -101,20 +100,23 @@ pub async fn redeem(
     slug_base: impl FnOnce(&str) -> String,
 ) -> Result<Redeemed, StoreError> {
     let mut tx = pool.begin().await?;
-    let spent = sqlx::query_as::<_, Spent>(
-        "DELETE FROM pending_signups WHERE token_hash = $1
-         RETURNING email, password_hash, account_name, expires_at <= now() AS expired",
+    let spent = sqlx::query_as!(
+        Spent,
+        r#"DELETE FROM pending_signups WHERE token_hash = $1
+           RETURNING email, password_hash, account_name, expires_at <= now() AS "expired!""#,
+        token_hash,
     )
-    .bind(token_hash)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(spent) = spent else {
         return Ok(Redeemed::Unknown);
     };
-    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)")
-        .bind(&spent.email)
-        .fetch_one(&mut *tx)
-        .await?;
+    let taken = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM users WHERE email = $1) AS "taken!""#,
+        spent.email,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     let redeemed = if spent.expired {
         Redeemed::Expired
     } else if taken {

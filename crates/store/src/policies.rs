@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::ids::{AccountId, ServerId, UserId};
 use crate::page::{Page, PageRequest};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PolicyVersion {
     pub server_id: ServerId,
     pub version: i32,
@@ -15,8 +15,6 @@ pub struct PolicyVersion {
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
 }
-
-const COLUMNS: &str = "server_id, version, document, created_by, created_at";
 
 /// Stores `document` as the server's next version. The server row is locked
 /// so concurrent writers get consecutive numbers rather than a conflict.
@@ -28,23 +26,26 @@ pub async fn put(
     created_by: Option<UserId>,
 ) -> Result<PolicyVersion, StoreError> {
     let mut tx = pool.begin().await?;
-    let locked: Option<ServerId> =
-        sqlx::query_scalar("SELECT id FROM servers WHERE id = $1 AND account_id = $2 FOR UPDATE")
-            .bind(server_id)
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    locked.ok_or(StoreError::NotFound)?;
-    let version = sqlx::query_as::<_, PolicyVersion>(&format!(
-        "INSERT INTO policy_versions (account_id, server_id, version, document, created_by)
-         SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4
-         FROM policy_versions WHERE server_id = $2
-         RETURNING {COLUMNS}"
-    ))
-    .bind(account_id)
-    .bind(server_id)
-    .bind(document)
-    .bind(created_by)
+    sqlx::query_scalar!(
+        "SELECT id FROM servers WHERE id = $1 AND account_id = $2 FOR UPDATE",
+        server_id.0,
+        account_id.0,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let version = sqlx::query_as!(
+        PolicyVersion,
+        r#"INSERT INTO policy_versions (account_id, server_id, version, document, created_by)
+           SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4
+           FROM policy_versions WHERE server_id = $2
+           RETURNING server_id AS "server_id: ServerId", version, document,
+                     created_by AS "created_by: UserId", created_at"#,
+        account_id.0,
+        server_id.0,
+        document,
+        created_by.map(|user| user.0),
+    )
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -57,12 +58,15 @@ pub async fn current(
     account_id: AccountId,
     server_id: ServerId,
 ) -> Result<Option<PolicyVersion>, StoreError> {
-    Ok(sqlx::query_as::<_, PolicyVersion>(&format!(
-        "SELECT {COLUMNS} FROM policy_versions WHERE server_id = $1 AND account_id = $2
-         ORDER BY version DESC LIMIT 1"
-    ))
-    .bind(server_id)
-    .bind(account_id)
+    Ok(sqlx::query_as!(
+        PolicyVersion,
+        r#"SELECT server_id AS "server_id: ServerId", version, document,
+                  created_by AS "created_by: UserId", created_at
+           FROM policy_versions WHERE server_id = $1 AND account_id = $2
+           ORDER BY version DESC LIMIT 1"#,
+        server_id.0,
+        account_id.0,
+    )
     .fetch_optional(pool)
     .await?)
 }
@@ -74,15 +78,18 @@ pub async fn list_versions(
     server_id: ServerId,
     page: PageRequest<i32>,
 ) -> Result<Page<PolicyVersion>, StoreError> {
-    let rows = sqlx::query_as::<_, PolicyVersion>(&format!(
-        "SELECT {COLUMNS} FROM policy_versions
-         WHERE server_id = $1 AND account_id = $2 AND ($3::int IS NULL OR version < $3)
-         ORDER BY version DESC LIMIT $4"
-    ))
-    .bind(server_id)
-    .bind(account_id)
-    .bind(page.after)
-    .bind(page.fetch_limit())
+    let rows = sqlx::query_as!(
+        PolicyVersion,
+        r#"SELECT server_id AS "server_id: ServerId", version, document,
+                  created_by AS "created_by: UserId", created_at
+           FROM policy_versions
+           WHERE server_id = $1 AND account_id = $2 AND ($3::int IS NULL OR version < $3)
+           ORDER BY version DESC LIMIT $4"#,
+        server_id.0,
+        account_id.0,
+        page.after,
+        page.fetch_limit(),
+    )
     .fetch_all(pool)
     .await?;
     Ok(Page::from_rows(rows, page.limit, |v| v.version.to_string()))

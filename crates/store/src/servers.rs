@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
+use crate::catalog::CatalogStatus;
 use crate::error::{conflict_as, StoreError};
 use crate::ids::{AccountId, ServerId};
 use crate::page::{Page, PageRequest};
@@ -14,7 +15,7 @@ use crate::secrets::SecretKey;
 pub const DEFAULT_TIMEOUT_MS: i32 = 30_000;
 
 /// A server as the API shows it: header names only, never their values.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Server {
     pub id: ServerId,
     pub account_id: AccountId,
@@ -26,7 +27,7 @@ pub struct Server {
     pub trusted: bool,
     pub new_tools: NewTools,
     /// The last discovery attempt: `pending` before the first.
-    pub catalog_status: String,
+    pub catalog_status: CatalogStatus,
     pub catalog_checked_at: Option<DateTime<Utc>>,
     pub catalog_tool_count: Option<i32>,
     pub catalog_detail: Option<String>,
@@ -147,16 +148,9 @@ pub struct ServerPatch<'a> {
     pub new_tools: Option<NewTools>,
 }
 
-/// The catalog's state comes from `server_catalogs` (one row per server at
-/// most), by subqueries that `RETURNING` accepts as well as `SELECT`.
-const COLUMNS: &str = "id, account_id, name, url, header_names, timeout_ms, trusted, new_tools,
-    COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id), 'pending')
-        AS catalog_status,
-    (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_checked_at,
-    (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_tool_count,
-    (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_detail,
-    (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id) AS catalog_era,
-    created_at, updated_at";
+// Each query returning a `Server` reads the catalog's state from
+// `server_catalogs` (one row per server at most) by subqueries, which
+// `RETURNING` accepts as well as `SELECT`.
 
 fn seal_headers(
     key: &SecretKey,
@@ -181,29 +175,58 @@ pub async fn create(
     new: NewServer<'_>,
 ) -> Result<Server, StoreError> {
     let (names, sealed) = seal_headers(key, new.headers)?;
-    sqlx::query_as::<_, Server>(&format!(
-        "INSERT INTO servers (id, account_id, name, url, header_names, headers_enc, timeout_ms, new_tools)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
-    ))
-    .bind(ServerId::new())
-    .bind(account_id)
-    .bind(new.name)
-    .bind(new.url)
-    .bind(names)
-    .bind(sealed)
-    .bind(new.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
-    .bind(new.new_tools.unwrap_or_default())
+    sqlx::query_as!(
+        Server,
+        r#"INSERT INTO servers
+               (id, account_id, name, url, header_names, headers_enc, timeout_ms, new_tools)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           RETURNING id AS "id: ServerId", account_id AS "account_id: AccountId", name, url,
+                  header_names, timeout_ms, trusted, new_tools AS "new_tools: NewTools",
+                  COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id),
+                           'pending') AS "catalog_status!: CatalogStatus",
+                  (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_checked_at,
+                  (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_tool_count,
+                  (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_detail,
+                  (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_era,
+                  created_at, updated_at"#,
+        ServerId::new().0,
+        account_id.0,
+        new.name,
+        new.url,
+        &names,
+        sealed,
+        new.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+        new.new_tools.unwrap_or_default() as _,
+    )
     .fetch_one(pool)
     .await
     .map_err(conflict_as("a server with this name"))
 }
 
 pub async fn get(pool: &PgPool, account_id: AccountId, id: ServerId) -> Result<Server, StoreError> {
-    sqlx::query_as::<_, Server>(&format!(
-        "SELECT {COLUMNS} FROM servers WHERE id = $1 AND account_id = $2"
-    ))
-    .bind(id)
-    .bind(account_id)
+    sqlx::query_as!(
+        Server,
+        r#"SELECT id AS "id: ServerId", account_id AS "account_id: AccountId", name, url,
+                  header_names, timeout_ms, trusted, new_tools AS "new_tools: NewTools",
+                  COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id),
+                           'pending') AS "catalog_status!: CatalogStatus",
+                  (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_checked_at,
+                  (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_tool_count,
+                  (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_detail,
+                  (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_era,
+                  created_at, updated_at
+           FROM servers WHERE id = $1 AND account_id = $2"#,
+        id.0,
+        account_id.0,
+    )
     .fetch_optional(pool)
     .await?
     .ok_or(StoreError::NotFound)
@@ -214,14 +237,28 @@ pub async fn list(
     account_id: AccountId,
     page: PageRequest<ServerId>,
 ) -> Result<Page<Server>, StoreError> {
-    let rows = sqlx::query_as::<_, Server>(&format!(
-        "SELECT {COLUMNS} FROM servers
-         WHERE account_id = $1 AND ($2::uuid IS NULL OR id > $2)
-         ORDER BY id LIMIT $3"
-    ))
-    .bind(account_id)
-    .bind(page.after)
-    .bind(page.fetch_limit())
+    let rows = sqlx::query_as!(
+        Server,
+        r#"SELECT id AS "id: ServerId", account_id AS "account_id: AccountId", name, url,
+                  header_names, timeout_ms, trusted, new_tools AS "new_tools: NewTools",
+                  COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id),
+                           'pending') AS "catalog_status!: CatalogStatus",
+                  (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_checked_at,
+                  (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_tool_count,
+                  (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_detail,
+                  (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_era,
+                  created_at, updated_at
+           FROM servers
+           WHERE account_id = $1 AND ($2::uuid IS NULL OR id > $2)
+           ORDER BY id LIMIT $3"#,
+        account_id.0,
+        page.after.map(|id| id.0),
+        page.fetch_limit(),
+    )
     .fetch_all(pool)
     .await?;
     Ok(Page::from_rows(rows, page.limit, |s| s.id.to_string()))
@@ -241,28 +278,42 @@ pub async fn update(
         }
         None => (false, Vec::new(), None),
     };
-    sqlx::query_as::<_, Server>(&format!(
-        "UPDATE servers SET
-             name = COALESCE($3, name),
-             url = COALESCE($4, url),
-             timeout_ms = COALESCE($5, timeout_ms),
-             trusted = COALESCE($9, trusted),
-             new_tools = COALESCE($10, new_tools),
-             header_names = CASE WHEN $6 THEN $7 ELSE header_names END,
-             headers_enc = CASE WHEN $6 THEN $8 ELSE headers_enc END,
-             updated_at = now()
-         WHERE id = $1 AND account_id = $2 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(account_id)
-    .bind(patch.name)
-    .bind(patch.url)
-    .bind(patch.timeout_ms)
-    .bind(set_headers)
-    .bind(names)
-    .bind(sealed)
-    .bind(patch.trusted)
-    .bind(patch.new_tools)
+    sqlx::query_as!(
+        Server,
+        r#"UPDATE servers SET
+               name = COALESCE($3, name),
+               url = COALESCE($4, url),
+               timeout_ms = COALESCE($5, timeout_ms),
+               trusted = COALESCE($9, trusted),
+               new_tools = COALESCE($10, new_tools),
+               header_names = CASE WHEN $6 THEN $7 ELSE header_names END,
+               headers_enc = CASE WHEN $6 THEN $8 ELSE headers_enc END,
+               updated_at = now()
+           WHERE id = $1 AND account_id = $2
+           RETURNING id AS "id: ServerId", account_id AS "account_id: AccountId", name, url,
+                  header_names, timeout_ms, trusted, new_tools AS "new_tools: NewTools",
+                  COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id),
+                           'pending') AS "catalog_status!: CatalogStatus",
+                  (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_checked_at,
+                  (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_tool_count,
+                  (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_detail,
+                  (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id)
+                      AS catalog_era,
+                  created_at, updated_at"#,
+        id.0,
+        account_id.0,
+        patch.name,
+        patch.url,
+        patch.timeout_ms,
+        set_headers,
+        &names,
+        sealed,
+        patch.trusted,
+        patch.new_tools as _,
+    )
     .fetch_optional(pool)
     .await
     .map_err(conflict_as("a server with this name"))?
@@ -270,12 +321,14 @@ pub async fn update(
 }
 
 pub async fn delete(pool: &PgPool, account_id: AccountId, id: ServerId) -> Result<(), StoreError> {
-    let deleted = sqlx::query("DELETE FROM servers WHERE id = $1 AND account_id = $2")
-        .bind(id)
-        .bind(account_id)
-        .execute(pool)
-        .await?
-        .rows_affected();
+    let deleted = sqlx::query!(
+        "DELETE FROM servers WHERE id = $1 AND account_id = $2",
+        id.0,
+        account_id.0,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
     if deleted == 0 {
         return Err(StoreError::NotFound);
     }
@@ -289,14 +342,30 @@ pub async fn upstream_headers(
     account_id: AccountId,
     id: ServerId,
 ) -> Result<Headers, StoreError> {
-    let sealed: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("SELECT headers_enc FROM servers WHERE id = $1 AND account_id = $2")
-            .bind(id)
-            .bind(account_id)
-            .fetch_optional(pool)
-            .await?;
+    let sealed = sqlx::query_scalar!(
+        "SELECT headers_enc FROM servers WHERE id = $1 AND account_id = $2",
+        id.0,
+        account_id.0,
+    )
+    .fetch_optional(pool)
+    .await?;
     match sealed.ok_or(StoreError::NotFound)? {
         None => Ok(Headers::new()),
         Some(sealed) => open_headers(key, &sealed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_tools_are_stored_and_serialised_by_one_name() {
+        let all = [NewTools::Allow, NewTools::Review];
+        let names = ["allow", "review"];
+        crate::stored_enum::assert_stored_as(&all, &names);
+        for (new_tools, name) in all.iter().zip(names) {
+            assert_eq!(serde_json::to_value(new_tools).unwrap(), name);
+        }
     }
 }

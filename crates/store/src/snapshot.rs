@@ -34,7 +34,6 @@ pub struct ServerRows {
 }
 
 /// A grant that is not revoked (expiry is checked at use, as time passes).
-#[derive(sqlx::FromRow)]
 pub struct GrantRows {
     pub id: GrantId,
     pub token_hash: Vec<u8>,
@@ -43,7 +42,6 @@ pub struct GrantRows {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
 struct ServerRow {
     id: ServerId,
     name: String,
@@ -55,13 +53,6 @@ struct ServerRow {
     catalog_known: bool,
 }
 
-#[derive(sqlx::FromRow)]
-struct PinRow {
-    server_id: ServerId,
-    #[sqlx(flatten)]
-    pin: ToolPin,
-}
-
 /// Loads the account whose gateway slug is `slug`, or `None`.
 pub async fn load_by_slug(
     pool: &PgPool,
@@ -70,45 +61,51 @@ pub async fn load_by_slug(
 ) -> Result<Option<AccountRows>, StoreError> {
     // One snapshot: the three reads see the same committed state.
     let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let Some(id) = sqlx::query_scalar::<_, AccountId>("SELECT id FROM accounts WHERE slug = $1")
-        .bind(slug)
-        .fetch_optional(&mut *tx)
-        .await?
+    let Some(id) = sqlx::query_scalar!(
+        r#"SELECT id AS "id: AccountId" FROM accounts WHERE slug = $1"#,
+        slug,
+    )
+    .fetch_optional(&mut *tx)
+    .await?
     else {
         return Ok(None);
     };
-    let servers = sqlx::query_as::<_, ServerRow>(
-        "SELECT s.id, s.name, s.url, s.headers_enc, s.timeout_ms, p.version AS policy_version, p.document AS policy,
-                EXISTS (SELECT 1 FROM server_catalogs c WHERE c.server_id = s.id AND c.era IS NOT NULL)
-                    AS catalog_known
-         FROM servers s
-         LEFT JOIN LATERAL (
-             SELECT version, document FROM policy_versions
-             WHERE server_id = s.id ORDER BY version DESC LIMIT 1
-         ) p ON true
-         WHERE s.account_id = $1",
+    let servers = sqlx::query_as!(
+        ServerRow,
+        r#"SELECT s.id AS "id: ServerId", s.name, s.url, s.headers_enc, s.timeout_ms,
+                  p.version AS "policy_version?", p.document AS "policy?",
+                  EXISTS (SELECT 1 FROM server_catalogs c
+                          WHERE c.server_id = s.id AND c.era IS NOT NULL) AS "catalog_known!"
+           FROM servers s
+           LEFT JOIN LATERAL (
+               SELECT version, document FROM policy_versions
+               WHERE server_id = s.id ORDER BY version DESC LIMIT 1
+           ) p ON true
+           WHERE s.account_id = $1"#,
+        id.0,
     )
-    .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    let grants = sqlx::query_as::<_, GrantRows>(
-        "SELECT g.id, g.token_hash, g.all_servers,
-                COALESCE(ARRAY(SELECT gs.server_id FROM grant_servers gs WHERE gs.grant_id = g.id), '{}') AS server_ids,
-                g.expires_at
-         FROM grants g
-         WHERE g.account_id = $1 AND g.revoked_at IS NULL",
+    let grants = sqlx::query_as!(
+        GrantRows,
+        r#"SELECT g.id AS "id: GrantId", g.token_hash, g.all_servers,
+                  COALESCE(ARRAY(SELECT gs.server_id FROM grant_servers gs
+                                 WHERE gs.grant_id = g.id), '{}') AS "server_ids!",
+                  g.expires_at
+           FROM grants g
+           WHERE g.account_id = $1 AND g.revoked_at IS NULL"#,
+        id.0,
     )
-    .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    let pins = sqlx::query_as::<_, PinRow>(
-        "SELECT server_id, name, hash, pinned_hash FROM catalog_tools
-         WHERE account_id = $1 AND removed_at IS NULL ORDER BY server_id, name",
+    let pins = sqlx::query!(
+        r#"SELECT server_id AS "server_id: ServerId", name, hash, pinned_hash FROM catalog_tools
+           WHERE account_id = $1 AND removed_at IS NULL ORDER BY server_id, name"#,
+        id.0,
     )
-    .bind(id)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -118,7 +115,11 @@ pub async fn load_by_slug(
         pins_by_server
             .entry(row.server_id)
             .or_default()
-            .push(row.pin);
+            .push(ToolPin {
+                name: row.name,
+                hash: row.hash,
+                pinned_hash: row.pinned_hash,
+            });
     }
 
     let servers = servers

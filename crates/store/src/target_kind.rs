@@ -5,9 +5,20 @@ use serde::{Deserialize, Serialize};
 /// The kind of target of a gateway decision. Its name (the tool's name, the
 /// resource's URI or the prompt's name) is stored beside it as `tool`.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum TargetKind {
     /// A `tools/call`.
     #[default]
@@ -18,33 +29,19 @@ pub enum TargetKind {
     Prompt,
 }
 
-impl TargetKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tool => "tool",
-            Self::Resource => "resource",
-            Self::Prompt => "prompt",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Tool, Self::Resource, Self::Prompt]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stored_enum::assert_stored_as;
 
     #[test]
-    fn kinds_round_trip_and_default_to_tool() {
-        for kind in [TargetKind::Tool, TargetKind::Resource, TargetKind::Prompt] {
-            assert_eq!(TargetKind::parse(kind.as_str()), Some(kind));
-            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+    fn kinds_are_stored_and_serialised_by_one_name_and_default_to_tool() {
+        let all = [TargetKind::Tool, TargetKind::Resource, TargetKind::Prompt];
+        let names = ["tool", "resource", "prompt"];
+        assert_stored_as(&all, &names);
+        for (kind, name) in all.iter().zip(names) {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
         }
-        assert_eq!(TargetKind::parse("file"), None);
         assert_eq!(TargetKind::default(), TargetKind::Tool);
     }
 }

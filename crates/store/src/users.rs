@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use crate::error::StoreError;
 use crate::ids::{AccountId, UserId};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct User {
     pub id: UserId,
     pub account_id: AccountId,
@@ -15,7 +15,6 @@ pub struct User {
 }
 
 /// What login needs to check a password.
-#[derive(sqlx::FromRow)]
 pub struct Credentials {
     pub id: UserId,
     pub account_id: AccountId,
@@ -27,10 +26,12 @@ pub async fn credentials_by_email(
     pool: &PgPool,
     email: &str,
 ) -> Result<Option<Credentials>, StoreError> {
-    Ok(sqlx::query_as::<_, Credentials>(
-        "SELECT id, account_id, password_hash FROM users WHERE email = $1",
+    Ok(sqlx::query_as!(
+        Credentials,
+        r#"SELECT id AS "id: UserId", account_id AS "account_id: AccountId", password_hash
+           FROM users WHERE email = $1"#,
+        email,
     )
-    .bind(email)
     .fetch_optional(pool)
     .await?)
 }
@@ -41,11 +42,11 @@ pub async fn exists(
     account_id: AccountId,
     user_id: UserId,
 ) -> Result<bool, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND account_id = $2)")
-            .bind(user_id)
-            .bind(account_id)
-            .fetch_one(pool)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND account_id = $2) AS "exists!""#,
+        user_id.0,
+        account_id.0,
     )
+    .fetch_one(pool)
+    .await?)
 }

@@ -19,6 +19,19 @@ pub const TOOL_DEFINITION_CHANGED: &str = "tool.definition_changed";
 /// A tool was first seen on a server whose new tools wait for review.
 pub const TOOL_AWAITING_REVIEW: &str = "tool.awaiting_review";
 
+/// Where an event's delivery stands (`webhook_events.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// The account had no webhook when the event was queued: kept, never sent.
+    None,
+    /// Due, or leased to a dispatcher.
+    Pending,
+    Delivered,
+    /// Given up after the last retry.
+    Failed,
+}
+
 /// Queues an event for the account's webhook, if it has one when queued
 /// (otherwise the event is kept, undelivered, as `none`).
 pub async fn enqueue(
@@ -28,23 +41,24 @@ pub async fn enqueue(
     data: &Value,
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    let data = storable_json(data);
+    sqlx::query!(
         "INSERT INTO webhook_events (id, account_id, type, data, state, next_at)
          SELECT $1, a.id, $3, $4,
                 CASE WHEN a.approval_webhook_url IS NULL THEN 'none' ELSE 'pending' END, now()
          FROM accounts a WHERE a.id = $2",
+        id,
+        account_id.0,
+        kind,
+        data.as_ref(),
     )
-    .bind(id)
-    .bind(account_id)
-    .bind(kind)
-    .bind(storable_json(data).as_ref())
     .execute(&mut **tx)
     .await?;
     Ok(id)
 }
 
 /// An event due for delivery.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct DueEvent {
     pub id: Uuid,
     pub account_id: AccountId,
@@ -65,8 +79,9 @@ pub async fn claim(
     limit: i64,
     lease: Duration,
 ) -> Result<Vec<DueEvent>, StoreError> {
-    Ok(sqlx::query_as::<_, DueEvent>(
-        "WITH due AS (
+    Ok(sqlx::query_as!(
+        DueEvent,
+        r#"WITH due AS (
              SELECT id FROM webhook_events
              WHERE state = 'pending' AND next_at <= now()
              ORDER BY next_at LIMIT $1
@@ -77,12 +92,13 @@ pub async fn claim(
              WHERE id IN (SELECT id FROM due)
              RETURNING *
          )
-         SELECT e.id, e.account_id, e.type AS kind, e.data, e.created_at, e.attempts AS attempt,
+         SELECT e.id AS "id!", e.account_id AS "account_id!: AccountId", e.type AS "kind!",
+                e.data AS "data!", e.created_at AS "created_at!", e.attempts AS "attempt!",
                 a.approval_webhook_url AS url, a.webhook_secret_enc AS secret_enc
-         FROM e JOIN accounts a ON a.id = e.account_id",
+         FROM e JOIN accounts a ON a.id = e.account_id"#,
+        limit,
+        lease.as_secs_f64(),
     )
-    .bind(limit)
-    .bind(lease.as_secs_f64())
     .fetch_all(pool)
     .await?)
 }
@@ -95,34 +111,30 @@ pub async fn record(
     delivered: bool,
     retry_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    let state = delivery_state(delivered, retry_at);
-    sqlx::query("UPDATE webhook_events SET state = $2, next_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(state)
-        .bind(retry_at)
-        .execute(pool)
-        .await?;
+    let state = match (delivered, retry_at) {
+        (true, _) => DeliveryState::Delivered,
+        (false, Some(_)) => DeliveryState::Pending,
+        (false, None) => DeliveryState::Failed,
+    };
+    sqlx::query!(
+        "UPDATE webhook_events SET state = $2, next_at = $3 WHERE id = $1",
+        id,
+        state as _,
+        retry_at,
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
-/// An outbox row's state after a delivery: delivered; `pending` again to be
-/// retried at `retry_at`; or `failed` (given up).
-pub(crate) fn delivery_state(delivered: bool, retry_at: Option<DateTime<Utc>>) -> &'static str {
-    match (delivered, retry_at) {
-        (true, _) => "delivered",
-        (false, Some(_)) => "pending",
-        (false, None) => "failed",
-    }
-}
-
 /// An account's events, newest first (for its owners and for tests).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub id: Uuid,
     pub kind: String,
     pub data: Value,
     pub created_at: DateTime<Utc>,
-    pub state: String,
+    pub state: DeliveryState,
 }
 
 pub async fn recent(
@@ -130,12 +142,32 @@ pub async fn recent(
     account_id: AccountId,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    Ok(sqlx::query_as::<_, StoredEvent>(
-        "SELECT id, type AS kind, data, created_at, state FROM webhook_events
-         WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+    Ok(sqlx::query_as!(
+        StoredEvent,
+        r#"SELECT id, type AS kind, data, created_at, state AS "state: DeliveryState"
+           FROM webhook_events
+           WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"#,
+        account_id.0,
+        limit,
     )
-    .bind(account_id)
-    .bind(limit)
     .fetch_all(pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_states_are_stored_by_the_names_the_check_constraint_allows() {
+        crate::stored_enum::assert_stored_as(
+            &[
+                DeliveryState::None,
+                DeliveryState::Pending,
+                DeliveryState::Delivered,
+                DeliveryState::Failed,
+            ],
+            &["none", "pending", "delivered", "failed"],
+        );
+    }
 }

@@ -44,10 +44,10 @@ fn start_control(port: u16) -> Child {
 }
 
 async fn rows(pool: &sqlx::PgPool, decision: Option<&str>) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM audit_events WHERE ($1::text IS NULL OR decision = $1)",
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "rows!" FROM audit_events WHERE ($1::text IS NULL OR decision = $1)"#,
+        decision,
     )
-    .bind(decision)
     .fetch_one(pool)
     .await
     .unwrap()

@@ -32,14 +32,14 @@ async fn pool(name: &str) -> sqlx::PgPool {
 }
 
 async fn audit_rows(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM audit_events")
+    sqlx::query_scalar!(r#"SELECT count(*) AS "rows!" FROM audit_events"#)
         .fetch_one(pool)
         .await
         .unwrap()
 }
 
 async fn namespace(pool: &sqlx::PgPool) -> String {
-    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM deployment")
+    let id = sqlx::query_scalar!("SELECT id FROM deployment")
         .fetch_one(pool)
         .await
         .unwrap();

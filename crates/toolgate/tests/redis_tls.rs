@@ -128,7 +128,7 @@ async fn a_gateway_counts_and_queues_through_redis_over_tls() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events")
+        let stored = sqlx::query_scalar!(r#"SELECT count(*) AS "rows!" FROM audit_events"#)
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -69,6 +69,7 @@ async fn start_with(database: &str, port: u16, env: &[(&str, &str)], logs: Stdio
 
 async fn drop_database(name: &str) {
     let pool = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    // Dynamic: a database name is an identifier, which no parameter can be.
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&pool)
         .await
@@ -137,8 +138,10 @@ async fn migrate_creates_and_migrates_then_exits() {
     let pool = sqlx::PgPool::connect(&database_url(&database))
         .await
         .unwrap();
-    let tables: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('accounts', 'servers', 'grants', 'policy_versions')",
+    let tables = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "tables!" FROM information_schema.tables
+           WHERE table_schema = 'public'
+             AND table_name IN ('accounts', 'servers', 'grants', 'policy_versions')"#,
     )
     .fetch_one(&pool)
     .await

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use toolgate_discovery::Status;
-use toolgate_store::catalog::{self, Found};
+use toolgate_store::catalog::{self, CatalogStatus, Found};
 use toolgate_store::ids::{AccountId, ServerId};
 use toolgate_store::{servers, StoreError};
 
@@ -30,7 +30,7 @@ pub async fn refresh(
             &state.pool,
             account_id,
             server_id,
-            Status::Error.as_str(),
+            CatalogStatus::Error,
             "tool discovery is off on this control plane",
         )
         .await;
@@ -74,11 +74,26 @@ pub async fn refresh(
                 &state.pool,
                 account_id,
                 server_id,
-                failure.status.as_str(),
+                stored_status(failure.status),
                 &failure.detail,
             )
             .await
         }
+    }
+}
+
+/// The status recorded for an attempt that ended with `status`.
+fn stored_status(status: Status) -> CatalogStatus {
+    match status {
+        Status::Pending => CatalogStatus::Pending,
+        Status::Ok => CatalogStatus::Ok,
+        Status::Unreachable => CatalogStatus::Unreachable,
+        Status::Unauthorized => CatalogStatus::Unauthorized,
+        Status::NotMcp => CatalogStatus::NotMcp,
+        Status::TooLarge => CatalogStatus::TooLarge,
+        Status::Timeout => CatalogStatus::Timeout,
+        Status::RefusedAddress => CatalogStatus::RefusedAddress,
+        Status::Error => CatalogStatus::Error,
     }
 }
 

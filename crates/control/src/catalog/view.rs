@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use toolgate_catalog::{classify, Category, Flag, Reason, Risk, ToolDefinition, Trust, Verdict};
 use toolgate_policy::{CompiledPolicy, Kind, Treatment};
-use toolgate_store::catalog::{CatalogTool, ToolChange};
+use toolgate_store::catalog::{CatalogTool, ChangeKind, ToolChange};
 use toolgate_store::ids::{AccountId, ServerId, ToolId};
 use toolgate_store::{policies, StoreError};
 
@@ -82,8 +82,7 @@ impl PinOut {
 /// One change of a tool's definition.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ChangeOut {
-    /// `added`, `changed`, `removed` or `restored`.
-    pub kind: String,
+    pub kind: ChangeKind,
     pub old_hash: Option<String>,
     pub new_hash: Option<String>,
     /// For `changed`: which parts (`title`, `description`, `input_schema`,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use toolgate_catalog::{recommend, Category, Risk};
 use toolgate_policy::Kind;
-use toolgate_store::catalog::{self, CatalogState, PinError};
+use toolgate_store::catalog::{self, CatalogState, CatalogStatus, PinError};
 use toolgate_store::ids::{ServerId, ToolId};
 use toolgate_store::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use toolgate_store::{Page, PageRequest};
@@ -38,10 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The state of a server's last discovery attempt.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CatalogOut {
-    /// `pending`, `ok`, `unreachable`, `unauthorized`, `not_mcp`,
-    /// `too_large`, `timeout`, `refused_address` or `error`.
-    #[schema(example = "ok")]
-    pub status: String,
+    pub status: CatalogStatus,
     pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Tools found by the last successful attempt.
     pub tool_count: Option<i32>,
@@ -56,7 +53,7 @@ pub struct CatalogOut {
 impl CatalogOut {
     pub fn of(state: &CatalogState) -> Self {
         Self {
-            status: state.status.clone(),
+            status: state.status,
             checked_at: state.checked_at,
             tool_count: state.tool_count,
             detail: state.detail.clone(),

@@ -92,6 +92,7 @@ async fn fresh_database(url: &str) -> anyhow::Result<PgPool> {
         .rsplit_once('/')
         .context("DATABASE_URL must end with the database name")?;
     let admin = PgPool::connect(&format!("{base}/postgres")).await?;
+    // Dynamic: a database name is an identifier, which no parameter can be.
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&admin)
         .await?;

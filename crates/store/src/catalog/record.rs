@@ -1,75 +1,20 @@
-//! The tool catalog: each server's tools as discovery last found them, the
-//! history of their definitions, its resources and prompts, and the state
-//! of its last discovery attempt.
+//! Recording a discovery attempt: the tools as found and their history,
+//! and what a changed pinned tool sets off (an audit event, a webhook event).
 
-use chrono::{DateTime, Utc};
-use serde_json::Value;
+use chrono::Utc;
+use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
 use toolgate_catalog::ToolDefinition;
+use uuid::Uuid;
 
-use serde_json::json;
-
+use super::{CatalogStatus, ChangeKind};
 use crate::audit::{self, AuditEvent, Decision, UpstreamOutcome};
 use crate::error::StoreError;
 use crate::ids::{AccountId, EventId, ServerId, ToolId};
-use crate::page::PageRequest;
 use crate::servers::NewTools;
 use crate::storable::storable_json;
 use crate::target_kind::TargetKind;
 use crate::webhook_events::{self, TOOL_AWAITING_REVIEW, TOOL_DEFINITION_CHANGED};
-
-/// Changes kept per tool in a listing of a server's tools.
-pub const HISTORY_PER_TOOL: i64 = 20;
-
-/// The last discovery attempt of a server.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CatalogState {
-    /// `pending`, `ok`, `unreachable`, … (see `server_catalogs.status`).
-    pub status: String,
-    pub checked_at: Option<DateTime<Utc>>,
-    pub tool_count: Option<i32>,
-    pub detail: Option<String>,
-    pub era: Option<String>,
-    pub resources: Value,
-    pub prompts: Value,
-}
-
-/// A tool of a server's catalog.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CatalogTool {
-    pub id: ToolId,
-    pub server_id: ServerId,
-    pub server_name: String,
-    pub server_trusted: bool,
-    pub name: String,
-    pub hash: String,
-    pub definition: Value,
-    pub first_seen_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub changed_at: DateTime<Utc>,
-    /// The reviewed definition; the tool is callable only while `hash` is it.
-    pub pinned_hash: Option<String>,
-    pub pinned_at: Option<DateTime<Utc>>,
-}
-
-impl CatalogTool {
-    /// Whether agents may see and call the tool as it is now defined.
-    pub fn is_pinned(&self) -> bool {
-        self.pinned_hash.as_deref() == Some(self.hash.as_str())
-    }
-}
-
-/// One change of a tool.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ToolChange {
-    pub tool_id: ToolId,
-    /// `added`, `changed`, `removed` or `restored`.
-    pub kind: String,
-    pub old_hash: Option<String>,
-    pub new_hash: Option<String>,
-    pub changes: Value,
-    pub seen_at: DateTime<Utc>,
-}
 
 /// What a successful attempt found.
 pub struct Found<'a> {
@@ -81,45 +26,26 @@ pub struct Found<'a> {
     pub detail: Option<&'a str>,
 }
 
-/// The state of the server's last attempt (`pending` before the first).
-pub async fn state(
-    pool: &PgPool,
-    account_id: AccountId,
-    server_id: ServerId,
-) -> Result<CatalogState, StoreError> {
-    sqlx::query_as::<_, CatalogState>(
-        "SELECT COALESCE(c.status, 'pending') AS status, c.checked_at, c.tool_count, c.detail,
-                c.era, COALESCE(c.resources, '[]') AS resources,
-                COALESCE(c.prompts, '[]') AS prompts
-         FROM servers s LEFT JOIN server_catalogs c ON c.server_id = s.id
-         WHERE s.id = $1 AND s.account_id = $2",
-    )
-    .bind(server_id)
-    .bind(account_id)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(StoreError::NotFound)
-}
-
 /// Records a failed attempt: the status changes, the catalog does not.
 pub async fn record_failure(
     pool: &PgPool,
     account_id: AccountId,
     server_id: ServerId,
-    status: &str,
+    status: CatalogStatus,
     detail: &str,
 ) -> Result<(), StoreError> {
-    let written = sqlx::query(
+    let detail = crate::storable::storable_str(detail);
+    let written = sqlx::query!(
         "INSERT INTO server_catalogs (server_id, account_id, status, checked_at, detail)
          SELECT s.id, s.account_id, $3, now(), $4 FROM servers s
          WHERE s.id = $1 AND s.account_id = $2
          ON CONFLICT (server_id) DO UPDATE
          SET status = EXCLUDED.status, checked_at = EXCLUDED.checked_at, detail = EXCLUDED.detail",
+        server_id.0,
+        account_id.0,
+        status as _,
+        detail.as_ref(),
     )
-    .bind(server_id)
-    .bind(account_id)
-    .bind(status)
-    .bind(crate::storable::storable_str(detail).as_ref())
     .execute(pool)
     .await?
     .rows_affected();
@@ -142,28 +68,33 @@ pub async fn record_success(
 ) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
     // Serialises attempts on one server, and checks the tenant.
-    let locked: Option<(String, NewTools)> = sqlx::query_as(
-        "SELECT name, new_tools FROM servers WHERE id = $1 AND account_id = $2 FOR UPDATE",
+    let locked = sqlx::query!(
+        r#"SELECT name, new_tools AS "new_tools: NewTools" FROM servers
+           WHERE id = $1 AND account_id = $2 FOR UPDATE"#,
+        server_id.0,
+        account_id.0,
     )
-    .bind(server_id)
-    .bind(account_id)
     .fetch_optional(&mut *tx)
-    .await?;
-    let (server_name, new_tools) = locked.ok_or(StoreError::NotFound)?;
+    .await?
+    .ok_or(StoreError::NotFound)?;
     let server = ServerRef {
         account_id,
         server_id,
-        name: &server_name,
-        new_tools,
+        name: &locked.name,
+        new_tools: locked.new_tools,
     };
-    let first: bool = sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM server_catalogs WHERE server_id = $1 AND era IS NOT NULL)",
+    let first = sqlx::query_scalar!(
+        r#"SELECT NOT EXISTS (SELECT 1 FROM server_catalogs WHERE server_id = $1 AND era IS NOT NULL)
+               AS "first!""#,
+        server_id.0,
     )
-    .bind(server_id)
     .fetch_one(&mut *tx)
     .await?;
     let changed = record_tools(&mut tx, &server, found.tools).await?;
-    sqlx::query(
+    let detail = found.detail.map(crate::storable::storable_str);
+    let resources = storable_json(found.resources);
+    let prompts = storable_json(found.prompts);
+    sqlx::query!(
         "INSERT INTO server_catalogs
              (server_id, account_id, status, checked_at, tool_count, detail, era, resources, prompts)
          VALUES ($1, $2, 'ok', now(), $3, $4, $5, $6, $7)
@@ -171,21 +102,20 @@ pub async fn record_success(
          SET status = 'ok', checked_at = now(), tool_count = EXCLUDED.tool_count,
              detail = EXCLUDED.detail, era = EXCLUDED.era,
              resources = EXCLUDED.resources, prompts = EXCLUDED.prompts",
+        server_id.0,
+        account_id.0,
+        i32::try_from(found.tools.len()).unwrap_or(i32::MAX),
+        detail.as_deref(),
+        found.era,
+        resources.as_ref(),
+        prompts.as_ref(),
     )
-    .bind(server_id)
-    .bind(account_id)
-    .bind(i32::try_from(found.tools.len()).unwrap_or(i32::MAX))
-    .bind(found.detail.map(|d| crate::storable::storable_str(d).into_owned()))
-    .bind(found.era)
-    .bind(storable_json(found.resources).as_ref())
-    .bind(storable_json(found.prompts).as_ref())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(first || changed)
 }
 
-#[derive(sqlx::FromRow)]
 struct Known {
     id: ToolId,
     name: String,
@@ -209,11 +139,13 @@ async fn record_tools(
     tools: &[ToolDefinition],
 ) -> Result<bool, StoreError> {
     let (account_id, server_id) = (server.account_id, server.server_id);
-    let known: Vec<Known> = sqlx::query_as(
-        "SELECT id, name, hash, definition, removed_at IS NOT NULL AS removed, pinned_hash
-         FROM catalog_tools WHERE server_id = $1",
+    let known = sqlx::query_as!(
+        Known,
+        r#"SELECT id AS "id: ToolId", name, hash, definition,
+                  removed_at IS NOT NULL AS "removed!", pinned_hash
+           FROM catalog_tools WHERE server_id = $1"#,
+        server_id.0,
     )
-    .bind(server_id)
     .fetch_all(&mut **tx)
     .await?;
     let by_name: std::collections::HashMap<&str, &Known> =
@@ -242,19 +174,19 @@ async fn record_tools(
                 // Trust on first use, unless the server's new tools wait
                 // for review.
                 let trusted = server.new_tools == NewTools::Allow;
-                sqlx::query(
+                sqlx::query!(
                     "INSERT INTO catalog_tools
                          (id, account_id, server_id, name, hash, definition, pinned_hash, pinned_at)
                      VALUES ($1, $2, $3, $4, $5, $6,
                              CASE WHEN $7 THEN $5 END, CASE WHEN $7 THEN now() END)",
+                    id.0,
+                    account_id.0,
+                    server_id.0,
+                    name,
+                    hash.as_str(),
+                    definition,
+                    trusted,
                 )
-                .bind(id)
-                .bind(account_id)
-                .bind(server_id)
-                .bind(&name)
-                .bind(hash.as_str())
-                .bind(&definition)
-                .bind(trusted)
                 .execute(&mut **tx)
                 .await?;
                 if !trusted {
@@ -272,7 +204,7 @@ async fn record_tools(
                     account_id,
                     server_id,
                     id,
-                    "added",
+                    ChangeKind::Added,
                     None,
                     Some(hash.as_str()),
                     &[],
@@ -290,18 +222,22 @@ async fn record_tools(
                     .iter()
                     .filter_map(|c| serde_json::to_value(c).ok())
                     .collect();
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE catalog_tools SET hash = $2, definition = $3, last_seen_at = now(),
                          changed_at = CASE WHEN hash = $2 THEN changed_at ELSE now() END,
                          removed_at = NULL
                      WHERE id = $1",
+                    old.id.0,
+                    hash.as_str(),
+                    definition,
                 )
-                .bind(old.id)
-                .bind(hash.as_str())
-                .bind(&definition)
                 .execute(&mut **tx)
                 .await?;
-                let kind = if old.removed { "restored" } else { "changed" };
+                let kind = if old.removed {
+                    ChangeKind::Restored
+                } else {
+                    ChangeKind::Changed
+                };
                 note(
                     tx,
                     account_id,
@@ -330,25 +266,30 @@ async fn record_tools(
             }
         }
     }
-    sqlx::query("UPDATE catalog_tools SET last_seen_at = now() WHERE id = ANY($1)")
-        .bind(&unchanged)
-        .execute(&mut **tx)
-        .await?;
+    let unchanged: Vec<Uuid> = unchanged.iter().map(|id| id.0).collect();
+    sqlx::query!(
+        "UPDATE catalog_tools SET last_seen_at = now() WHERE id = ANY($1)",
+        &unchanged,
+    )
+    .execute(&mut **tx)
+    .await?;
     for gone in known
         .iter()
         .filter(|k| !k.removed && !listed.contains(&k.name))
     {
         changed = true;
-        sqlx::query("UPDATE catalog_tools SET removed_at = now() WHERE id = $1")
-            .bind(gone.id)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query!(
+            "UPDATE catalog_tools SET removed_at = now() WHERE id = $1",
+            gone.id.0,
+        )
+        .execute(&mut **tx)
+        .await?;
         note(
             tx,
             account_id,
             server_id,
             gone.id,
-            "removed",
+            ChangeKind::Removed,
             Some(&gone.hash),
             None,
             &[],
@@ -364,23 +305,23 @@ async fn note(
     account_id: AccountId,
     server_id: ServerId,
     tool_id: ToolId,
-    kind: &str,
+    kind: ChangeKind,
     old_hash: Option<&str>,
     new_hash: Option<&str>,
     changes: &[Value],
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO catalog_tool_changes
              (account_id, server_id, tool_id, kind, old_hash, new_hash, changes)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        account_id.0,
+        server_id.0,
+        tool_id.0,
+        kind as _,
+        old_hash,
+        new_hash,
+        Value::Array(changes.to_vec()),
     )
-    .bind(account_id)
-    .bind(server_id)
-    .bind(tool_id)
-    .bind(kind)
-    .bind(old_hash)
-    .bind(new_hash)
-    .bind(Value::Array(changes.to_vec()))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -440,150 +381,4 @@ async fn record_drift(
     });
     webhook_events::enqueue(tx, account_id, TOOL_DEFINITION_CHANGED, &data).await?;
     Ok(())
-}
-
-/// Why a tool could not be pinned.
-#[derive(Debug)]
-pub enum PinError {
-    /// The tool's current definition is not the one the reviewer saw.
-    Stale { current: String },
-    /// `NotFound`: no such server in the account, or it lists no such tool.
-    Store(StoreError),
-}
-
-impl From<StoreError> for PinError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
-    }
-}
-
-impl From<sqlx::Error> for PinError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Store(error.into())
-    }
-}
-
-/// Pins a listed tool's current definition: agents see and may call it as
-/// it is now defined. With `expected`, only if that is still the current
-/// definition (the one a person reviewed), else [`PinError::Stale`].
-pub async fn pin(
-    pool: &PgPool,
-    account_id: AccountId,
-    server_id: ServerId,
-    name: &str,
-    expected: Option<&str>,
-) -> Result<CatalogTool, PinError> {
-    let mut tx = pool.begin().await?;
-    let current: Option<String> = sqlx::query_scalar(
-        "SELECT hash FROM catalog_tools
-         WHERE server_id = $1 AND account_id = $2 AND name = $3 AND removed_at IS NULL
-         FOR UPDATE",
-    )
-    .bind(server_id)
-    .bind(account_id)
-    .bind(crate::storable::storable_str(name).as_ref())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let current = current.ok_or(StoreError::NotFound)?;
-    if expected.is_some_and(|expected| expected != current) {
-        return Err(PinError::Stale { current });
-    }
-    let tool = sqlx::query_as::<_, CatalogTool>(&format!(
-        "WITH t AS (
-             UPDATE catalog_tools SET
-                 pinned_at = CASE WHEN pinned_hash IS DISTINCT FROM hash THEN now() ELSE pinned_at END,
-                 pinned_hash = hash
-             WHERE server_id = $1 AND account_id = $2 AND name = $3 AND removed_at IS NULL
-             RETURNING *
-         )
-         SELECT {TOOL_COLUMNS} FROM t JOIN servers s ON s.id = t.server_id"
-    ))
-    .bind(server_id)
-    .bind(account_id)
-    .bind(crate::storable::storable_str(name).as_ref())
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(tool)
-}
-
-/// A listed tool's current and pinned definition hashes.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ToolPin {
-    pub name: String,
-    pub hash: String,
-    pub pinned_hash: Option<String>,
-}
-
-const TOOL_COLUMNS: &str = "t.id, t.server_id, s.name AS server_name, s.trusted AS server_trusted,
-    t.name, t.hash, t.definition, t.first_seen_at, t.last_seen_at, t.changed_at,
-    t.pinned_hash, t.pinned_at";
-
-/// The tools a server lists now, by name.
-pub async fn tools(
-    pool: &PgPool,
-    account_id: AccountId,
-    server_id: ServerId,
-) -> Result<Vec<CatalogTool>, StoreError> {
-    Ok(sqlx::query_as::<_, CatalogTool>(&format!(
-        "SELECT {TOOL_COLUMNS} FROM catalog_tools t JOIN servers s ON s.id = t.server_id
-         WHERE t.server_id = $1 AND t.account_id = $2 AND t.removed_at IS NULL
-         ORDER BY t.name"
-    ))
-    .bind(server_id)
-    .bind(account_id)
-    .fetch_all(pool)
-    .await?)
-}
-
-/// The account's listed tools in id order, after `page.after`, optionally
-/// of one server; `page.limit + 1` rows at most.
-pub async fn account_tools(
-    pool: &PgPool,
-    account_id: AccountId,
-    server_id: Option<ServerId>,
-    page: PageRequest<ToolId>,
-) -> Result<Vec<CatalogTool>, StoreError> {
-    Ok(sqlx::query_as::<_, CatalogTool>(&format!(
-        "SELECT {TOOL_COLUMNS} FROM catalog_tools t JOIN servers s ON s.id = t.server_id
-         WHERE t.account_id = $1 AND t.removed_at IS NULL
-           AND ($2::uuid IS NULL OR t.server_id = $2)
-           AND ($3::uuid IS NULL OR t.id > $3)
-         ORDER BY t.id LIMIT $4"
-    ))
-    .bind(account_id)
-    .bind(server_id)
-    .bind(page.after)
-    .bind(page.fetch_limit())
-    .fetch_all(pool)
-    .await?)
-}
-
-/// The latest changes of each tool of a server, newest first, at most
-/// [`HISTORY_PER_TOOL`] per tool.
-pub async fn history(
-    pool: &PgPool,
-    account_id: AccountId,
-    server_id: ServerId,
-) -> Result<Vec<ToolChange>, StoreError> {
-    Ok(sqlx::query_as::<_, ToolChange>(
-        "SELECT tool_id, kind, old_hash, new_hash, changes, seen_at FROM (
-             SELECT c.*, row_number() OVER (PARTITION BY c.tool_id ORDER BY c.id DESC) AS n
-             FROM catalog_tool_changes c WHERE c.server_id = $1 AND c.account_id = $2
-         ) latest WHERE n <= $3 ORDER BY tool_id, n",
-    )
-    .bind(server_id)
-    .bind(account_id)
-    .bind(HISTORY_PER_TOOL)
-    .fetch_all(pool)
-    .await?)
-}
-
-/// Ids of every server of every account, for the periodic refresh.
-pub async fn all_servers(pool: &PgPool) -> Result<Vec<(AccountId, ServerId)>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT account_id, id FROM servers ORDER BY id")
-            .fetch_all(pool)
-            .await?,
-    )
 }
