@@ -34,15 +34,23 @@ pub fn notification(method: &str) -> Value {
     json!({"jsonrpc": "2.0", "method": method})
 }
 
-/// `params` with the `_meta` every 2026-07-28 request carries. Discovery
-/// declares no client capabilities: it only lists.
+/// The client capabilities discovery declares: every one a client can
+/// have, since servers list some tools only to clients that can use them
+/// (server-everything lists `trigger-elicitation-request` only to a client
+/// with `elicitation`), and the catalog must know every tool an agent may
+/// be offered. Discovery only lists, so it is never asked to use them.
+fn client_capabilities() -> Value {
+    json!({"roots": {"listChanged": false}, "sampling": {}, "elicitation": {}})
+}
+
+/// `params` with the `_meta` every 2026-07-28 request carries.
 pub fn with_modern_meta(mut params: Value) -> Value {
     if let Some(object) = params.as_object_mut() {
         object.insert(
             "_meta".to_owned(),
             json!({
                 META_PROTOCOL_VERSION: MODERN_VERSION,
-                META_CLIENT_CAPABILITIES: {},
+                META_CLIENT_CAPABILITIES: client_capabilities(),
                 META_CLIENT_INFO: client_info(),
             }),
         );
@@ -54,7 +62,7 @@ pub fn with_modern_meta(mut params: Value) -> Value {
 pub fn initialize_params() -> Value {
     json!({
         "protocolVersion": LEGACY_VERSION,
-        "capabilities": {},
+        "capabilities": client_capabilities(),
         "clientInfo": client_info(),
     })
 }

@@ -62,6 +62,15 @@ async fn legacy(headers: HeaderMap, body: Value) -> Response {
     let method = body["method"].as_str().unwrap_or_default();
     let session_ok = headers.get("mcp-session-id").is_some_and(|v| v == "s-1");
     match method {
+        // Like servers that list some tools only to clients able to use
+        // them, this one wants every capability declared.
+        "initialize"
+            if ["roots", "sampling", "elicitation"]
+                .iter()
+                .any(|c| !body["params"]["capabilities"][c].is_object()) =>
+        {
+            (StatusCode::BAD_REQUEST, "declare every capability").into_response()
+        }
         "initialize" => {
             let mut r = sse(&answer(
                 id,
@@ -103,6 +112,7 @@ async fn modern(headers: HeaderMap, body: Value) -> Response {
     let id = &body["id"];
     let meta = &body["params"]["_meta"];
     if meta["io.modelcontextprotocol/protocolVersion"] != "2026-07-28"
+        || !meta["io.modelcontextprotocol/clientCapabilities"]["elicitation"].is_object()
         || headers["mcp-protocol-version"] != "2026-07-28"
         || headers["mcp-method"] != body["method"].as_str().unwrap_or_default()
     {
