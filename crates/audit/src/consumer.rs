@@ -49,6 +49,8 @@ pub struct Consumer {
     pool: PgPool,
     /// Own pending entries may exist: read them before new ones.
     recovering: bool,
+    /// The consumer group is known to exist (checked after any failure).
+    grouped: bool,
     last_claim: Option<Instant>,
 }
 
@@ -58,6 +60,7 @@ impl Consumer {
             queue,
             pool,
             recovering: true,
+            grouped: false,
             last_claim: None,
         }
     }
@@ -94,14 +97,19 @@ impl Consumer {
     pub async fn step(&mut self) -> Result<usize, ConsumeError> {
         let handled = self.read_and_store().await;
         if handled.is_err() {
-            // Whatever was read stays pending: read it again first.
+            // Whatever was read stays pending: read it again first. And
+            // the stream may be gone (deleted, Redis restarted empty).
             self.recovering = true;
+            self.grouped = false;
         }
         handled
     }
 
     async fn read_and_store(&mut self) -> Result<usize, ConsumeError> {
-        self.queue.ensure_group().await?;
+        if !self.grouped {
+            self.queue.ensure_group().await?;
+            self.grouped = true;
+        }
         if self.recovering {
             let entries = self.queue.read_own_pending(BATCH).await?;
             if entries.is_empty() {

@@ -219,6 +219,30 @@ async fn a_long_append_is_split_over_entries_and_written_in_several_transactions
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn the_consumer_makes_its_group_again_when_the_stream_is_gone(pool: PgPool) {
+    let queue = queue("c1");
+    let account = AccountId::new();
+    let mut consumer = Consumer::new(queue.clone(), pool.clone());
+    queue.append(&[event(account, 0)]).await.unwrap();
+    drain(&mut consumer, &pool, account, 1).await;
+
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("DEL")
+        .arg(&queue.config().key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    queue.append(&[event(account, 1)]).await.unwrap();
+    assert!(consumer.step().await.is_err(), "no group on the new stream");
+    drain(&mut consumer, &pool, account, 2).await;
+    assert_eq!(queue.pending_count().await.unwrap(), 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn an_unreachable_queue_buffers_up_to_the_bound_and_counts_drops(pool: PgPool) {
     // Nothing listens on port 1.
     let dead = RedisQueue::new("redis://127.0.0.1:1", StreamConfig::new("x", "c")).unwrap();
