@@ -161,7 +161,10 @@ def markdown(t, meta, memory, status_lines):
             "calls made: by the proxy in the path (nginx's master and workers; the `toolgate serve` process, "
             "gateway and audit consumer), and by Postgres and Redis, which Toolgate's audit trail and limits "
             "use (they idle for direct and nginx). The load generator and the upstream are not counted. "
-            "Medians over rounds.",
+            + ("For Toolgate the window closes once the run's audit events are stored (its stream is "
+               "empty), so the deferred writes count for the calls that caused them. "
+               if meta.get("audit_drained") else "")
+            + "Medians over rounds.",
             "",
             "| target | in flight | proxy µs | Postgres µs | Redis µs | total µs | total ×nginx |",
             "|---|---:|---:|---:|---:|---:|---:|",
@@ -286,8 +289,9 @@ def ab_markdown(runs, meta, name):
         f"database and Redis namespace on the same Postgres and Redis, both seeded alike. In each of "
         f"{meta['rounds']} rounds every target runs on both builds back to back ({meta['warmup_s']} s warm-up + "
         f"{meta['duration_s']} s measured each), the baseline first in even rounds. CPU per call is read "
-        f"from `/proc` around each run (user + system, warm-up included) for the serving process and for "
-        f"every Postgres and Redis process, so a figure also carries whatever else those shared processes "
+        f"from `/proc` (user + system) for the serving process and for the Postgres and Redis servers, "
+        f"from the start of the warm-up until the run's audit events are stored (its stream is empty), "
+        f"divided by the calls made; a figure also carries whatever else those shared processes "
         f"(and anything else on the machine) did meanwhile: compare ratios, not absolute figures. "
         f"Columns: median over rounds [min–max]; the ratio is this build's figure over the baseline's in "
         f"the same round, median [min–max] over rounds.",
