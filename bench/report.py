@@ -3,6 +3,11 @@
 Inputs (in the results directory): latest.jsonl (one line per load run),
 latest-meta.json (machine, gateway RSS), memory.json (optional).
 Prints the targets' status.
+
+Given a second argument NAME, reads NAME.jsonl and NAME-meta.json and writes
+NAME.md instead. An A/B run (bench/run with BENCH_BASELINE, whose baseline
+runs are the targets named `baseline:<target>`) is written as the comparison
+of the two builds, target by target.
 """
 
 import json
@@ -28,18 +33,23 @@ REALISM_LABELS = {
 MIB = 1024
 
 
-def load(results):
-    runs = [json.loads(line) for line in (results / "latest.jsonl").read_text().splitlines() if line]
-    meta = json.loads((results / "latest-meta.json").read_text())
+BASELINE = "baseline:"
+CPU_PARTS = ("proxy", "postgres", "redis")
+CPU_LABELS = {"proxy": "`toolgate serve`", "postgres": "Postgres", "redis": "Redis"}
+
+
+def load(results, name):
+    runs = [json.loads(line) for line in (results / f"{name}.jsonl").read_text().splitlines() if line]
+    meta = json.loads((results / f"{name}-meta.json").read_text())
     memory_path = results / "memory.json"
-    memory = json.loads(memory_path.read_text()) if memory_path.exists() else None
+    memory = json.loads(memory_path.read_text()) if name == "latest" and memory_path.exists() else None
     return runs, meta, memory
 
 
 def summarise(runs):
     """Median over rounds of each figure, plus the spread, per (target, concurrency)."""
     table = {}
-    for target in TARGETS + REALISM:
+    for target in dict.fromkeys(r["target"] for r in runs):
         for c in (1, 64):
             rows = [r for r in runs if r["target"] == target and r["concurrency"] == c]
             if not rows:
@@ -151,7 +161,10 @@ def markdown(t, meta, memory, status_lines):
             "calls made: by the proxy in the path (nginx's master and workers; the `toolgate serve` process, "
             "gateway and audit consumer), and by Postgres and Redis, which Toolgate's audit trail and limits "
             "use (they idle for direct and nginx). The load generator and the upstream are not counted. "
-            "Medians over rounds.",
+            + ("For Toolgate the window closes once the run's audit events are stored (its stream is "
+               "empty), so the deferred writes count for the calls that caused them. "
+               if meta.get("audit_drained") else "")
+            + "Medians over rounds.",
             "",
             "| target | in flight | proxy µs | Postgres µs | Redis µs | total µs | total ×nginx |",
             "|---|---:|---:|---:|---:|---:|---:|",
@@ -250,20 +263,114 @@ def chart(t, path):
     fig.savefig(path, dpi=110)
 
 
+def ab_figures(row):
+    """The figures compared in an A/B, from one load run."""
+    figures = {"calls/s": row["throughput"], "p50 µs": row["p50_us"], "p99 µs": row["p99_us"]}
+    if "cpu_us_per_call" in row:
+        cpu = row["cpu_us_per_call"]
+        for part in CPU_PARTS:
+            figures[f"CPU per call, {CPU_LABELS[part]} µs"] = cpu[part]
+        figures["CPU per call, total µs"] = sum(cpu[part] for part in CPU_PARTS)
+    return figures
+
+
+def ab_markdown(runs, meta, name):
+    """Each Toolgate target on this build against the baseline: medians over
+    rounds, and the ratio of the two runs of each round (back to back)."""
+    m = meta["machine"]
+    baseline = m.get("baseline", "the baseline")
+    out = [
+        f"# Toolgate A/B: `{m['commit']}` against {baseline}",
+        "",
+        f"- **Date**: {m['date']} · **this build** `{m['commit']}` · **baseline** {baseline}",
+        f"- **Command**: `{m['command']}`",
+        f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['memory']}, {m['kernel']}; {m['rustc']}",
+        f"- **Method**: two `toolgate serve` processes, this build and the baseline, each with its own "
+        f"database and Redis namespace on the same Postgres and Redis, both seeded alike. In each of "
+        f"{meta['rounds']} rounds every target runs on both builds back to back ({meta['warmup_s']} s warm-up + "
+        f"{meta['duration_s']} s measured each), the baseline first in even rounds. CPU per call is read "
+        f"from `/proc` (user + system) for the serving process and for the Postgres and Redis servers, "
+        f"from the start of the warm-up until the run's audit events are stored (its stream is empty), "
+        f"divided by the calls made; a figure also carries whatever else those shared processes "
+        f"(and anything else on the machine) did meanwhile: compare ratios, not absolute figures. "
+        f"Columns: median over rounds [min–max]; the ratio is this build's figure over the baseline's in "
+        f"the same round, median [min–max] over rounds.",
+        "",
+    ]
+    summary = []
+    targets = [t[len(BASELINE):] for t in dict.fromkeys(r["target"] for r in runs) if t.startswith(BASELINE)]
+    nginx = {r["concurrency"]: [] for r in runs}
+    for r in runs:
+        if r["target"] == "nginx" and "cpu_us_per_call" in r:
+            nginx[r["concurrency"]].append(sum(r["cpu_us_per_call"][p] for p in CPU_PARTS))
+    for target in targets:
+        for c in sorted({r["concurrency"] for r in runs}):
+            pairs = []
+            for rnd in sorted({r["round"] for r in runs}):
+                a = [r for r in runs if r["target"] == BASELINE + target and r["concurrency"] == c and r["round"] == rnd]
+                b = [r for r in runs if r["target"] == target and r["concurrency"] == c and r["round"] == rnd]
+                if a and b:
+                    pairs.append((ab_figures(a[0]), ab_figures(b[0])))
+            if not pairs:
+                continue
+            errors = sum(r["errors"] for r in runs if r["target"] in (target, BASELINE + target)
+                         and r["concurrency"] == c)
+            out += [
+                f"## {LABELS.get(target, target)}, {c} in flight",
+                "",
+                "| | baseline | this build | this build / baseline |",
+                "|---|---:|---:|---:|",
+            ]
+
+            def spread(values, fmt):
+                return f"{fmt(statistics.median(values))} [{fmt(min(values))}–{fmt(max(values))}]"
+
+            for key in pairs[0][0]:
+                before = [a[key] for a, _ in pairs]
+                after = [b[key] for _, b in pairs]
+                ratios = [b[key] / a[key] for a, b in pairs if a[key] > 0]
+                fmt = (lambda v: f"{v:,.0f}") if key in ("calls/s", "p50 µs", "p99 µs") else (lambda v: f"{v:.1f}")
+                ratio = spread(ratios, lambda v: f"{v:.2f}") if ratios else "–"
+                out.append(f"| {key} | {spread(before, fmt)} | {spread(after, fmt)} | **{ratio}** |")
+                if key in ("calls/s", "CPU per call, total µs", "CPU per call, Postgres µs", "CPU per call, Redis µs") \
+                        and ratios:
+                    summary.append(f"- {target} at {c}: {key} {statistics.median(before):.1f} → "
+                                   f"{statistics.median(after):.1f} (×{statistics.median(ratios):.2f})")
+            out.append("")
+            if nginx.get(c):
+                out.append(f"nginx's CPU per call at {c} in flight in the same run: "
+                           f"{statistics.median(nginx[c]):.1f} µs. Errors: {errors}.")
+            else:
+                out.append(f"Errors: {errors}.")
+            out.append("")
+    out += [f"Raw figures: `{name}.jsonl` (one line per run), `{name}-meta.json`.", ""]
+    return "\n".join(out), summary
+
+
 def main():
     results = Path(sys.argv[1])
-    if not (results / "latest.jsonl").exists():
+    name = sys.argv[2] if len(sys.argv) > 2 else "latest"
+    if not (results / f"{name}.jsonl").exists():
         sys.exit("no throughput results yet: run `bench/run throughput` (or `bench/run`) first")
-    runs, meta, memory = load(results)
+    runs, meta, memory = load(results, name)
+    if any(r["target"].startswith(BASELINE) for r in runs):
+        text, summary = ab_markdown(runs, meta, name)
+        (results / f"{name}.md").write_text(text)
+        print("\n".join(summary))
+        print(f"wrote {results / f'{name}.md'}")
+        return
     t = summarise(runs)
+    if not all((target, c) in t for target in TARGETS for c in (1, 64)):
+        sys.exit("a report needs every target at 1 and 64 in flight; partial runs are for A/B comparisons "
+                 "(BENCH_BASELINE)")
     status_lines, _ = targets_status(t)
-    (results / "latest.md").write_text(markdown(t, meta, memory, status_lines))
-    chart(t, results / "latest.png")
+    (results / f"{name}.md").write_text(markdown(t, meta, memory, status_lines))
+    chart(t, results / f"{name}.png")
     print("\n".join(status_lines))
     if memory:
         print(f"- memory: {memory['vmrss_kib'] / MIB:.1f} MiB RSS after {memory['accounts']} accounts "
               f"(target < 64 MiB); cold account p50 {memory['cold_p50_us'] / 1000:.2f} ms")
-    print(f"wrote {results / 'latest.md'} and {results / 'latest.png'}")
+    print(f"wrote {results / f'{name}.md'} and {results / f'{name}.png'}")
 
 
 if __name__ == "__main__":

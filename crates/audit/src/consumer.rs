@@ -1,6 +1,6 @@
 //! The control plane's end: events from the queue into Postgres, one
-//! transaction per batch, inserted idempotently by event id, acknowledged
-//! only after the commit.
+//! transaction per batch of entries, inserted idempotently by event id,
+//! acknowledged only after the commit.
 //!
 //! A crash after the commit and before the acknowledgement leaves the batch
 //! pending in the group; the next start reads this reader's pending entries
@@ -16,11 +16,16 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 
 use crate::queue::{Entry, QueueError, RedisQueue};
-use crate::writer::{write_entries, Unreadable};
-use crate::ERRORS_METRIC;
+use crate::writer::{write_entries, Unreadable, Written};
+use crate::{AuditEvent, ERRORS_METRIC};
 
-/// Largest batch read (and written in one transaction).
-const BATCH: usize = 500;
+/// Most entries read at once. Each carries up to
+/// [`ENTRY_EVENTS`](crate::queue::ENTRY_EVENTS) events.
+const BATCH: usize = 64;
+/// Most events written in one transaction: the entries read are written in
+/// as many transactions as this needs (whole entries each), then
+/// acknowledged together.
+const WRITE_EVENTS: usize = 2_000;
 /// How often abandoned entries of other readers are looked for.
 const CLAIM_EVERY: Duration = Duration::from_secs(30);
 
@@ -44,6 +49,8 @@ pub struct Consumer {
     pool: PgPool,
     /// Own pending entries may exist: read them before new ones.
     recovering: bool,
+    /// The consumer group is known to exist (checked after any failure).
+    grouped: bool,
     last_claim: Option<Instant>,
 }
 
@@ -53,6 +60,7 @@ impl Consumer {
             queue,
             pool,
             recovering: true,
+            grouped: false,
             last_claim: None,
         }
     }
@@ -89,14 +97,19 @@ impl Consumer {
     pub async fn step(&mut self) -> Result<usize, ConsumeError> {
         let handled = self.read_and_store().await;
         if handled.is_err() {
-            // Whatever was read stays pending: read it again first.
+            // Whatever was read stays pending: read it again first. And
+            // the stream may be gone (deleted, Redis restarted empty).
             self.recovering = true;
+            self.grouped = false;
         }
         handled
     }
 
     async fn read_and_store(&mut self) -> Result<usize, ConsumeError> {
-        self.queue.ensure_group().await?;
+        if !self.grouped {
+            self.queue.ensure_group().await?;
+            self.grouped = true;
+        }
         if self.recovering {
             let entries = self.queue.read_own_pending(BATCH).await?;
             if entries.is_empty() {
@@ -121,39 +134,25 @@ impl Consumer {
     }
 
     /// Stores a batch and acknowledges it once committed. Events Postgres
-    /// refuses and entries holding no readable event are set aside in the
-    /// same transaction (see [`crate::writer`]) and acknowledged with the
-    /// rest: retrying cannot make them storable, and they must not hold up
-    /// the events behind them.
+    /// refuses and entries (or lines of one) holding no readable event are
+    /// set aside in the same transaction (see [`crate::writer`]) and
+    /// acknowledged with the rest: retrying cannot make them storable, and
+    /// they must not hold up the events behind them.
     async fn store(&mut self, entries: Vec<Entry>) -> Result<usize, ConsumeError> {
         if entries.is_empty() {
             return Ok(0);
         }
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        let mut events = Vec::with_capacity(entries.len());
-        let mut carriers = Vec::with_capacity(entries.len());
-        let mut unreadable = Vec::new();
+        let mut chunk = Chunk::default();
+        let mut written = Written::default();
         for entry in entries {
-            match entry.event {
-                Some(event) => {
-                    events.push(event);
-                    carriers.push(entry.id);
-                }
-                None => unreadable.push(Unreadable {
-                    entry: entry.id,
-                    text: entry.unreadable.unwrap_or_default(),
-                }),
+            if !chunk.events.is_empty() && chunk.events.len() + entry.events.len() > WRITE_EVENTS {
+                written += chunk.write(&self.pool).await?;
+                chunk = Chunk::default();
             }
+            chunk.add(entry);
         }
-        if !unreadable.is_empty() {
-            metrics::counter!(ERRORS_METRIC, "stage" => "unreadable")
-                .increment(unreadable.len() as u64);
-            tracing::error!(
-                entries = unreadable.len(),
-                "audit queue entries that hold no readable event: set aside in audit_dead_letters"
-            );
-        }
-        let written = write_entries(&self.pool, &events, &carriers, &unreadable).await?;
+        written += chunk.write(&self.pool).await?;
         self.queue.ack(&ids).await?;
         tracing::debug!(
             entries = ids.len(),
@@ -162,5 +161,40 @@ impl Consumer {
             "audit batch stored"
         );
         Ok(ids.len())
+    }
+}
+
+/// Entries written in one transaction: their events, each with the id of
+/// the entry that carried it, and what they held that is not an event.
+#[derive(Default)]
+struct Chunk {
+    events: Vec<AuditEvent>,
+    carriers: Vec<String>,
+    unreadable: Vec<Unreadable>,
+}
+
+impl Chunk {
+    fn add(&mut self, entry: Entry) {
+        self.carriers
+            .extend(std::iter::repeat_n(entry.id.clone(), entry.events.len()));
+        self.events.extend(entry.events);
+        if let Some(text) = entry.unreadable {
+            self.unreadable.push(Unreadable {
+                entry: entry.id,
+                text,
+            });
+        }
+    }
+
+    async fn write(self, pool: &PgPool) -> Result<Written, ConsumeError> {
+        if !self.unreadable.is_empty() {
+            metrics::counter!(ERRORS_METRIC, "stage" => "unreadable")
+                .increment(self.unreadable.len() as u64);
+            tracing::error!(
+                entries = self.unreadable.len(),
+                "audit queue entries that hold something other than events: set aside in audit_dead_letters"
+            );
+        }
+        write_entries(pool, &self.events, &self.carriers, &self.unreadable).await
     }
 }

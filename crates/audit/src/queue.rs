@@ -1,6 +1,16 @@
 //! The durable queue: a Redis Stream, written by gateways (`XADD`) and read
 //! by control planes through one consumer group (`XREADGROUP`, `XACK` with
-//! `XDEL`, `XAUTOCLAIM`). Each entry holds one event as JSON in the field `e`.
+//! `XDEL`, `XAUTOCLAIM`).
+//!
+//! Each entry holds a batch of events in the field `e`: one event as JSON
+//! per line (JSON text never holds a raw newline, so a line is an event).
+//! One `XADD` then carries a whole batch, and one entry is read,
+//! acknowledged and deleted for it, instead of one per event. An entry of a
+//! single event is exactly what gateways wrote before batching, so a
+//! consumer reads entries of either kind. A consumer from before batching
+//! reads a multi-event entry as unreadable and sets it aside whole (in
+//! `audit_dead_letters`, text intact): upgrade control planes before
+//! gateways.
 
 use std::time::Duration;
 
@@ -9,10 +19,14 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{Client, Value};
 use tokio::sync::OnceCell;
 
-use crate::AuditEvent;
+use crate::{AuditEvent, ERRORS_METRIC};
 
-/// The entry field holding the event.
+/// The entry field holding the events, one JSON object per line.
 const FIELD: &str = "e";
+
+/// The most events one entry carries: a longer append is split over
+/// several entries (in one round trip).
+pub const ENTRY_EVENTS: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -57,14 +71,15 @@ impl StreamConfig {
     }
 }
 
-/// One entry read from the stream: its id (to acknowledge) and the event,
-/// or `None` when the entry does not hold a readable event.
+/// One entry read from the stream: its id (to acknowledge) and the events
+/// it carries, in the order they were appended.
 #[derive(Debug)]
 pub struct Entry {
     pub id: String,
-    pub event: Option<AuditEvent>,
-    /// When there is no readable event: what the entry held instead, as
-    /// text (invalid UTF-8 replaced), to be set aside for an operator.
+    pub events: Vec<AuditEvent>,
+    /// What the entry held that is not a readable event, as text (invalid
+    /// UTF-8 replaced), to be set aside for an operator: the lines that are
+    /// not events, or the whole entry when it holds no event at all.
     pub unreadable: Option<String>,
 }
 
@@ -133,14 +148,14 @@ impl RedisQueue {
             .map_err(|_| QueueError::Timeout)?
     }
 
-    /// Appends events, all in one pipelined round trip.
+    /// Appends events, [`ENTRY_EVENTS`] to an entry, all in one pipelined
+    /// round trip.
     pub async fn append(&self, events: &[AuditEvent]) -> Result<(), QueueError> {
         if events.is_empty() {
             return Ok(());
         }
         let mut pipe = redis::pipe();
-        for event in events {
-            let json = serde_json::to_string(event).unwrap_or_default();
+        for batch in events.chunks(ENTRY_EVENTS) {
             pipe.cmd("XADD")
                 .arg(&self.config.key)
                 .arg("MAXLEN")
@@ -148,7 +163,7 @@ impl RedisQueue {
                 .arg(self.config.max_len)
                 .arg("*")
                 .arg(FIELD)
-                .arg(json)
+                .arg(encode(batch))
                 .ignore();
         }
         self.run_pipeline(pipe).await
@@ -314,20 +329,134 @@ impl RedisQueue {
     }
 }
 
+/// One entry's text: each event as JSON, one per line.
+pub fn encode(events: &[AuditEvent]) -> Vec<u8> {
+    let mut text = Vec::with_capacity(events.len() * 320);
+    for event in events {
+        if !text.is_empty() {
+            text.push(b'\n');
+        }
+        let start = text.len();
+        // Cannot fail: every field serialises, map keys included (strings).
+        if let Err(err) = serde_json::to_writer(&mut text, event) {
+            text.truncate(start);
+            metrics::counter!(ERRORS_METRIC, "stage" => "encode").increment(1);
+            tracing::error!(event = %event.id, error = %err, "audit event not serialisable: dropped");
+        }
+    }
+    text
+}
+
+/// Reads an entry's text: the events on its lines, and what the lines that
+/// hold no event say (or the whole text, when no line holds an event).
+/// Blank lines are skipped.
+pub fn decode(text: &[u8]) -> (Vec<AuditEvent>, Option<String>) {
+    let mut events = Vec::new();
+    let mut unreadable: Vec<&[u8]> = Vec::new();
+    for line in text.split(|byte| *byte == b'\n') {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice(line) {
+            Ok(event) => events.push(event),
+            Err(_) => unreadable.push(line),
+        }
+    }
+    let unreadable = if !unreadable.is_empty() {
+        Some(String::from_utf8_lossy(&unreadable.join(&b'\n')).into_owned())
+    } else if events.is_empty() {
+        Some(String::from_utf8_lossy(text).into_owned())
+    } else {
+        None
+    };
+    (events, unreadable)
+}
+
 fn entry(id: StreamId) -> Entry {
-    let bytes = id.map.get(FIELD).and_then(|value| match value {
+    let text = id.map.get(FIELD).and_then(|value| match value {
         Value::BulkString(bytes) => Some(bytes.as_slice()),
         _ => None,
     });
-    let event = bytes.and_then(|bytes| serde_json::from_slice(bytes).ok());
-    let unreadable = match (&event, bytes) {
-        (Some(_), _) => None,
-        (None, Some(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
-        (None, None) => Some(format!("(no field {FIELD:?} holding text)")),
+    let (events, unreadable) = match text {
+        Some(text) => decode(text),
+        None => (
+            Vec::new(),
+            Some(format!("(no field {FIELD:?} holding text)")),
+        ),
     };
     Entry {
         id: id.id,
-        event,
+        events,
         unreadable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
+    use toolgate_store::target_kind::TargetKind;
+
+    fn event(tool: &str) -> AuditEvent {
+        AuditEvent {
+            id: EventId::new(),
+            // To the microsecond, as the queue keeps it.
+            at: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
+            account: AccountId::new(),
+            server: ServerId::new(),
+            grant: Some(GrantId::new()),
+            session: None,
+            kind: TargetKind::Tool,
+            tool: tool.to_owned(),
+            decision: crate::Decision::Refused,
+            rule: None,
+            policy_version: None,
+            // Text that holds newlines travels escaped: still one line.
+            reason: Some("line one\nline two\r\n".to_owned()),
+            upstream: crate::UpstreamOutcome::NotCalled,
+            latency_ms: 1,
+            argument_keys: vec!["a\nb".to_owned()],
+            arguments: Some(serde_json::json!({"a\nb": "c\nd"})),
+        }
+    }
+
+    #[test]
+    fn a_batch_reads_back_as_the_same_events_in_order() {
+        let events: Vec<AuditEvent> = (0..5).map(|n| event(&format!("tool-{n}"))).collect();
+        let text = encode(&events);
+        assert_eq!(text.iter().filter(|b| **b == b'\n').count(), 4);
+        let (read, unreadable) = decode(&text);
+        assert_eq!(read, events);
+        assert_eq!(unreadable, None);
+    }
+
+    #[test]
+    fn an_entry_of_one_event_is_the_event_as_json() {
+        let one = event("echo");
+        let text = encode(std::slice::from_ref(&one));
+        assert_eq!(text, serde_json::to_vec(&one).unwrap());
+        assert_eq!(decode(&text).0, [one]);
+    }
+
+    #[test]
+    fn lines_that_hold_no_event_are_kept_apart_from_those_that_do() {
+        let (a, b) = (event("a"), event("b"));
+        let mut text = serde_json::to_vec(&a).unwrap();
+        text.extend_from_slice(b"\n{\"not\": \"an event\xff\n\n");
+        text.extend_from_slice(&serde_json::to_vec(&b).unwrap());
+        text.extend_from_slice(b"\n[1]\n");
+        let (read, unreadable) = decode(&text);
+        assert_eq!(read, [a, b]);
+        assert_eq!(
+            unreadable.as_deref(),
+            Some("{\"not\": \"an event\u{FFFD}\n[1]")
+        );
+    }
+
+    #[test]
+    fn an_entry_without_events_is_unreadable_whole() {
+        assert_eq!(decode(b"").1.as_deref(), Some(""));
+        assert_eq!(decode(b" \n ").1.as_deref(), Some(" \n "));
+        assert_eq!(decode(b"{}").1.as_deref(), Some("{}"));
     }
 }

@@ -30,11 +30,19 @@ pub struct Written {
     pub dead_lettered: u64,
 }
 
-/// A queue entry that holds no readable event: set aside as it is.
+impl std::ops::AddAssign for Written {
+    fn add_assign(&mut self, other: Self) {
+        self.stored += other.stored;
+        self.dead_lettered += other.dead_lettered;
+    }
+}
+
+/// What a queue entry holds that is no readable event (the whole entry, or
+/// the lines of it that are not events): set aside as it is.
 #[derive(Debug, Clone)]
 pub struct Unreadable {
     pub entry: String,
-    /// The entry's text (invalid UTF-8 replaced), or a note when it had none.
+    /// The text (invalid UTF-8 replaced), or a note when the entry had none.
     pub text: String,
 }
 
@@ -175,7 +183,7 @@ fn unreadable_letter(unreadable: &Unreadable) -> NewDeadLetter {
         stream_entry: Some(unreadable.entry.clone()),
         event: unreadable.text.clone(),
         sqlstate: None,
-        error: "the queue entry holds no readable audit event".to_owned(),
+        error: "the queue entry holds text that is no readable audit event".to_owned(),
     }
 }
 

@@ -17,7 +17,7 @@ use metrics::LocalRecorderGuard;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use serde_json::json;
 use sqlx::PgPool;
-use toolgate_audit::writer::write_entries;
+use toolgate_audit::writer::{write_entries, Unreadable};
 use toolgate_audit::{
     AuditEvent, AuditSink, Consumer, RedisQueue, SinkConfig, DEAD_LETTERED_METRIC,
 };
@@ -123,8 +123,12 @@ async fn the_consumer_sets_refused_events_aside_and_stores_the_rest(pool: PgPool
     assert!(poisons.len() >= 5);
     queue.ensure_group().await.unwrap();
     queue.append(&events).await.unwrap();
+    // Every event, poisons included, in one entry.
+    let entry = same_stream(&queue, "peek").read_new(10).await.unwrap();
+    assert_eq!(entry.len(), 1);
+    assert_eq!(entry[0].events.len(), events.len());
 
-    let mut consumer = Consumer::new(queue.clone(), pool.clone());
+    let mut consumer = Consumer::new(same_stream(&queue, "peek"), pool.clone());
     consume_all(&mut consumer, &queue).await;
     assert_eq!(rows(&pool, a).await, 20);
     assert_eq!(rows(&pool, b).await, 20);
@@ -134,7 +138,7 @@ async fn the_consumer_sets_refused_events_aside_and_stores_the_rest(pool: PgPool
     for letter in &letters {
         assert_eq!(letter.sqlstate.as_deref(), Some("23514"));
         assert!(letter.error.contains("no_poison"), "{}", letter.error);
-        assert!(letter.stream_entry.is_some());
+        assert_eq!(letter.stream_entry.as_deref(), Some(entry[0].id.as_str()));
         assert!([a.0, b.0].contains(&letter.account_id.unwrap()));
         let kept: AuditEvent = serde_json::from_str(&letter.event).unwrap();
         assert_eq!(kept.tool, POISON);
@@ -213,15 +217,17 @@ async fn a_restart_after_a_poison_batch_does_not_loop(pool: PgPool) {
     // The first reader stores the batch and sets the poison aside, then
     // "crashes" before acknowledging.
     let entries = queue.read_new(500).await.unwrap();
-    let carriers: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-    let events: Vec<AuditEvent> = entries.into_iter().filter_map(|e| e.event).collect();
+    assert_eq!(entries.len(), 1);
+    let carriers = vec![entries[0].id.clone(); 3];
+    let events: Vec<AuditEvent> = entries.into_iter().flat_map(|e| e.events).collect();
+    assert_eq!(events, batch);
     let written = write_entries(&pool, &events, &carriers, &[]).await.unwrap();
     assert_eq!((written.stored, written.dead_lettered), (2, 1));
-    assert_eq!(queue.pending_count().await.unwrap(), 3);
+    assert_eq!(queue.pending_count().await.unwrap(), 1);
 
-    // Restarted under the same name: its pending entries come first, once.
+    // Restarted under the same name: its pending entry comes first, once.
     let mut restarted = Consumer::new(same_stream(&queue, "control-1"), pool.clone());
-    assert_eq!(restarted.step().await.unwrap(), 3);
+    assert_eq!(restarted.step().await.unwrap(), 1);
     assert_eq!(queue.pending_count().await.unwrap(), 0);
     assert_eq!(rows(&pool, account).await, 2);
     assert_eq!(ids(&dead_letters(&pool).await), [poison.id]);
@@ -269,6 +275,54 @@ async fn an_entry_without_a_readable_event_is_set_aside_too(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn lines_of_an_entry_that_hold_no_event_are_set_aside_and_the_rest_stored(pool: PgPool) {
+    let queue = queue("c1");
+    let account = AccountId::new();
+    let (a, b) = (event(account, "a"), event(account, "b"));
+    let mut text = serde_json::to_vec(&a).unwrap();
+    text.extend_from_slice(b"\n{\"not\": \"an event\0\xff\n");
+    text.extend_from_slice(&serde_json::to_vec(&b).unwrap());
+    queue.ensure_group().await.unwrap();
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let entry: String = redis::cmd("XADD")
+        .arg(&queue.config().key)
+        .arg("*")
+        .arg("e")
+        .arg(text)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    // The first reader stores what it read, then "crashes" before
+    // acknowledging; restarted, it reads the entry again.
+    let read = queue.read_new(10).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].events, [a.clone(), b.clone()]);
+    let unreadable = [Unreadable {
+        entry: entry.clone(),
+        text: read[0].unreadable.clone().unwrap(),
+    }];
+    let carriers = vec![entry.clone(); 2];
+    let written = write_entries(&pool, &read[0].events, &carriers, &unreadable)
+        .await
+        .unwrap();
+    assert_eq!((written.stored, written.dead_lettered), (2, 1));
+    let mut restarted = Consumer::new(same_stream(&queue, "c1"), pool.clone());
+    consume_all(&mut restarted, &queue).await;
+
+    assert_eq!(rows(&pool, account).await, 2);
+    let letters = dead_letters(&pool).await;
+    assert_eq!(letters.len(), 1, "set aside once");
+    assert_eq!(letters[0].stream_entry.as_deref(), Some(entry.as_str()));
+    assert_eq!(letters[0].event_id, None);
+    assert_eq!(letters[0].event, "{\"not\": \"an event\u{FFFD}\u{FFFD}");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn a_failure_that_is_not_about_the_data_retries_the_whole_batch(pool: PgPool) {
     let queue = queue("c1");
     let account = AccountId::new();
@@ -290,7 +344,7 @@ async fn a_failure_that_is_not_about_the_data_retries_the_whole_batch(pool: PgPo
     assert!(consumer.step().await.is_err());
     assert_eq!(
         queue.pending_count().await.unwrap(),
-        5,
+        1,
         "nothing acknowledged"
     );
     sqlx::query!("ALTER TABLE audit_events_away RENAME TO audit_events")

@@ -105,20 +105,24 @@ async fn a_crash_between_commit_and_ack_redelivers_without_duplicating(pool: PgP
     let account = AccountId::new();
     let events: Vec<AuditEvent> = (0..50).map(|n| event(account, n)).collect();
     queue.ensure_group().await.unwrap();
-    queue.append(&events).await.unwrap();
+    for batch in events.chunks(10) {
+        queue.append(batch).await.unwrap();
+    }
 
     // The first reader reads and commits, then "crashes" before XACK.
     let entries = queue.read_new(500).await.unwrap();
-    assert_eq!(entries.len(), 50);
-    let batch: Vec<AuditEvent> = entries.into_iter().filter_map(|e| e.event).collect();
+    assert_eq!(entries.len(), 5);
+    let batch: Vec<AuditEvent> = entries.into_iter().flat_map(|e| e.events).collect();
+    assert_eq!(batch, events, "every event, in order");
     toolgate_audit::writer::write(&pool, &batch).await.unwrap();
-    assert_eq!(queue.pending_count().await.unwrap(), 50);
+    assert_eq!(queue.pending_count().await.unwrap(), 5);
 
     // Restarted under the same name: its pending entries come first.
     let mut restarted = Consumer::new(same_stream(&queue, "control-1"), pool.clone());
-    assert_eq!(restarted.step().await.unwrap(), 50);
+    assert_eq!(restarted.step().await.unwrap(), 5);
     assert_eq!(rows(&pool, account).await, 50);
     assert_eq!(queue.pending_count().await.unwrap(), 0);
+    assert_eq!(queue.entry_count().await.unwrap(), 0);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -130,7 +134,9 @@ async fn another_reader_claims_entries_a_dead_reader_left_pending(pool: PgPool) 
         .append(&(0..10).map(|n| event(account, n)).collect::<Vec<_>>())
         .await
         .unwrap();
-    assert_eq!(queue.read_new(500).await.unwrap().len(), 10);
+    let read = queue.read_new(500).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].events.len(), 10);
 
     let mut config = queue.config().clone();
     config.consumer = "survivor".to_owned();
@@ -138,6 +144,103 @@ async fn another_reader_claims_entries_a_dead_reader_left_pending(pool: PgPool) 
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut survivor = Consumer::new(RedisQueue::new(&redis_url(), config).unwrap(), pool.clone());
     drain(&mut survivor, &pool, account, 10).await;
+    assert_eq!(queue.pending_count().await.unwrap(), 0);
+}
+
+/// Adds an entry as gateways wrote them before batching: one event.
+async fn append_single(queue: &RedisQueue, event: &AuditEvent) {
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(&queue.config().key)
+        .arg("*")
+        .arg("e")
+        .arg(serde_json::to_string(event).unwrap())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn one_entry_carries_many_events_and_single_event_entries_still_read(pool: PgPool) {
+    let queue = queue("c1");
+    let account = AccountId::new();
+    queue.ensure_group().await.unwrap();
+    let old = event(account, 0);
+    append_single(&queue, &old).await;
+    let batched: Vec<AuditEvent> = (1..=300).map(|n| event(account, n)).collect();
+    queue.append(&batched).await.unwrap();
+    assert_eq!(
+        queue.entry_count().await.unwrap(),
+        2,
+        "300 events, one entry"
+    );
+    let later = event(account, 301);
+    append_single(&queue, &later).await;
+
+    let mut consumer = Consumer::new(queue.clone(), pool.clone());
+    assert_eq!(consumer.step().await.unwrap(), 3);
+    assert_eq!(rows(&pool, account).await, 302);
+    assert_eq!(queue.pending_count().await.unwrap(), 0);
+    assert_eq!(queue.entry_count().await.unwrap(), 0);
+    let page = toolgate_store::audit::list(&pool, account, &Default::default(), None, 500)
+        .await
+        .unwrap();
+    for sent in [&old, &batched[0], &batched[299], &later] {
+        let stored = page.items.iter().find(|e| e.id == sent.id).unwrap();
+        assert_eq!(stored.tool, sent.tool);
+        assert_eq!(stored.decision, sent.decision);
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_long_append_is_split_over_entries_and_written_in_several_transactions(pool: PgPool) {
+    let queue = queue("c1");
+    let account = AccountId::new();
+    queue.ensure_group().await.unwrap();
+    let events: Vec<AuditEvent> = (0..2_600).map(|n| event(account, n)).collect();
+    queue.append(&events).await.unwrap();
+    let sizes: Vec<usize> = same_stream(&queue, "peek")
+        .read_new(500)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.events.len())
+        .collect();
+    assert_eq!(sizes, [500, 500, 500, 500, 500, 100]);
+
+    // Read at once, more than one transaction holds: all stored, all acknowledged.
+    let mut consumer = Consumer::new(same_stream(&queue, "peek"), pool.clone());
+    assert_eq!(consumer.step().await.unwrap(), 6, "its own pending entries");
+    assert_eq!(rows(&pool, account).await, 2_600);
+    assert_eq!(queue.pending_count().await.unwrap(), 0);
+    assert_eq!(queue.entry_count().await.unwrap(), 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_consumer_makes_its_group_again_when_the_stream_is_gone(pool: PgPool) {
+    let queue = queue("c1");
+    let account = AccountId::new();
+    let mut consumer = Consumer::new(queue.clone(), pool.clone());
+    queue.append(&[event(account, 0)]).await.unwrap();
+    drain(&mut consumer, &pool, account, 1).await;
+
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("DEL")
+        .arg(&queue.config().key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    queue.append(&[event(account, 1)]).await.unwrap();
+    assert!(consumer.step().await.is_err(), "no group on the new stream");
+    drain(&mut consumer, &pool, account, 2).await;
     assert_eq!(queue.pending_count().await.unwrap(), 0);
 }
 

@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use toolgate_audit::{AuditEvent, Decision, RedisQueue, StreamConfig, UpstreamOutcome};
 use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
 
@@ -24,11 +24,12 @@ pub fn same_stream(queue: &RedisQueue, consumer: &str) -> RedisQueue {
     RedisQueue::new(&redis_url(), config).unwrap()
 }
 
-/// An allowed call of `tool` by `account`.
+/// An allowed call of `tool` by `account`, at a time to the microsecond (as
+/// the queue and Postgres keep it, so an event read back equals it).
 pub fn event(account: AccountId, tool: &str) -> AuditEvent {
     AuditEvent {
         id: EventId::new(),
-        at: Utc::now(),
+        at: Utc::now().trunc_subsecs(6),
         account,
         server: ServerId::new(),
         grant: Some(GrantId::new()),
