@@ -25,7 +25,7 @@ pub mod writer;
 pub use consumer::Consumer;
 pub use queue::{QueueError, RedisQueue, StreamConfig};
 pub use sink::{AuditSink, SinkConfig, SinkDrain};
-pub use toolgate_store::audit::{AuditEvent, Decision, UpstreamOutcome};
+pub use toolgate_store::audit::{AuditDecision, AuditEvent, UpstreamOutcome};
 pub use writer::Written;
 
 /// Events the gateway could not keep, by `reason`: `channel_full` (the

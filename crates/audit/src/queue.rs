@@ -408,7 +408,7 @@ mod tests {
             session: None,
             kind: TargetKind::Tool,
             tool: tool.to_owned(),
-            decision: crate::Decision::Refused,
+            decision: crate::AuditDecision::Refused,
             rule: None,
             policy_version: None,
             // Text that holds newlines travels escaped: still one line.

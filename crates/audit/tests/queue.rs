@@ -11,16 +11,16 @@ use std::time::Duration;
 use common::{queue, redis_url, same_stream};
 use sqlx::PgPool;
 use toolgate_audit::{
-    AuditEvent, AuditSink, Consumer, Decision, RedisQueue, SinkConfig, StreamConfig,
+    AuditDecision, AuditEvent, AuditSink, Consumer, RedisQueue, SinkConfig, StreamConfig,
 };
 use toolgate_store::ids::AccountId;
 
 /// Call `n`: every other one limited, so decisions vary.
 fn event(account: AccountId, n: usize) -> AuditEvent {
     let decision = if n % 2 == 0 {
-        Decision::Allowed
+        AuditDecision::Allowed
     } else {
-        Decision::Limited
+        AuditDecision::Limited
     };
     AuditEvent {
         decision,

@@ -12,7 +12,7 @@ use chrono::{Duration, Utc};
 use common::TestApp;
 use serde_json::Value;
 use sqlx::PgPool;
-use toolgate_store::audit::{insert_batch, AuditEvent, Decision, UpstreamOutcome};
+use toolgate_store::audit::{insert_batch, AuditDecision, AuditEvent, UpstreamOutcome};
 use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
 
 struct Seeded {
@@ -31,7 +31,7 @@ fn event(account: AccountId, server: ServerId, grant: GrantId, minutes_ago: i64)
         session: None,
         kind: toolgate_store::target_kind::TargetKind::Tool,
         tool: "echo".to_owned(),
-        decision: Decision::Allowed,
+        decision: AuditDecision::Allowed,
         rule: None,
         policy_version: Some(1),
         reason: None,
@@ -60,8 +60,11 @@ async fn seed(pool: &PgPool, account: AccountId) -> Seeded {
             i,
         );
         e.tool = ["echo", "add", "wipe"][(i % 3) as usize].to_owned();
-        e.decision =
-            [Decision::Allowed, Decision::Limited, Decision::UnknownTool][(i % 3) as usize];
+        e.decision = [
+            AuditDecision::Allowed,
+            AuditDecision::Limited,
+            AuditDecision::UnknownTool,
+        ][(i % 3) as usize];
         events.push(e);
     }
     let mut tx = pool.begin().await.unwrap();

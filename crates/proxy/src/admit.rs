@@ -6,7 +6,7 @@
 //! forwarded).
 
 use bytes::Bytes;
-use toolgate_audit::Decision as Recorded;
+use toolgate_audit::AuditDecision as Recorded;
 use toolgate_limits::Admission;
 use toolgate_mcp::headers::Era;
 use toolgate_mcp::Id;

@@ -29,7 +29,7 @@ use serde_json::json;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, sleep_until, Instant};
-use toolgate_audit::Decision as Recorded;
+use toolgate_audit::AuditDecision as Recorded;
 use toolgate_changes::{ApprovalBus, ApprovalSignal, SignalSubscription};
 use toolgate_limits::Admission;
 use toolgate_mcp::headers::{Era, EVENT_STREAM_CONTENT_TYPE, X_ACCEL_BUFFERING};

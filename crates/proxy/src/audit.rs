@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use toolgate_audit::{AuditEvent, AuditSink, Decision as Recorded, UpstreamOutcome};
+use toolgate_audit::{AuditDecision as Recorded, AuditEvent, AuditSink, UpstreamOutcome};
 use toolgate_mcp::Id;
 use toolgate_policy::{CompiledPolicy, Decision, Kind, RefusalKind};
 use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};

@@ -31,7 +31,7 @@ use toolgate_mcp::response::error_response;
 use toolgate_mcp::{error_codes, Ambiguity, Body, Id, Message};
 use toolgate_policy::{CompiledPolicy, Decision, Kind, LimitAcquire, RefusalKind};
 
-use toolgate_audit::Decision as Recorded;
+use toolgate_audit::AuditDecision as Recorded;
 
 use crate::audit::CallNote;
 use crate::outcome::RequestDecision;
@@ -627,7 +627,7 @@ mod tests {
             );
             assert_eq!(plan.decision, RequestDecision::Refused, "{body}");
             let note = plan.messages[0].note.as_ref().unwrap();
-            assert_eq!(note.decision(), toolgate_audit::Decision::Refused);
+            assert_eq!(note.decision(), toolgate_audit::AuditDecision::Refused);
             let answer = answer(&plan, 0);
             assert_eq!(answer["id"], 6);
             assert_eq!(answer["result"]["isError"], true, "{body}");
@@ -747,7 +747,7 @@ mod tests {
         assert_eq!(plan.decision, RequestDecision::UnknownTool);
         assert_eq!(answer(&plan, 0)["error"]["code"], -32602);
         let note = plan.messages[0].note.as_ref().unwrap();
-        assert_eq!(note.decision(), toolgate_audit::Decision::UnknownTool);
+        assert_eq!(note.decision(), toolgate_audit::AuditDecision::UnknownTool);
         // Listed, but defined otherwise than pinned.
         let plan = judge(call(3, "add", json!({"a": 1})));
         assert_eq!(plan.decision, RequestDecision::Refused);
@@ -759,7 +759,7 @@ mod tests {
         );
         assert_eq!(
             plan.messages[0].note.as_ref().unwrap().decision(),
-            toolgate_audit::Decision::Unreviewed
+            toolgate_audit::AuditDecision::Unreviewed
         );
         // Hidden by the policy: unknown, whatever the catalog says.
         let plan = judge(call(4, "get-env", json!({})));
@@ -767,7 +767,7 @@ mod tests {
         assert!(
             plan.messages[0].note.is_none()
                 || plan.messages[0].note.as_ref().unwrap().decision()
-                    == toolgate_audit::Decision::UnknownTool
+                    == toolgate_audit::AuditDecision::UnknownTool
         );
     }
 }

@@ -228,13 +228,13 @@ async fn every_call_decision_is_one_event_with_the_right_decision(pool: PgPool) 
     assert_eq!(wipe.policy_version, Some(1));
     let limited = events
         .iter()
-        .find(|e| e.decision == toolgate_audit::Decision::Limited)
+        .find(|e| e.decision == toolgate_audit::AuditDecision::Limited)
         .unwrap();
     assert_eq!(limited.rule.as_deref(), Some("/tools/counted/limits/0"));
     assert!(limited.reason.as_deref().unwrap().contains("counted"));
     let refused = events
         .iter()
-        .find(|e| e.decision == toolgate_audit::Decision::Refused)
+        .find(|e| e.decision == toolgate_audit::AuditDecision::Refused)
         .unwrap();
     assert!(refused.reason.as_deref().unwrap().contains("/message"));
     assert_eq!(by_tool("streamed").rule.as_deref(), Some("/default"));

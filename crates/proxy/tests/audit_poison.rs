@@ -247,7 +247,7 @@ async fn one_poison_call_never_stops_the_trail(pool: PgPool, queue: Queue) {
         // The validator quotes the value as JSON: the reason holds `\u0000`
         // as visible text, never a NUL.
         let short = tool("short");
-        assert_eq!(short.decision, toolgate_audit::Decision::Refused);
+        assert_eq!(short.decision, toolgate_audit::AuditDecision::Refused);
         assert!(short.reason.as_deref().unwrap().contains("\\u0000"));
         assert!(!holds_nul(&serde_json::to_value(&events).unwrap()));
     }

@@ -19,7 +19,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use toolgate_audit::{AuditSink, Decision, SinkConfig, UpstreamOutcome};
+use toolgate_audit::{AuditDecision, AuditSink, SinkConfig, UpstreamOutcome};
 use toolgate_catalog::ToolDefinition;
 use toolgate_limits::CounterStore;
 use toolgate_proxy::cache::SnapshotCache;
@@ -172,7 +172,7 @@ impl Fixture {
 
     /// The stored events with `decision`, waiting until `want` are there
     /// (and a little longer, to catch any extra).
-    async fn events(&self, decision: Decision, want: usize) -> Vec<AuditEvent> {
+    async fn events(&self, decision: AuditDecision, want: usize) -> Vec<AuditEvent> {
         let filter = AuditFilter {
             decision: Some(decision),
             ..AuditFilter::default()
@@ -230,7 +230,7 @@ async fn rug_pull(f: &Fixture, changed: Value) {
     // Listing again tells nothing new.
     assert_eq!(f.listed().await, ["add"]);
 
-    let unreviewed = f.events(Decision::Unreviewed, 2).await;
+    let unreviewed = f.events(AuditDecision::Unreviewed, 2).await;
     assert_eq!(unreviewed.len(), 2, "{unreviewed:?}");
     let withheld = unreviewed
         .iter()
@@ -299,7 +299,7 @@ async fn tools_the_upstream_does_not_list_are_never_called(pool: PgPool) {
     let answer = f.call("ghost").await;
     assert_eq!(answer["error"]["code"], -32602, "{answer}");
     assert_eq!(f.calls(), Vec::<String>::new());
-    let unknown = f.events(Decision::UnknownTool, 1).await;
+    let unknown = f.events(AuditDecision::UnknownTool, 1).await;
     assert_eq!(unknown.len(), 1, "{unknown:?}");
     assert!(
         unknown[0]

@@ -21,7 +21,7 @@ use crate::target_kind::TargetKind;
 )]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
-pub enum Decision {
+pub enum AuditDecision {
     /// Forwarded to the upstream (its limits, if any, acquired).
     Allowed,
     /// Visible tool, refused: arguments failed the rule's schema, or were not JSON.
@@ -49,8 +49,8 @@ pub enum Decision {
     Unreviewed,
 }
 
-impl Decision {
-    pub const ALL: [Decision; 11] = [
+impl AuditDecision {
+    pub const ALL: [AuditDecision; 11] = [
         Self::Allowed,
         Self::Refused,
         Self::UnknownTool,
@@ -127,7 +127,7 @@ pub struct AuditEvent {
     pub kind: TargetKind,
     /// The tool's name, the resource's URI or the prompt's name.
     pub tool: String,
-    pub decision: Decision,
+    pub decision: AuditDecision,
     /// JSON pointer of the policy part that decided (the rule, `hide`
     /// entry, limit or `default`).
     pub rule: Option<String>,
@@ -279,7 +279,7 @@ async fn notify_withheld(
 ) -> Result<(), StoreError> {
     for event in events {
         let Some(grant) = event.grant else { continue };
-        if event.decision != Decision::Unreviewed
+        if event.decision != AuditDecision::Unreviewed
             || event.upstream == UpstreamOutcome::NotCalled
             || !inserted.contains(&event.id.0)
         {
@@ -314,7 +314,7 @@ pub struct AuditFilter {
     pub server: Option<ServerId>,
     pub grant: Option<GrantId>,
     pub tool: Option<String>,
-    pub decision: Option<Decision>,
+    pub decision: Option<AuditDecision>,
     /// Inclusive.
     pub since: Option<DateTime<Utc>>,
     /// Exclusive.
@@ -356,7 +356,7 @@ pub async fn list(
     let tool = filter.tool.as_deref().map(storable_str);
     let events = sqlx::query!(
         r#"SELECT id, account_id, occurred_at, server_id, grant_id, session_hash,
-                  kind AS "kind: TargetKind", tool, decision AS "decision: Decision", rule,
+                  kind AS "kind: TargetKind", tool, decision AS "decision: AuditDecision", rule,
                   policy_version, reason, upstream AS "upstream: UpstreamOutcome", latency_ms,
                   argument_keys, arguments
            FROM audit_events
@@ -465,13 +465,13 @@ mod tests {
 
     #[test]
     fn decisions_have_stable_names() {
-        let names: Vec<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
-        crate::stored_enum::assert_stored_as(&Decision::ALL, &names);
-        for d in Decision::ALL {
-            assert_eq!(Decision::parse(d.as_str()), Some(d));
+        let names: Vec<&str> = AuditDecision::ALL.iter().map(|d| d.as_str()).collect();
+        crate::stored_enum::assert_stored_as(&AuditDecision::ALL, &names);
+        for d in AuditDecision::ALL {
+            assert_eq!(AuditDecision::parse(d.as_str()), Some(d));
             assert_eq!(serde_json::json!(d), serde_json::json!(d.as_str()));
         }
-        assert_eq!(Decision::parse("nope"), None);
+        assert_eq!(AuditDecision::parse("nope"), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use chrono::{SubsecRound, Utc};
-use toolgate_audit::{AuditEvent, Decision, RedisQueue, StreamConfig, UpstreamOutcome};
+use toolgate_audit::{AuditDecision, AuditEvent, RedisQueue, StreamConfig, UpstreamOutcome};
 use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
 
 pub fn redis_url() -> String {
@@ -36,7 +36,7 @@ pub fn event(account: AccountId, tool: &str) -> AuditEvent {
         session: None,
         kind: toolgate_store::target_kind::TargetKind::Tool,
         tool: tool.to_owned(),
-        decision: Decision::Allowed,
+        decision: AuditDecision::Allowed,
         rule: Some("/tools/x".to_owned()),
         policy_version: Some(1),
         reason: None,

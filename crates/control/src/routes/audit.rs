@@ -10,7 +10,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::PgPool;
-use toolgate_store::audit::{self, AuditCursor, AuditEvent, AuditFilter, Decision};
+use toolgate_store::audit::{self, AuditCursor, AuditDecision, AuditEvent, AuditFilter};
 use toolgate_store::ids::AccountId;
 use toolgate_store::page::{DEFAULT_LIMIT, MAX_LIMIT};
 use toolgate_store::Page;
@@ -90,8 +90,8 @@ impl AuditParams {
         let decision = self.decision.as_deref().and_then(|d| {
             v.check(
                 "decision",
-                Decision::parse(d).ok_or_else(|| {
-                    let names: Vec<&str> = Decision::ALL.iter().map(|d| d.as_str()).collect();
+                AuditDecision::parse(d).ok_or_else(|| {
+                    let names: Vec<&str> = AuditDecision::ALL.iter().map(|d| d.as_str()).collect();
                     format!("{d:?} is not one of {}", names.join(", "))
                 }),
             )

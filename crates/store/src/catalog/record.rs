@@ -8,7 +8,7 @@ use toolgate_catalog::ToolDefinition;
 use uuid::Uuid;
 
 use super::{CatalogStatus, ChangeKind};
-use crate::audit::{self, AuditEvent, Decision, UpstreamOutcome};
+use crate::audit::{self, AuditDecision, AuditEvent, UpstreamOutcome};
 use crate::error::StoreError;
 use crate::ids::{AccountId, EventId, ServerId, ToolId};
 use crate::servers::NewTools;
@@ -354,7 +354,7 @@ async fn record_drift(
         session: None,
         kind: TargetKind::Tool,
         tool: drift.tool.to_owned(),
-        decision: Decision::Unreviewed,
+        decision: AuditDecision::Unreviewed,
         rule: None,
         policy_version: None,
         reason: Some(format!(
