@@ -25,6 +25,7 @@ use crate::pins::PinCheck;
 use crate::plan::{plan, Judge};
 use crate::relay::{ListFilter, RelayContext};
 use crate::session::SessionBinding;
+use crate::settle::Settlement;
 use crate::ProxyState;
 
 /// A POST the gateway has read and checked: its body peeked, its protocol
@@ -133,7 +134,7 @@ pub async fn serve(
         subset(request.bytes, &admitted.forward)?
     };
     let witness = lists.then(|| trail.witness()).flatten();
-    let settlement = crate::settle::Settlement::start(
+    let settlement = Settlement::start(
         state.limiter.clone(),
         auth.account,
         admitted.admissions,
