@@ -210,7 +210,13 @@ impl Violations {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.0))
+            Err(self.into_error())
         }
+    }
+
+    /// The refusal of what was checked, when a value [`Violations::check`]
+    /// kept is missing (its violation is among these).
+    pub fn into_error(self) -> ApiError {
+        ApiError::Validation(self.0)
     }
 }

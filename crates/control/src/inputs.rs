@@ -92,21 +92,6 @@ pub fn slugify(name: &str) -> String {
     }
 }
 
-/// A server name, which is its slug in the gateway URL.
-pub fn server_name(raw: &str) -> Result<String, String> {
-    let ok = (1..=63).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !raw.starts_with('-')
-        && !raw.ends_with('-');
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err("must be 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen (it is the server's slug in its gateway URL)".to_owned())
-    }
-}
-
 /// Headers the gateway itself controls, which an upstream config must not set.
 const RESERVED_HEADERS: &[&str] = &[
     "host",
@@ -151,6 +136,7 @@ pub fn upstream_header(name: &str, value: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use toolgate_store::servers::ServerName;
 
     #[test]
     fn emails() {
@@ -213,10 +199,10 @@ mod tests {
 
     #[test]
     fn server_names() {
-        assert!(server_name("github").is_ok());
-        assert!(server_name("my-server-2").is_ok());
+        assert!(ServerName::parse("github").is_ok());
+        assert!(ServerName::parse("my-server-2").is_ok());
         for bad in ["", "GitHub", "-x", "x-", "a b", "a/b", &"a".repeat(64)] {
-            assert!(server_name(bad).is_err(), "{bad:?} accepted");
+            assert!(ServerName::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -197,7 +197,7 @@ async fn stored_headers_decrypt_with_the_key_for_the_gateway(pool: PgPool) {
         &key,
         account.id,
         toolgate_store::servers::NewServer {
-            name: "s",
+            name: &toolgate_store::servers::ServerName::parse("s").unwrap(),
             url: "https://93.184.216.34/",
             headers: &headers,
             timeout_ms: None,

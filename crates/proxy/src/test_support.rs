@@ -136,7 +136,7 @@ impl<'a> Seed<'a> {
         .await
         .unwrap();
         let tools = servers::NewServer {
-            name: "tools",
+            name: &servers::ServerName::parse("tools").unwrap(),
             url: self.upstream,
             headers: &self.upstream_headers,
             timeout_ms: Some(self.timeout_ms),

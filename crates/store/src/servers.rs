@@ -37,6 +37,33 @@ pub struct Server {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A server's name: its slug in the gateway URL. Parsed once, where it
+/// enters (the API), so everything past that holds a valid one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerName(String);
+
+impl ServerName {
+    /// 1 to 63 lowercase letters, digits and hyphens, not starting or
+    /// ending with a hyphen.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ok = (1..=63).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err("must be 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen (it is the server's slug in its gateway URL)".to_owned())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Whether a tool first seen on a server is callable before a person
 /// reviews it.
 #[derive(
@@ -130,7 +157,7 @@ pub fn open_headers(key: &SecretKey, sealed: &[u8]) -> Result<Headers, StoreErro
 }
 
 pub struct NewServer<'a> {
-    pub name: &'a str,
+    pub name: &'a ServerName,
     pub url: &'a str,
     pub headers: &'a Headers,
     pub timeout_ms: Option<i32>,
@@ -139,7 +166,7 @@ pub struct NewServer<'a> {
 
 #[derive(Default)]
 pub struct ServerPatch<'a> {
-    pub name: Option<&'a str>,
+    pub name: Option<&'a ServerName>,
     pub url: Option<&'a str>,
     /// Replaces every header when given.
     pub headers: Option<&'a Headers>,
@@ -195,7 +222,7 @@ pub async fn create(
                   created_at, updated_at"#,
         ServerId::new().0,
         account_id.0,
-        new.name,
+        new.name.as_str(),
         new.url,
         &names,
         sealed,
@@ -305,7 +332,7 @@ pub async fn update(
                   created_at, updated_at"#,
         id.0,
         account_id.0,
-        patch.name,
+        patch.name.map(ServerName::as_str),
         patch.url,
         patch.timeout_ms,
         set_headers,

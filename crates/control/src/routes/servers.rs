@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use toolgate_store::ids::ServerId;
-use toolgate_store::servers::{self, Headers, NewServer, NewTools, Server, ServerPatch};
+use toolgate_store::servers::{
+    self, Headers, NewServer, NewTools, Server, ServerName, ServerPatch,
+};
 use toolgate_store::{accounts, Page, PageRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -152,14 +154,14 @@ async fn create_server(
     ApiJson(input): ApiJson<ServerIn>,
 ) -> Result<(StatusCode, Json<ServerOut>), ApiError> {
     let mut violations = Violations::default();
-    let name = violations.check("/name", inputs::server_name(&input.name));
+    let name = violations.check("/name", ServerName::parse(&input.name));
     let url = violations.check("/url", state.guard.check_url(&input.url).await);
     let headers = check_headers(&mut violations, &input.headers);
     check_timeout(&mut violations, input.timeout_ms);
-    violations.into_result()?;
     let (Some(name), Some(url)) = (name, url) else {
-        return Err(ApiError::validation("", "invalid server"));
+        return Err(violations.into_error());
     };
+    violations.into_result()?;
 
     let server = servers::create(
         &state.pool,
@@ -230,7 +232,7 @@ async fn patch_server(
 ) -> Result<Json<ServerOut>, ApiError> {
     let mut violations = Violations::default();
     let name = match &input.name {
-        Some(name) => violations.check("/name", inputs::server_name(name)),
+        Some(name) => violations.check("/name", ServerName::parse(name)),
         None => None,
     };
     let url = match &input.url {
@@ -250,7 +252,7 @@ async fn patch_server(
         auth.account_id,
         id,
         ServerPatch {
-            name: name.as_deref(),
+            name: name.as_ref(),
             url: url.as_ref().map(url::Url::as_str),
             headers: headers.as_ref(),
             timeout_ms: input.timeout_ms,

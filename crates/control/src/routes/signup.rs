@@ -100,10 +100,10 @@ impl SignupIn {
         };
         violations.check("/password", inputs::password(&self.password));
         let name = violations.check("/account", inputs::display_name(&self.account));
-        violations.into_result()?;
         let (Some(email), Some(name)) = (email, name) else {
-            return Err(ApiError::validation("", "invalid sign-up"));
+            return Err(violations.into_error());
         };
+        violations.into_result()?;
         let valid = ValidSignup {
             email,
             name,

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use toolgate_store::secrets::SecretKey;
-use toolgate_store::servers::Headers;
+use toolgate_store::servers::{Headers, ServerName};
 use toolgate_store::{accounts, db, grants, policies, servers};
 
 #[derive(Parser)]
@@ -139,7 +139,7 @@ async fn seed_bench(
             key,
             account.id,
             servers::NewServer {
-                name,
+                name: &ServerName::parse(name).map_err(anyhow::Error::msg)?,
                 url,
                 headers: &headers,
                 timeout_ms: Some(10_000),
@@ -189,7 +189,7 @@ async fn seed_one(
         key,
         account.id,
         servers::NewServer {
-            name: "tools",
+            name: &ServerName::parse("tools").map_err(anyhow::Error::msg)?,
             url: upstream,
             headers: &headers,
             timeout_ms: Some(10_000),
