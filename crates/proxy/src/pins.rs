@@ -11,7 +11,8 @@
 //! No Postgres and no Redis: the hashes are in memory.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::RwLock;
 
 use toolgate_catalog::ToolDefinition;
 use toolgate_store::catalog::ToolPin;
@@ -56,15 +57,19 @@ impl ServerPins {
 }
 
 /// Definitions this replica saw an upstream serve for a pinned tool, other
-/// than the pinned one: (server, tool) to hash. Bounded: an upstream that
-/// churns definitions cannot grow it past [`MAX_SIGHTINGS`].
+/// than the pinned one: server, then tool name, to hash. Bounded: an
+/// upstream that churns definitions cannot grow it past [`MAX_SIGHTINGS`].
+/// Every call of a tool on a server with a catalog asks it, so asking an
+/// empty one takes no lock, and asking allocates nothing.
 #[derive(Default)]
 pub struct Sightings {
-    seen: Mutex<HashMap<SightingKey, Box<str>>>,
+    seen: RwLock<HashMap<ServerId, ToolHashes>>,
+    /// How many are kept (changed under the write lock).
+    count: AtomicUsize,
 }
 
-/// A server and one of its tools' names.
-type SightingKey = (ServerId, Box<str>);
+/// A server's tools by name, to the hash each was seen served with.
+type ToolHashes = HashMap<Box<str>, Box<str>>;
 
 /// Sightings kept at most; past it, the oldest knowledge is dropped whole
 /// (calls then fall back to what discovery recorded).
@@ -72,28 +77,51 @@ const MAX_SIGHTINGS: usize = 65_536;
 
 impl Sightings {
     fn get(&self, server: ServerId, name: &str) -> Option<Box<str>> {
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.get(&(server, Box::from(name))).cloned()
+        if self.count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let seen = self.seen.read().unwrap_or_else(|p| p.into_inner());
+        seen.get(&server)?.get(name).cloned()
     }
 
     /// Records that `hash` was served; whether it was not known before.
     fn saw(&self, server: ServerId, name: &str, hash: &str) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (server, Box::from(name));
-        if seen.get(&key).is_some_and(|known| **known == *hash) {
+        let mut seen = self.seen.write().unwrap_or_else(|p| p.into_inner());
+        let known = seen.get(&server).and_then(|tools| tools.get(name));
+        if known.is_some_and(|known| **known == *hash) {
             return false;
         }
-        if seen.len() >= MAX_SIGHTINGS {
+        let mut count = self.count.load(Ordering::Relaxed);
+        if count >= MAX_SIGHTINGS {
             seen.clear();
+            count = 0;
         }
-        seen.insert(key, hash.into());
+        if seen
+            .entry(server)
+            .or_default()
+            .insert(name.into(), hash.into())
+            .is_none()
+        {
+            count += 1;
+        }
+        self.count.store(count, Ordering::Release);
         true
     }
 
     fn forget(&self, server: ServerId, name: &str) {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if !seen.is_empty() {
-            seen.remove(&(server, Box::from(name)));
+        if self.count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut seen = self.seen.write().unwrap_or_else(|p| p.into_inner());
+        let Some(tools) = seen.get_mut(&server) else {
+            return;
+        };
+        if tools.remove(name).is_some() {
+            if tools.is_empty() {
+                seen.remove(&server);
+            }
+            let count = self.count.load(Ordering::Relaxed);
+            self.count.store(count.saturating_sub(1), Ordering::Release);
         }
     }
 }
@@ -262,6 +290,29 @@ mod tests {
             check.listed("echo", r#"{"name":"echo","description":7}"#),
             Listed::Withhold
         );
+    }
+
+    #[test]
+    fn sightings_are_counted_forgotten_and_bounded() {
+        let sightings = Sightings::default();
+        let server = ServerId::new();
+        assert!(sightings.saw(server, "a", "h1"));
+        assert!(!sightings.saw(server, "a", "h1"), "known already");
+        assert!(sightings.saw(server, "a", "h2"), "another definition");
+        assert_eq!(sightings.count.load(Ordering::Relaxed), 1);
+        assert_eq!(sightings.get(server, "a").as_deref(), Some("h2"));
+        sightings.forget(server, "a");
+        assert_eq!(sightings.get(server, "a"), None);
+        assert_eq!(sightings.count.load(Ordering::Relaxed), 0);
+        for n in 0..MAX_SIGHTINGS + 1 {
+            sightings.saw(server, &n.to_string(), "h");
+        }
+        assert_eq!(
+            sightings.count.load(Ordering::Relaxed),
+            1,
+            "cleared when full"
+        );
+        assert_eq!(sightings.get(server, "0"), None);
     }
 
     #[test]
