@@ -175,9 +175,8 @@ pub struct ServerPatch<'a> {
     pub new_tools: Option<NewTools>,
 }
 
-// Each query returning a `Server` reads the catalog's state from
-// `server_catalogs` (one row per server at most) by subqueries, which
-// `RETURNING` accepts as well as `SELECT`.
+// A `Server` is read from the view `server_views` (the row and its
+// catalog's state); writes return the id and read it back from there.
 
 fn seal_headers(
     key: &SecretKey,
@@ -202,24 +201,11 @@ pub async fn create(
     new: NewServer<'_>,
 ) -> Result<Server, StoreError> {
     let (names, sealed) = seal_headers(key, new.headers)?;
-    sqlx::query_as!(
-        Server,
+    let id = sqlx::query_scalar!(
         r#"INSERT INTO servers
                (id, account_id, name, url, header_names, headers_enc, timeout_ms, new_tools)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           RETURNING id AS "id: ServerId", account_id AS "account_id: AccountId", name, url,
-                  header_names, timeout_ms, trusted, new_tools AS "new_tools: NewTools",
-                  COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id),
-                           'pending') AS "catalog_status!: CatalogStatus",
-                  (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_checked_at,
-                  (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_tool_count,
-                  (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_detail,
-                  (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_era,
-                  created_at, updated_at"#,
+           RETURNING id AS "id: ServerId""#,
         ServerId::new().0,
         account_id.0,
         new.name.as_str(),
@@ -231,26 +217,20 @@ pub async fn create(
     )
     .fetch_one(pool)
     .await
-    .map_err(conflict_as("a server with this name"))
+    .map_err(conflict_as("a server with this name"))?;
+    get(pool, account_id, id).await
 }
 
 pub async fn get(pool: &PgPool, account_id: AccountId, id: ServerId) -> Result<Server, StoreError> {
     sqlx::query_as!(
         Server,
-        r#"SELECT id AS "id: ServerId", account_id AS "account_id: AccountId", name, url,
-                  header_names, timeout_ms, trusted, new_tools AS "new_tools: NewTools",
-                  COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id),
-                           'pending') AS "catalog_status!: CatalogStatus",
-                  (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_checked_at,
-                  (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_tool_count,
-                  (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_detail,
-                  (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_era,
-                  created_at, updated_at
-           FROM servers WHERE id = $1 AND account_id = $2"#,
+        r#"SELECT id AS "id!: ServerId", account_id AS "account_id!: AccountId", name AS "name!",
+                  url AS "url!", header_names AS "header_names!", timeout_ms AS "timeout_ms!",
+                  trusted AS "trusted!", new_tools AS "new_tools!: NewTools",
+                  catalog_status AS "catalog_status!: CatalogStatus", catalog_checked_at,
+                  catalog_tool_count, catalog_detail, catalog_era,
+                  created_at AS "created_at!", updated_at AS "updated_at!"
+           FROM server_views WHERE id = $1 AND account_id = $2"#,
         id.0,
         account_id.0,
     )
@@ -266,20 +246,13 @@ pub async fn list(
 ) -> Result<Page<Server>, StoreError> {
     let rows = sqlx::query_as!(
         Server,
-        r#"SELECT id AS "id: ServerId", account_id AS "account_id: AccountId", name, url,
-                  header_names, timeout_ms, trusted, new_tools AS "new_tools: NewTools",
-                  COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id),
-                           'pending') AS "catalog_status!: CatalogStatus",
-                  (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_checked_at,
-                  (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_tool_count,
-                  (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_detail,
-                  (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_era,
-                  created_at, updated_at
-           FROM servers
+        r#"SELECT id AS "id!: ServerId", account_id AS "account_id!: AccountId", name AS "name!",
+                  url AS "url!", header_names AS "header_names!", timeout_ms AS "timeout_ms!",
+                  trusted AS "trusted!", new_tools AS "new_tools!: NewTools",
+                  catalog_status AS "catalog_status!: CatalogStatus", catalog_checked_at,
+                  catalog_tool_count, catalog_detail, catalog_era,
+                  created_at AS "created_at!", updated_at AS "updated_at!"
+           FROM server_views
            WHERE account_id = $1 AND ($2::uuid IS NULL OR id > $2)
            ORDER BY id LIMIT $3"#,
         account_id.0,
@@ -305,8 +278,7 @@ pub async fn update(
         }
         None => (false, Vec::new(), None),
     };
-    sqlx::query_as!(
-        Server,
+    let id = sqlx::query_scalar!(
         r#"UPDATE servers SET
                name = COALESCE($3, name),
                url = COALESCE($4, url),
@@ -317,19 +289,7 @@ pub async fn update(
                headers_enc = CASE WHEN $6 THEN $8 ELSE headers_enc END,
                updated_at = now()
            WHERE id = $1 AND account_id = $2
-           RETURNING id AS "id: ServerId", account_id AS "account_id: AccountId", name, url,
-                  header_names, timeout_ms, trusted, new_tools AS "new_tools: NewTools",
-                  COALESCE((SELECT c.status FROM server_catalogs c WHERE c.server_id = servers.id),
-                           'pending') AS "catalog_status!: CatalogStatus",
-                  (SELECT c.checked_at FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_checked_at,
-                  (SELECT c.tool_count FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_tool_count,
-                  (SELECT c.detail FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_detail,
-                  (SELECT c.era FROM server_catalogs c WHERE c.server_id = servers.id)
-                      AS catalog_era,
-                  created_at, updated_at"#,
+           RETURNING id AS "id: ServerId""#,
         id.0,
         account_id.0,
         patch.name.map(ServerName::as_str),
@@ -344,7 +304,8 @@ pub async fn update(
     .fetch_optional(pool)
     .await
     .map_err(conflict_as("a server with this name"))?
-    .ok_or(StoreError::NotFound)
+    .ok_or(StoreError::NotFound)?;
+    get(pool, account_id, id).await
 }
 
 pub async fn delete(pool: &PgPool, account_id: AccountId, id: ServerId) -> Result<(), StoreError> {
