@@ -398,9 +398,10 @@ pub fn is_route_path(path: &str) -> bool {
 /// The role matrix as a Markdown table, for the README (a test keeps the
 /// README's copy current).
 pub fn matrix_markdown() -> String {
-    let mut out =
-        String::from("| Permission | admin | policy_manager | approver | viewer | auditor |\n");
-    out.push_str("|---|:-:|:-:|:-:|:-:|:-:|\n");
+    let mut out = String::from(
+        "| Permission | admin | policy_manager | approver | viewer | auditor | Routes |\n",
+    );
+    out.push_str("|---|:-:|:-:|:-:|:-:|:-:|---|\n");
     for permission in ALL {
         out.push_str(&format!("| {permission:?} |"));
         for role in Role::ALL {
@@ -410,7 +411,12 @@ pub fn matrix_markdown() -> String {
                 " |"
             });
         }
-        out.push('\n');
+        let routes: Vec<String> = ROUTES
+            .iter()
+            .filter(|r| r.access == Access::Role(permission))
+            .map(|r| format!("`{} {}`", r.method, r.path))
+            .collect();
+        out.push_str(&format!(" {} |\n", routes.join(", ")));
     }
     out
 }
