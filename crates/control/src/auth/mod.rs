@@ -36,6 +36,10 @@ pub struct Auth {
     pub session: Option<SessionId>,
     /// Who, in words, for the account's trail: the email or the key's name.
     pub label: String,
+    /// The person whose role bounds the caller's: the signed-in user, or the
+    /// key's creator (`None` for a key made before roles existed). A key
+    /// this caller makes answers to the same person.
+    pub person: Option<UserId>,
 }
 
 impl Auth {
@@ -94,6 +98,7 @@ impl Auth {
                 role: key.role,
                 session: None,
                 label: key.name,
+                person: key.created_by,
             });
         }
         let claims = state
@@ -111,6 +116,7 @@ impl Auth {
             role,
             session: Some(claims.sid),
             label: email,
+            person: Some(claims.sub),
         })
     }
 }
