@@ -4,8 +4,9 @@
 //! problem, or (for callers it serves) a 404 for another account's ids.
 //! The expectations are written here from the role descriptions, not read
 //! from the permission table, and a documented route without one fails.
-//! Then the finer rules: credentials stay with admins, and a key is never
-//! stronger than its creator.
+//! Then the finer rules: credentials stay with admins, a key is never
+//! stronger than its creator, and another account's ids in a body are not
+//! found either.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
@@ -871,4 +872,53 @@ async fn a_key_is_never_stronger_than_its_creator(pool: PgPool) {
             r.raw
         );
     }
+}
+
+/// Another account's ids in a body are not found either: a grant to its
+/// server, a hand-over to its admin, a switch into it.
+#[sqlx::test(migrations = "../../migrations")]
+async fn another_accounts_ids_in_bodies_are_not_found(pool: PgPool) {
+    let (w, _) = world(pool).await;
+    let app = &w.app;
+    let o = &w.other;
+    for token in [&w.acme.token, &w.setup] {
+        let grant = app
+            .post(
+                "/v1/grants",
+                token,
+                json!({"name": "sneaky", "servers": [o.tenant.server.to_string()]}),
+            )
+            .await;
+        assert!(
+            not_problem(&grant, StatusCode::NOT_FOUND).is_none(),
+            "{}",
+            grant.raw
+        );
+    }
+    let handover = app
+        .post(
+            "/v1/account/handover",
+            &w.acme.token,
+            json!({"to": o.member, "then": "viewer"}),
+        )
+        .await;
+    assert!(
+        not_problem(&handover, StatusCode::NOT_FOUND).is_none(),
+        "{}",
+        handover.raw
+    );
+    let me = app.get("/v1/me", &w.acme.token).await;
+    assert_eq!(me.body["role"], "admin", "nothing was handed over");
+    let switch = app
+        .post(
+            "/v1/me/switch",
+            &w.acme.token,
+            json!({"account_id": o.tenant.account.to_string()}),
+        )
+        .await;
+    assert!(
+        not_problem(&switch, StatusCode::NOT_FOUND).is_none(),
+        "{}",
+        switch.raw
+    );
 }
