@@ -13,6 +13,7 @@ pub mod inputs;
 pub mod mail;
 pub mod openapi;
 mod rejections;
+pub mod replay;
 pub mod routes;
 pub mod state;
 pub mod webhooks;
@@ -38,6 +39,7 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::servers::router())
         .merge(routes::grants::router())
         .merge(routes::policies::router())
+        .merge(routes::rollout::router())
         .merge(routes::audit::router())
         .merge(routes::approvals::router())
         .merge(routes::catalog::router())

@@ -99,6 +99,9 @@ pub struct Plan {
 #[derive(Clone, Copy)]
 pub struct Judge<'a> {
     pub policy: &'a CompiledPolicy,
+    /// The server's shadow policy: what it decides is noted for the audit
+    /// trail beside the live decision, and nothing else.
+    pub shadow: Option<&'a CompiledPolicy>,
     /// The server's pinned tool definitions, once its catalog is known.
     pub pins: Option<PinCheck<'a>>,
     pub version: ProtocolVersion,
@@ -205,6 +208,7 @@ fn target<'m>(message: &'m Message<'_>) -> Option<Target<'m>> {
 fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, RequestDecision) {
     let Judge {
         policy,
+        shadow,
         pins,
         version,
         audit,
@@ -266,7 +270,11 @@ fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, R
         }
     };
     let decision = policy.decide_of(kind, name, &arguments);
-    let note = audit.then(|| CallNote::new(id, kind, name, &arguments, policy, &decision));
+    // The shadow is pure and only recorded: judged only when audited.
+    let note = audit.then(|| {
+        CallNote::new(id, kind, name, &arguments, policy, &decision)
+            .shadowed(shadow, kind, name, &arguments)
+    });
     // A limited call counts as forwarded until a limit refuses it.
     let action = match decision {
         Decision::Allow { limits } if limits.is_empty() => {
@@ -389,6 +397,7 @@ mod tests {
     fn judge(policy: &CompiledPolicy, version: ProtocolVersion) -> Judge<'_> {
         Judge {
             policy,
+            shadow: None,
             pins: None,
             version,
             audit: false,

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod grants;
 pub mod health;
 pub mod policies;
+pub mod rollout;
 pub mod servers;
 pub mod signup;
 
