@@ -48,7 +48,7 @@ async def test_shadow_reports_the_calls_it_would_refuse_and_promoting_refuses_th
             assert time.monotonic() < deadline, "the shadow never reached the gateway"
         for i in range(6):
             result = await c.call_tool("add", {"a": i, "b": 1})
-            assert not result.isError, result
+            assert not result.is_error, result
         echoes = len(audit(t, sid, "echo"))
 
     # Six `add` events, each allowed live and refused by the shadow.
@@ -93,7 +93,7 @@ async def test_shadow_reports_the_calls_it_would_refuse_and_promoting_refuses_th
                 break
             assert time.monotonic() < deadline, "the promoted policy never reached the gateway"
             await asyncio.sleep(0.1)
-        assert (await c.call_tool("echo", {"message": "still"})).isError is False
+        assert (await c.call_tool("echo", {"message": "still"})).is_error is False
 
 
 async def test_shadow_routes_validate_and_wall_off_other_accounts(upstream_py: Any, gate: Any, toolgate: Any, rest: Any) -> None:
