@@ -323,7 +323,7 @@ impl Differences {
     /// The changes, largest groups first, and the unjudged calls.
     pub fn finish(self) -> (Vec<Change>, Vec<Unjudged>) {
         let mut changes: Vec<Change> = self.changes.into_values().collect();
-        changes.sort_by(|a, b| b.count.cmp(&a.count));
+        changes.sort_by_key(|c| std::cmp::Reverse(c.count));
         let unjudged = self
             .unjudged
             .into_iter()
