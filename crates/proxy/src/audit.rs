@@ -210,6 +210,11 @@ impl CallNote {
     pub(crate) fn decision(&self) -> Recorded {
         self.decision
     }
+
+    #[cfg(test)]
+    pub(crate) fn shadow(&self) -> Option<&ShadowVerdict> {
+        self.shadow.as_ref()
+    }
 }
 
 /// The store's name for a policy [`Kind`].

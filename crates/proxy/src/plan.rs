@@ -655,6 +655,50 @@ mod tests {
     }
 
     #[test]
+    fn the_shadow_is_noted_beside_the_live_decision_and_never_acted_on() {
+        let shadow = toolgate_policy::parse(&json!({
+            "version": "1",
+            "default": "deny",
+            "tools": {
+                "add": {"action": "deny"},
+                "echo": {"limits": [{"counter": "shadow_echo", "window": "minute", "max": 1, "scope": "grant"}]}
+            }
+        }))
+        .unwrap();
+        let live = policy();
+        let judged = |body: &str, audit: bool| {
+            plan(
+                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+                Judge {
+                    shadow: Some(&shadow),
+                    audit,
+                    ..judge(&live, ProtocolVersion::V2025_03_26)
+                },
+            )
+        };
+        let add = judged(&call(1, "add", json!({"a": 1})), true);
+        assert!(
+            matches!(steps(&add)[..], [Step::Forward]),
+            "the live policy acts"
+        );
+        let note = add.messages[0].note.as_ref().unwrap();
+        assert_eq!(note.decision(), toolgate_audit::AuditDecision::Allowed);
+        let verdict = note.shadow().unwrap();
+        assert_eq!(verdict.decision, toolgate_audit::AuditDecision::UnknownTool);
+        assert_eq!(verdict.rule.as_deref(), Some("/tools/add"));
+        // Shadow limits are named, never acquired: the live step has none.
+        let echo = judged(&call(2, "echo", json!({"message": "hi"})), true);
+        assert!(matches!(steps(&echo)[..], [Step::Forward]));
+        let verdict = echo.messages[0].note.as_ref().unwrap().shadow().unwrap();
+        assert_eq!(verdict.decision, toolgate_audit::AuditDecision::Allowed);
+        assert_eq!(verdict.counters, vec!["shadow_echo".to_owned()]);
+        // Unaudited: nothing to record, so the shadow is not judged.
+        assert!(judged(&call(3, "add", json!({})), false).messages[0]
+            .note
+            .is_none());
+    }
+
+    #[test]
     fn hidden_tools_stay_unknown_whatever_their_arguments() {
         for arguments in [r#"{"n":1,"n":2}"#, r#"{"n":10.0000000000000000001}"#] {
             for name in ["get-env", "wipe", "nope"] {
