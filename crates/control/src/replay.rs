@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use toolgate_limits::{Algorithm, LimitRequest, MemoryCounters, Outcome};
+use toolgate_mcp::Ambiguity;
 use toolgate_policy::{CompiledPolicy, Decision, Kind, LimitAcquire, RefusalKind, Scope};
 use toolgate_store::audit::{AuditDecision, UpstreamOutcome};
 use toolgate_store::audit_replay::RecordedCall;
@@ -96,6 +97,17 @@ pub enum Verdict {
 /// `None` when a policy judged it. Such calls are refused whatever the
 /// policy says, so no replay judges them.
 pub fn refused_before_policy(call: &RecordedCall) -> Option<&'static str> {
+    // Refused for arguments the upstream could read otherwise than the
+    // policy (a repeated key, an inexact number): judging them again would
+    // judge other values than the agent sent.
+    if call.decision == AuditDecision::Refused
+        && call.reason.as_deref().is_some_and(Ambiguity::is_reason)
+    {
+        return Some(
+            "refused before the policy judged it: the arguments were ambiguous (a repeated \
+             key, an inexact number, too deep)",
+        );
+    }
     if call.rule.is_some() && call.decision != AuditDecision::Unreviewed {
         return None;
     }
@@ -419,6 +431,7 @@ mod tests {
             tool: tool.to_owned(),
             decision: AuditDecision::Allowed,
             rule: Some("/default".to_owned()),
+            reason: None,
             upstream: UpstreamOutcome::Ok,
             argument_keys: Vec::new(),
             arguments: None,
@@ -506,8 +519,14 @@ mod tests {
         pinned.rule = None;
         pinned.upstream = UpstreamOutcome::NotCalled;
         sim.replay(&pinned);
+        let mut ambiguous = call("t", 4, grant);
+        ambiguous.decision = AuditDecision::Refused;
+        ambiguous.reason =
+            Some("the arguments repeat the key \"n\" (at /n); send each key once".into());
+        sim.replay(&ambiguous);
         let (_, unjudged) = sim.differences.finish();
-        assert_eq!(unjudged.len(), 1);
-        assert!(unjudged[0].reason.contains("pinned"));
+        assert_eq!(unjudged.len(), 2, "{unjudged:?}");
+        assert!(unjudged.iter().any(|u| u.reason.contains("pinned")));
+        assert!(unjudged.iter().any(|u| u.reason.contains("ambiguous")));
     }
 }

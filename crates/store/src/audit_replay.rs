@@ -24,6 +24,8 @@ pub struct RecordedCall {
     pub tool: String,
     pub decision: AuditDecision,
     pub rule: Option<String>,
+    /// Why the call was refused.
+    pub reason: Option<String>,
     pub upstream: UpstreamOutcome,
     pub argument_keys: Vec<String>,
     /// The argument values, only when the rule in force kept them.
@@ -70,7 +72,7 @@ pub fn page(
 ) -> BoxStream<'_, Result<RecordedCall, StoreError>> {
     sqlx::query!(
         r#"SELECT id, occurred_at, grant_id, session_hash, kind AS "kind: TargetKind", tool,
-                  decision AS "decision: AuditDecision", rule,
+                  decision AS "decision: AuditDecision", rule, reason,
                   upstream AS "upstream: UpstreamOutcome", argument_keys, arguments,
                   shadow_decision AS "shadow_decision: AuditDecision", shadow_rule, shadow_counters
            FROM audit_events
@@ -101,6 +103,7 @@ pub fn page(
             tool: row.tool,
             decision: row.decision,
             rule: row.rule,
+            reason: row.reason,
             upstream: row.upstream,
             argument_keys: row.argument_keys,
             arguments: row.arguments,
