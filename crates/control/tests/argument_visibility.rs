@@ -94,6 +94,7 @@ async fn only_roles_that_may_see_argument_values_see_them(pool: PgPool) {
         latency_ms: 3,
         argument_keys: vec!["card".to_owned()],
         arguments: Some(json!({"card": AUDIT_VALUE, "nested": [{"again": AUDIT_VALUE}]})),
+        shadow: None,
     };
     let mut tx = pool.begin().await.unwrap();
     assert_eq!(insert_batch(&mut tx, &[event]).await.unwrap(), 1);

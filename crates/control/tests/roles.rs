@@ -124,6 +124,15 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/v1/servers/{id}/policy", Roles(READERS)),
     ("GET", "/v1/servers/{id}/policy/versions", Roles(READERS)),
     ("GET", "/v1/servers/{id}/policy/recommended", Roles(READERS)),
+    ("POST", "/v1/servers/{id}/policy/simulate", Roles(READERS)),
+    ("GET", "/v1/servers/{id}/policy/shadow", Roles(READERS)),
+    ("PUT", "/v1/servers/{id}/policy/shadow", Roles(MANAGERS)),
+    ("DELETE", "/v1/servers/{id}/policy/shadow", Roles(MANAGERS)),
+    (
+        "POST",
+        "/v1/servers/{id}/policy/shadow/promote",
+        Roles(MANAGERS),
+    ),
     ("POST", "/v1/grants", Roles(ADMIN)),
     ("GET", "/v1/grants", Roles(READERS)),
     ("GET", "/v1/grants/{id}", Roles(READERS)),
@@ -455,6 +464,18 @@ impl World {
         } else {
             String::new()
         };
+        // A shadow to read, remove or promote, set afresh for each call.
+        if template.starts_with("/v1/servers/{id}/policy/shadow") && method != "PUT" {
+            let r = app
+                .call(
+                    axum::http::Method::PUT,
+                    &format!("/v1/servers/{id}/policy/shadow"),
+                    Some(setup),
+                    Some(common::policy("deny")),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+        }
         let path = template.replace("{id}", &id).replace("{name}", TOOL);
         let body = self.body(method, template, n).await;
         (path, body)
@@ -534,6 +555,10 @@ impl World {
             }
             ("PATCH", "/v1/servers/{id}") => json!({"timeout_ms": 5000}),
             ("PUT", "/v1/servers/{id}/policy") => common::policy("allow"),
+            ("POST", "/v1/servers/{id}/policy/simulate") => {
+                json!({"document": common::policy("deny")})
+            }
+            ("PUT", "/v1/servers/{id}/policy/shadow") => common::policy("deny"),
             ("POST", "/v1/grants") => json!({"name": format!("agent {n}")}),
             ("POST", "/v1/approvals/{id}/approve" | "/v1/approvals/{id}/deny") => {
                 json!({"reason": "checked"})

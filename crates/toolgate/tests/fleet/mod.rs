@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use toolgate_proxy::test_support::{
     database_url, fresh_database, json_response, post_mcp, serve, Seed,
 };
-use toolgate_store::ids::{AccountId, ServerId};
+use toolgate_store::ids::{AccountId, GrantId, ServerId};
 use toolgate_store::secrets::SecretKey;
 
 pub const SECRET_KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -67,8 +67,12 @@ pub struct Fleet {
     children: Vec<Child>,
     pub urls: Vec<String>,
     pub token: String,
+    /// The grant `token` belongs to.
+    pub grant: GrantId,
     pub account: AccountId,
     pub server: ServerId,
+    /// The name the fleet was started with (its database is named after it).
+    pub name: String,
     /// The account's slug, as in the gateway URLs.
     pub slug: String,
     redis_url: String,
@@ -187,8 +191,10 @@ impl Fleet {
                 .map(|u| format!("{u}{}", seeded.path()))
                 .collect(),
             token: seeded.token().to_owned(),
+            grant: seeded.grants[0].id,
             account: seeded.account,
             server: seeded.server,
+            name: name.to_owned(),
             slug: seeded.slug,
             redis_url: redis_url.to_owned(),
             namespace: redis_namespace(name),
