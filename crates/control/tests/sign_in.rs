@@ -94,7 +94,12 @@ async fn the_failure_after_the_free_ones_is_429_and_the_right_password_passes_af
 ) {
     // Each wait leaves a login (an argon2 verification) ample time.
     let app = app(pool, settings(3, 100, 1500));
-    assert_eq!(signup(&app, CLIENT, "ada@example.com", PASSWORD).await.status, StatusCode::CREATED);
+    assert_eq!(
+        signup(&app, CLIENT, "ada@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
     for _ in 0..3 {
         let r = login(&app, CLIENT, "ada@example.com", "wrong password!").await;
         r.problem(StatusCode::UNAUTHORIZED);
@@ -128,15 +133,27 @@ async fn the_backoff_doubles_with_each_failure_after_the_free_ones(pool: PgPool)
     let app = app(pool, settings(1, 100, 1000));
     let email = "nobody@example.com";
     // The first failure locks for 1 s.
-    login(&app, CLIENT, email, "wrong password!").await.problem(StatusCode::UNAUTHORIZED);
-    assert_eq!(retry_after(&login(&app, CLIENT, email, "wrong password!").await), 1);
+    login(&app, CLIENT, email, "wrong password!")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        retry_after(&login(&app, CLIENT, email, "wrong password!").await),
+        1
+    );
     tokio::time::sleep(Duration::from_millis(1050)).await;
     // The lock passed; this failure locks for 2 s: still locked after 1.
-    login(&app, CLIENT, email, "wrong password!").await.problem(StatusCode::UNAUTHORIZED);
+    login(&app, CLIENT, email, "wrong password!")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
     tokio::time::sleep(Duration::from_millis(1050)).await;
-    assert_eq!(retry_after(&login(&app, CLIENT, email, "wrong password!").await), 1);
+    assert_eq!(
+        retry_after(&login(&app, CLIENT, email, "wrong password!").await),
+        1
+    );
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    login(&app, CLIENT, email, "wrong password!").await.problem(StatusCode::UNAUTHORIZED);
+    login(&app, CLIENT, email, "wrong password!")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -146,16 +163,27 @@ async fn a_locked_unknown_email_answers_exactly_as_a_locked_registered_one(pool:
     let mut answers = Vec::new();
     for email in ["ada@example.com", "nobody@example.com"] {
         for _ in 0..2 {
-            login(&app, CLIENT, email, "wrong password!").await.problem(StatusCode::UNAUTHORIZED);
+            login(&app, CLIENT, email, "wrong password!")
+                .await
+                .problem(StatusCode::UNAUTHORIZED);
         }
         let r = login(&app, CLIENT, email, "wrong password!").await;
         assert_eq!(retry_after(&r), 5);
-        answers.push((r.status, r.headers.get(header::RETRY_AFTER).cloned(), r.body));
+        answers.push((
+            r.status,
+            r.headers.get(header::RETRY_AFTER).cloned(),
+            r.body,
+        ));
     }
-    assert_eq!(answers[0], answers[1], "a lock must not tell whether the email is registered");
+    assert_eq!(
+        answers[0], answers[1],
+        "a lock must not tell whether the email is registered"
+    );
     // Unparseable addresses are counted too, by what was typed.
     for _ in 0..2 {
-        login(&app, CLIENT, "not an email", "wrong password!").await.problem(StatusCode::UNAUTHORIZED);
+        login(&app, CLIENT, "not an email", "wrong password!")
+            .await
+            .problem(StatusCode::UNAUTHORIZED);
     }
     retry_after(&login(&app, CLIENT, "NOT AN EMAIL ", "x").await);
 }
@@ -166,7 +194,9 @@ async fn failures_from_one_address_lock_it_across_emails(pool: PgPool) {
     app.signup("ada@example.com", "Acme").await;
     for i in 0..4 {
         let email = format!("guess{i}@example.com");
-        login(&app, CLIENT, &email, "wrong password!").await.problem(StatusCode::UNAUTHORIZED);
+        login(&app, CLIENT, &email, "wrong password!")
+            .await
+            .problem(StatusCode::UNAUTHORIZED);
     }
     // A fifth email from the same address waits; even a right password.
     retry_after(&login(&app, CLIENT, "guess9@example.com", "wrong password!").await);
@@ -178,7 +208,9 @@ async fn failures_from_one_address_lock_it_across_emails(pool: PgPool) {
     let v6 = "[2001:db8:1:2::1]:1";
     for i in 0..4 {
         let email = format!("six{i}@example.com");
-        login(&app, v6, &email, "wrong password!").await.problem(StatusCode::UNAUTHORIZED);
+        login(&app, v6, &email, "wrong password!")
+            .await
+            .problem(StatusCode::UNAUTHORIZED);
     }
     retry_after(&login(&app, "[2001:db8:1:2:ffff::9]:2", "x@example.com", "y").await);
 }
@@ -195,10 +227,19 @@ async fn successes_do_not_count_against_the_address(pool: PgPool) {
     // But successes do not wash failures away either.
     for i in 0..2 {
         let email = format!("guess{i}@example.com");
-        login(&app, CLIENT, &email, "wrong password!").await.problem(StatusCode::UNAUTHORIZED);
-        assert_eq!(login(&app, CLIENT, "ada@example.com", PASSWORD).await.status, StatusCode::OK);
+        login(&app, CLIENT, &email, "wrong password!")
+            .await
+            .problem(StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            login(&app, CLIENT, "ada@example.com", PASSWORD)
+                .await
+                .status,
+            StatusCode::OK
+        );
     }
-    login(&app, CLIENT, "guess3@example.com", "wrong").await.problem(StatusCode::UNAUTHORIZED);
+    login(&app, CLIENT, "guess3@example.com", "wrong")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
     retry_after(&login(&app, CLIENT, "guess4@example.com", "wrong").await);
 }
 
@@ -209,12 +250,18 @@ async fn sign_ups_per_address_are_limited(pool: PgPool) {
     let weak = signup(&app, CLIENT, "weak@example.com", "password1234").await;
     assert_eq!(weak.error_paths(), ["/password"]);
     for email in ["a@example.com", "b@example.com"] {
-        assert_eq!(signup(&app, CLIENT, email, PASSWORD).await.status, StatusCode::CREATED);
+        assert_eq!(
+            signup(&app, CLIENT, email, PASSWORD).await.status,
+            StatusCode::CREATED
+        );
     }
     let third = signup(&app, CLIENT, "c@example.com", PASSWORD).await;
     let wait = retry_after(&third);
     assert!((3590..=3600).contains(&wait), "{wait}");
-    assert!(third.body["detail"].as_str().unwrap().starts_with("too many sign-ups"));
+    assert!(third.body["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("too many sign-ups"));
     let other = signup(&app, OTHER_CLIENT, "c@example.com", PASSWORD).await;
     assert_eq!(other.status, StatusCode::CREATED, "{}", other.raw);
 }
@@ -235,11 +282,17 @@ async fn behind_trusted_proxies_the_forwarded_client_is_counted(pool: PgPool) {
     };
     // The client forges a left-most entry each time; the proxy appends the
     // address it saw, which is what counts.
-    attempt("1.1.1.1, 198.51.100.7", "a@example.com").await.problem(StatusCode::UNAUTHORIZED);
-    attempt("2.2.2.2, 198.51.100.7", "b@example.com").await.problem(StatusCode::UNAUTHORIZED);
+    attempt("1.1.1.1, 198.51.100.7", "a@example.com")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+    attempt("2.2.2.2, 198.51.100.7", "b@example.com")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
     retry_after(&attempt("3.3.3.3, 198.51.100.7", "c@example.com").await);
     // Another client behind the same proxy is not held up.
-    attempt("198.51.100.8", "d@example.com").await.problem(StatusCode::UNAUTHORIZED);
+    attempt("198.51.100.8", "d@example.com")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
 
     // From an untrusted peer the header is ignored: the peer is the client.
     let direct = |forwarded: &'static str, email: &'static str| {
@@ -247,8 +300,12 @@ async fn behind_trusted_proxies_the_forwarded_client_is_counted(pool: PgPool) {
         let app = &app;
         async move { post_from(app, OTHER_CLIENT, Some(forwarded), "/v1/login", body).await }
     };
-    direct("192.0.2.1", "e@example.com").await.problem(StatusCode::UNAUTHORIZED);
-    direct("192.0.2.2", "f@example.com").await.problem(StatusCode::UNAUTHORIZED);
+    direct("192.0.2.1", "e@example.com")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+    direct("192.0.2.2", "f@example.com")
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
     retry_after(&direct("192.0.2.3", "g@example.com").await);
 }
 
@@ -261,14 +318,18 @@ async fn weak_passwords_are_refused_with_advice_at_their_pointer(pool: PgPool) {
         ("acmecorp2026!", "is too easy to guess"),
         ("short", "must be at least 10 characters"),
     ] {
-        let body = json!({"email": "ada@acmecorp.com", "password": password, "account": "AcmeCorp"});
+        let body =
+            json!({"email": "ada@acmecorp.com", "password": password, "account": "AcmeCorp"});
         let r = app
             .call(axum::http::Method::POST, "/v1/signup", None, Some(body))
             .await;
         assert_eq!(r.error_paths(), ["/password"], "{password}");
         let message = r.body["errors"][0]["message"].as_str().unwrap();
         assert!(message.starts_with(says), "{password}: {message}");
-        assert!(!message.contains(password), "the password is never echoed: {message}");
+        assert!(
+            !message.contains(password),
+            "the password is never echoed: {message}"
+        );
     }
     app.signup("ada@acmecorp.com", "AcmeCorp").await;
 }

@@ -23,7 +23,10 @@ fn redis_url() -> String {
 
 /// A namespace of this test's own, so runs never share state.
 fn namespace(test: &str) -> String {
-    format!("toolgate-test-signin-{test}-{}", uuid::Uuid::new_v4().simple())
+    format!(
+        "toolgate-test-signin-{test}-{}",
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 fn settings(per_email: u32, per_address: u32, base_ms: u64, max_ms: u64) -> ThrottleSettings {
@@ -87,7 +90,11 @@ async fn failures_on_either_replica_lock_the_email_on_both() {
     let client: IpAddr = "198.51.100.7".parse().unwrap();
     // Three failures, alternating replicas: the third locks for 1.5 s.
     for (i, replica) in [&a, &b, &a].into_iter().enumerate() {
-        assert_eq!(claim(replica, "ada@example.com", Some(client)).await, None, "{i}");
+        assert_eq!(
+            claim(replica, "ada@example.com", Some(client)).await,
+            None,
+            "{i}"
+        );
     }
     assert_eq!(claim(&b, "Ada@Example.com", Some(client)).await, Some(2));
     assert_eq!(claim(&a, "ada@example.com", None).await, Some(2));
@@ -95,7 +102,10 @@ async fn failures_on_either_replica_lock_the_email_on_both() {
     assert_eq!(claim(&b, "bob@example.com", Some(client)).await, None);
 
     tokio::time::sleep(Duration::from_millis(1600)).await;
-    let granted = b.claim_login("ada@example.com", Some(client)).await.unwrap();
+    let granted = b
+        .claim_login("ada@example.com", Some(client))
+        .await
+        .unwrap();
     // The right password: forgotten on every replica.
     b.login_succeeded(granted).await;
     for replica in [&a, &b, &a] {
@@ -122,7 +132,10 @@ async fn failures_from_one_address_lock_it_across_emails_and_replicas() {
     let client: IpAddr = "2001:db8::7".parse().unwrap();
     for i in 0..4 {
         let replica = if i % 2 == 0 { &a } else { &b };
-        assert_eq!(claim(replica, &format!("u{i}@example.com"), Some(client)).await, None);
+        assert_eq!(
+            claim(replica, &format!("u{i}@example.com"), Some(client)).await,
+            None
+        );
     }
     assert_eq!(claim(&a, "u9@example.com", Some(client)).await, Some(5));
     // Its /64 neighbour is the same client; another block is not.
@@ -193,8 +206,8 @@ async fn sign_ups_are_counted_across_replicas() {
 #[sqlx::test(migrations = "../../migrations")]
 async fn without_redis_sign_in_is_unavailable_not_unthrottled(pool: PgPool) {
     // Nothing listens on port 1.
-    let throttle = Throttle::redis("redis://127.0.0.1:1", "down", ThrottleSettings::default())
-        .unwrap();
+    let throttle =
+        Throttle::redis("redis://127.0.0.1:1", "down", ThrottleSettings::default()).unwrap();
     let app = TestApp::adjusted(pool, |state| state.with_throttle(throttle));
     let r = app
         .call(
@@ -207,7 +220,10 @@ async fn without_redis_sign_in_is_unavailable_not_unthrottled(pool: PgPool) {
     let problem = r.problem(StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(problem["type"], "/problems/unavailable");
     assert!(
-        problem["detail"].as_str().unwrap().starts_with("sign-in is temporarily unavailable"),
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("sign-in is temporarily unavailable"),
         "{}",
         r.raw
     );

@@ -135,8 +135,17 @@ async fn the_address_and_sign_up_limits_hold_across_replicas() {
     );
 
     // Failed logins for three different emails from this address lock it.
-    for (replica, email) in [(0, "x@example.com"), (1, "y@example.com"), (0, "z@example.com")] {
-        assert_eq!(login(&fleet, replica, email, "wrong password!").await.status, 401);
+    for (replica, email) in [
+        (0, "x@example.com"),
+        (1, "y@example.com"),
+        (0, "z@example.com"),
+    ] {
+        assert_eq!(
+            login(&fleet, replica, email, "wrong password!")
+                .await
+                .status,
+            401
+        );
     }
     for replica in [0, 1] {
         let r = login(&fleet, replica, "a@example.com", PASSWORD).await;

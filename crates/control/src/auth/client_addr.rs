@@ -28,9 +28,7 @@ impl TrustedProxies {
                     .map(|net| net.trunc())
                     .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
                     .map_err(|_| {
-                        format!(
-                            "{entry:?} is not an IP address or CIDR range (such as 10.0.0.0/8)"
-                        )
+                        format!("{entry:?} is not an IP address or CIDR range (such as 10.0.0.0/8)")
                     })
             })
             .collect::<Result<_, _>>()
@@ -110,9 +108,9 @@ impl FromRequestParts<AppState> for ClientAddr {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(socket)| socket.ip());
-        Ok(Self(
-            peer.map(|peer| state.trusted_proxies.client(peer, &parts.headers)),
-        ))
+        Ok(Self(peer.map(|peer| {
+            state.trusted_proxies.client(peer, &parts.headers)
+        })))
     }
 }
 
@@ -172,10 +170,7 @@ mod tests {
         let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
         // The client forged the first entry; the proxies appended the rest.
         let headers = forwarded(&["1.1.1.1, 198.51.100.7", "10.0.0.2"]);
-        assert_eq!(
-            proxies.client(ip("10.0.0.1"), &headers),
-            ip("198.51.100.7")
-        );
+        assert_eq!(proxies.client(ip("10.0.0.1"), &headers), ip("198.51.100.7"));
         let ported = forwarded(&["1.1.1.1, 198.51.100.7:4321, [2001:db8::1]:80, 10.0.0.2"]);
         assert_eq!(proxies.client(ip("10.0.0.1"), &ported), ip("2001:db8::1"));
     }
@@ -188,7 +183,10 @@ mod tests {
             ip("10.0.0.3")
         );
         assert_eq!(
-            proxies.client(ip("10.0.0.1"), &forwarded(&["198.51.100.7, junk, 10.0.0.2"])),
+            proxies.client(
+                ip("10.0.0.1"),
+                &forwarded(&["198.51.100.7, junk, 10.0.0.2"])
+            ),
             ip("10.0.0.2")
         );
         assert_eq!(

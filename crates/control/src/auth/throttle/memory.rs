@@ -78,11 +78,7 @@ impl MemoryThrottle {
     }
 }
 
-fn claim_at(
-    map: &mut HashMap<String, Failures>,
-    keys: &[&Claimed],
-    now: u64,
-) -> Option<Duration> {
+fn claim_at(map: &mut HashMap<String, Failures>, keys: &[&Claimed], now: u64) -> Option<Duration> {
     let wait = keys
         .iter()
         .filter_map(|claimed| map.get(&claimed.key))

@@ -261,7 +261,11 @@ impl Throttle {
 
 fn too_many(what: &str, wait: Duration) -> ApiError {
     let retry_after = retry_after_secs(wait);
-    let unit = if retry_after == 1 { "second" } else { "seconds" };
+    let unit = if retry_after == 1 {
+        "second"
+    } else {
+        "seconds"
+    };
     ApiError::TooManyRequests {
         detail: format!("{what} {retry_after} {unit}"),
         retry_after,
@@ -322,8 +326,8 @@ mod tests {
             locks,
             [
                 0, 0, 0, 0, 0, // failures 0..=4 are free
-                1000, 2000, 4000, 8000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000,
-                900_000, 900_000,
+                1000, 2000, 4000, 8000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000, 900_000,
+                900_000,
             ]
         );
     }

@@ -189,10 +189,7 @@ impl RedisThrottle {
         window: Duration,
     ) -> Result<Option<Duration>, StoreFailed> {
         let mut invocation = SIGNUP.prepare_invoke();
-        invocation
-            .key(self.key(key))
-            .arg(max)
-            .arg(millis(window));
+        invocation.key(self.key(key)).arg(max).arg(millis(window));
         let wait = self.run(invocation).await?;
         Ok((wait > 0).then(|| Duration::from_millis(wait)))
     }
