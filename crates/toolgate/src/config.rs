@@ -404,4 +404,63 @@ mod tests {
         }
         assert_eq!(cli.serve.redis_url.expose_secret(), redis);
     }
+
+    #[test]
+    fn sign_in_settings_default_and_errors_name_the_variable() {
+        let cli = Cli::try_parse_from(["toolgate"]).unwrap();
+        let settings = cli.serve.sign_in.throttle().unwrap();
+        assert_eq!(settings, ThrottleSettings::default());
+        assert!(cli.serve.sign_in.trusted_proxies().unwrap().is_empty());
+
+        for (flag, value, variable) in [
+            (
+                "--login-free-attempts",
+                "0",
+                "TOOLGATE_LOGIN_FREE_ATTEMPTS ",
+            ),
+            (
+                "--login-free-attempts-per-address",
+                "0",
+                "TOOLGATE_LOGIN_FREE_ATTEMPTS_PER_ADDRESS ",
+            ),
+            ("--login-backoff-ms", "0", "TOOLGATE_LOGIN_BACKOFF_MS "),
+            (
+                "--login-backoff-max-secs",
+                "0",
+                "TOOLGATE_LOGIN_BACKOFF_MAX_SECS ",
+            ),
+            (
+                "--trusted-proxies",
+                "10.0.0.0/8,proxy",
+                "TOOLGATE_TRUSTED_PROXIES:",
+            ),
+        ] {
+            let cli = Cli::try_parse_from(["toolgate", flag, value]).unwrap();
+            let err = cli.serve.validate().unwrap_err().to_string();
+            assert!(err.starts_with(variable), "{flag}: {err}");
+        }
+        let cli = Cli::try_parse_from([
+            "toolgate",
+            "--login-backoff-ms",
+            "250",
+            "--login-backoff-max-secs",
+            "60",
+            "--signups-per-hour",
+            "0",
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.0.2.1",
+        ])
+        .unwrap();
+        cli.serve.validate().unwrap();
+        let settings = cli.serve.sign_in.throttle().unwrap();
+        assert_eq!(settings.per_email.base, Duration::from_millis(250));
+        assert_eq!(settings.per_address.max, Duration::from_secs(60));
+        assert_eq!(settings.signups_per_hour, 0);
+        assert!(cli
+            .serve
+            .sign_in
+            .trusted_proxies()
+            .unwrap()
+            .contains("192.0.2.1".parse().unwrap()));
+    }
 }

@@ -208,7 +208,8 @@ impl Throttle {
         match wait {
             None => Ok(claim),
             Some(wait) => {
-                tracing::info!(
+                // Debug, not info: an attack would flood the log.
+                tracing::debug!(
                     retry_after_ms = millis(wait),
                     "login refused: too many failures"
                 );
