@@ -337,3 +337,35 @@ async fn weak_passwords_are_refused_with_advice_at_their_pointer(pool: PgPool) {
     }
     app.signup("lovelace@acmecorp.com", "AcmeCorp").await;
 }
+
+/// The account's trail records the same client address the throttle counts.
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_trail_records_the_client_behind_trusted_proxies(pool: PgPool) {
+    let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+    let app = TestApp::adjusted(pool, |state| state.with_trusted_proxies(proxies));
+    app.signup("ada@example.com", "Acme").await;
+    let body = json!({"email": "ada@example.com", "password": PASSWORD});
+    let r = post_from(
+        &app,
+        "10.0.0.1:443",
+        Some("1.1.1.1, 198.51.100.7"),
+        "/v1/login",
+        body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    let token = r.body["token"].as_str().unwrap();
+    let events = app.get("/v1/account/events", token).await;
+    assert_eq!(events.status, StatusCode::OK, "{}", events.raw);
+    let ips: Vec<&Value> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| &event["ip"])
+        .collect();
+    assert!(ips.contains(&&json!("198.51.100.7")), "{ips:?}");
+    assert!(
+        !ips.contains(&&json!("10.0.0.1")) && !ips.contains(&&json!("1.1.1.1")),
+        "{ips:?}"
+    );
+}

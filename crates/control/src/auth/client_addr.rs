@@ -97,6 +97,18 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
+impl ClientAddr {
+    /// The client of a request whose parts are `parts` (for middleware,
+    /// which has no extractor).
+    pub fn of(parts: &Parts, proxies: &TrustedProxies) -> Self {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(socket)| socket.ip());
+        Self(peer.map(|peer| proxies.client(peer, &parts.headers)))
+    }
+}
+
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = Infallible;
 
@@ -104,13 +116,7 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(socket)| socket.ip());
-        Ok(Self(peer.map(|peer| {
-            state.trusted_proxies.client(peer, &parts.headers)
-        })))
+        Ok(Self::of(parts, &state.trusted_proxies))
     }
 }
 
