@@ -2,8 +2,10 @@
 //! request (by [`crate::access`]) into the account every handler then
 //! scopes its queries by, and the role its permissions come from.
 
+pub mod client_addr;
 pub mod jwt;
 pub mod password;
+pub mod throttle;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

@@ -104,6 +104,25 @@ impl Drop for Fleet {
     }
 }
 
+/// Drops the failed logins and sign-ups that earlier runs of a fleet counted
+/// (all from this host) under its fixed namespace.
+async fn forget_sign_ins(redis_url: &str, namespace: &str) {
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{namespace}:{{signin}}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
 /// An upstream that answers every tools/call at once and counts them.
 async fn start_upstream() -> (String, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
@@ -141,6 +160,7 @@ impl Fleet {
     ) -> Fleet {
         let database = format!("toolgate_test_{name}");
         let pool = fresh_database(&database, 4).await;
+        forget_sign_ins(redis_url, &redis_namespace(name)).await;
         let url = database_url(&database);
         let (upstream, upstream_calls) = start_upstream().await;
         let key = SecretKey::parse(SECRET_KEY_HEX).unwrap();
