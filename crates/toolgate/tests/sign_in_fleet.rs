@@ -1,5 +1,6 @@
-//! Sign-in throttling across two `toolgate control` processes sharing
-//! Postgres and Redis: a failed login on one counts on the other.
+//! Sign-in across two `toolgate control` processes sharing Postgres and
+//! Redis: a failed login on one counts on the other, and a session ended on
+//! one is refused by the other.
 
 #![allow(clippy::unwrap_used)]
 
@@ -152,4 +153,50 @@ async fn the_address_and_sign_up_limits_hold_across_replicas() {
         assert_eq!(r.status, 429, "{}", r.body);
         assert_eq!(r.retry_after, Some(1));
     }
+}
+
+/// A session ended on one process is refused by the other at once: every
+/// request checks its session in the shared database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_revoked_on_one_replica_is_refused_by_the_other_within_a_second() {
+    let fleet = start("signin_revoke", vec![]).await;
+    let signup = post(
+        &fleet,
+        0,
+        "signup",
+        json!({"email": "ada@example.com", "password": PASSWORD, "account": "Acme"}),
+    )
+    .await;
+    assert_eq!(signup.status, 201, "{}", signup.body);
+    let token = signup.body["token"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let account = |replica: usize| {
+        client
+            .get(format!("{}/v1/account", fleet.base_url(replica)))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(account(1).await.unwrap().status(), 200);
+
+    let out = client
+        .post(format!("{}/v1/logout", fleet.base_url(0)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let revoked = std::time::Instant::now();
+    loop {
+        if account(1).await.unwrap().status() == 401 {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "the other replica still serves the revoked token"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // And a new sign-in on the other replica is a new, working session.
+    let again = login(&fleet, 1, "ada@example.com", PASSWORD).await;
+    assert_eq!(again.status, 200, "{}", again.body);
 }
