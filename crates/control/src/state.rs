@@ -4,6 +4,7 @@ use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_discovery::Limits;
+use toolgate_limits::CounterStore;
 use toolgate_netguard::OutboundGuard;
 use toolgate_store::secrets::SecretKey;
 
@@ -54,6 +55,10 @@ pub struct AppState {
     pub probes: Vec<(&'static str, ReadinessProbe)>,
     /// Asks upstreams what they offer, through `guard`.
     pub discovery: Discovery,
+    /// The gateway's rate-limit counters, read (never consumed) to report a
+    /// limit's current usage; `None` when this process cannot see them (a
+    /// control plane alone with in-memory counters).
+    pub counters: Option<CounterStore>,
 }
 
 /// The discovery client, if one could be built (it cannot only when TLS
@@ -95,7 +100,14 @@ impl AppState {
             changes,
             approvals: ApprovalBus::in_process(),
             probes: Vec::new(),
+            counters: None,
         }
+    }
+
+    /// Reads limit usage from `counters` (the store the gateway counts in).
+    pub fn with_counters(mut self, counters: CounterStore) -> Self {
+        self.counters = Some(counters);
+        self
     }
 
     /// Where approval decisions are announced (in process by default: a

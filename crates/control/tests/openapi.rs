@@ -51,6 +51,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("PUT", "/v1/servers/{id}/policy"),
     ("GET", "/v1/servers/{id}/policy"),
     ("GET", "/v1/servers/{id}/policy/versions"),
+    ("POST", "/v1/servers/{id}/policy/explain"),
     ("POST", "/v1/grants"),
     ("GET", "/v1/grants"),
     ("GET", "/v1/grants/{id}"),
