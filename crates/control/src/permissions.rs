@@ -356,6 +356,8 @@ pub const ROUTES: &[RouteRule] = &[
     read("GET", "/v1/servers/{id}/policy", ReadPolicies),
     read("GET", "/v1/servers/{id}/policy/versions", ReadPolicies),
     read("GET", "/v1/servers/{id}/policy/recommended", ReadPolicies),
+    // Explaining a decision reads the policy and the counters; it changes nothing.
+    read("POST", "/v1/servers/{id}/policy/explain", ReadPolicies),
     // Agents' credentials.
     change("POST", "/v1/grants", ManageGrants, "grant", "create"),
     read("GET", "/v1/grants", ReadGrants),
