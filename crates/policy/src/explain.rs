@@ -173,7 +173,8 @@ impl CompiledPolicy {
             decision,
             Decision::Allow { .. } | Decision::RequireApproval { .. }
         );
-        trace.every_call(section, &every_call_pointer, limits_counted);
+        let by_default = matches!(governing, Match::Default);
+        trace.every_call(section, &every_call_pointer, limits_counted, by_default);
         if matches!(governing, Match::Default) {
             let key = match section.default {
                 DefaultAction::Allow => "allow",
@@ -425,11 +426,24 @@ impl Trace {
     }
 
     /// The `"*"` rule, when the section has one with limits.
-    fn every_call(&mut self, section: &CompiledSection, pointer: &str, counted: bool) {
+    fn every_call(
+        &mut self,
+        section: &CompiledSection,
+        pointer: &str,
+        counted: bool,
+        by_default: bool,
+    ) {
         if section.every_call.is_empty() {
             return;
         }
-        let (role, why) = if counted {
+        let (role, why) = if counted && by_default {
+            (
+                RuleRole::AddsLimits,
+                "`\"*\"` matches every call; `default` allows this one, so only these limits \
+                 are counted"
+                    .to_owned(),
+            )
+        } else if counted {
             (
                 RuleRole::AddsLimits,
                 "`\"*\"` matches every call; its limits are counted after the deciding rule's own"

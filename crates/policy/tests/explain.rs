@@ -359,3 +359,23 @@ fn among_globs_of_one_length_fewer_stars_then_byte_order_win() {
         e.matched[2].why
     );
 }
+
+#[test]
+fn under_default_allow_star_limits_are_the_only_ones() {
+    let policy = parse(&json!({
+        "version": "1", "default": "allow",
+        "tools": {"*": {"limits": [{"counter": "c", "window": "minute", "max": 5, "scope": "grant"}]}}
+    }))
+    .unwrap();
+    let e = explain(&policy, "anything", json!({}));
+    assert_eq!(
+        roles(&e),
+        vec![
+            ("*", RuleSource::EveryCall, RuleRole::AddsLimits),
+            ("allow", RuleSource::Default, RuleRole::Decides),
+        ]
+    );
+    assert!(e.matched[0].why.contains("only these limits"), "{e:#?}");
+    assert_eq!(e.limits.len(), 1);
+    assert!(e.limits[0].counted);
+}
