@@ -195,7 +195,9 @@ proptest! {
         for trace in &explanation.not_matched {
             prop_assert!(!glob_matches(trace.key.as_bytes(), tool.as_bytes()), "{:?}", trace);
         }
-        // Every distinct key and hide entry appears once, "*" aside.
+        // Every distinct key appears once, "*" aside; every hide glob entry
+        // once, and every distinct exact hide name once (the first entry
+        // naming a target is the one that hides it).
         let mut keys: Vec<String> = rules.iter().map(|(k, _)| k.clone()).collect();
         keys.sort();
         keys.dedup();
@@ -208,9 +210,13 @@ proptest! {
                 toolgate_policy::RuleSource::EveryCall | toolgate_policy::RuleSource::Default
             ))
             .count();
-        let mut hides = hide.clone();
-        hides.sort();
-        hides.dedup();
-        prop_assert_eq!(traced - every_call_and_default, keys.len() + hides.len());
+        let mut exact_hides: Vec<&String> = hide.iter().filter(|h| !h.contains('*')).collect();
+        exact_hides.sort();
+        exact_hides.dedup();
+        let glob_hides = hide.iter().filter(|h| h.contains('*')).count();
+        prop_assert_eq!(
+            traced - every_call_and_default,
+            keys.len() + exact_hides.len() + glob_hides
+        );
     }
 }
