@@ -300,3 +300,38 @@ async fn a_server_without_a_policy_shows_nothing_callable(pool: PgPool) {
     assert_eq!(r.body["decision"]["kind"], "unknown");
     assert_eq!(r.body["matched"][0]["source"], "default");
 }
+
+/// A member with `role`'s session token, through an invitation.
+async fn member(app: &TestApp, admin: &str, email: &str, role: &str) -> String {
+    let invited = app
+        .post(
+            "/v1/invitations",
+            admin,
+            json!({"email": email, "role": role}),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.raw);
+    let accepted = app
+        .call(
+            axum::http::Method::POST,
+            "/v1/invitations/accept",
+            None,
+            Some(json!({"token": invited.body["token"], "password": common::PASSWORD})),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.raw);
+    accepted.body["token"].as_str().unwrap().to_owned()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn explaining_needs_permission_to_read_policies(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let (t, path) = setup(&app).await;
+    let viewer = member(&app, &t.token, "vic@example.com", "viewer").await;
+    let approver = member(&app, &t.token, "amy@example.com", "approver").await;
+    let r = app.post(&path, &viewer, json!({"tool": "get_x"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    app.post(&path, &approver, json!({"tool": "get_x"}))
+        .await
+        .problem(StatusCode::FORBIDDEN);
+}
