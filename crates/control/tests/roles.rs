@@ -124,6 +124,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/v1/servers/{id}/policy", Roles(READERS)),
     ("GET", "/v1/servers/{id}/policy/versions", Roles(READERS)),
     ("GET", "/v1/servers/{id}/policy/recommended", Roles(READERS)),
+    ("POST", "/v1/servers/{id}/policy/explain", Roles(READERS)),
     ("POST", "/v1/grants", Roles(ADMIN)),
     ("GET", "/v1/grants", Roles(READERS)),
     ("GET", "/v1/grants/{id}", Roles(READERS)),
@@ -534,6 +535,7 @@ impl World {
             }
             ("PATCH", "/v1/servers/{id}") => json!({"timeout_ms": 5000}),
             ("PUT", "/v1/servers/{id}/policy") => common::policy("allow"),
+            ("POST", "/v1/servers/{id}/policy/explain") => json!({"tool": "echo"}),
             ("POST", "/v1/grants") => json!({"name": format!("agent {n}")}),
             ("POST", "/v1/approvals/{id}/approve" | "/v1/approvals/{id}/deny") => {
                 json!({"reason": "checked"})
