@@ -47,6 +47,7 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::grants::router())
         .merge(routes::policies::router())
         .merge(routes::rollout::router())
+        .merge(routes::explain::router())
         .merge(routes::audit::router())
         .merge(routes::approvals::router())
         .merge(routes::catalog::router())

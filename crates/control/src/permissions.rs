@@ -380,6 +380,8 @@ pub const ROUTES: &[RouteRule] = &[
         "policy",
         "promote_shadow",
     ),
+    // Explaining a decision reads the policy and the counters; it changes nothing.
+    read("POST", "/v1/servers/{id}/policy/explain", ReadPolicies),
     // Agents' credentials.
     change("POST", "/v1/grants", ManageGrants, "grant", "create"),
     read("GET", "/v1/grants", ReadGrants),
@@ -480,7 +482,11 @@ mod tests {
 
     /// Writes that change no account's data: asking for a reset mail, and
     /// questions asked with a body.
-    const NOT_CHANGES: &[&str] = &["/v1/password-reset", "/v1/servers/{id}/policy/simulate"];
+    const NOT_CHANGES: &[&str] = &[
+        "/v1/password-reset",
+        "/v1/servers/{id}/policy/simulate",
+        "/v1/servers/{id}/policy/explain",
+    ];
 
     #[test]
     fn only_writes_are_recorded_and_every_write_of_account_data_is() {

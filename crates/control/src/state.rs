@@ -4,6 +4,7 @@ use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_discovery::Limits;
+use toolgate_limits::CounterStore;
 use toolgate_netguard::OutboundGuard;
 use toolgate_store::secrets::SecretKey;
 
@@ -61,6 +62,10 @@ pub struct AppState {
     pub throttle: Throttle,
     /// Proxies whose `X-Forwarded-For` names the client (none by default).
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// The gateway's rate-limit counters, read (never consumed) to report a
+    /// limit's current usage; `None` when this process cannot see them (a
+    /// control plane alone with in-memory counters).
+    pub counters: Option<CounterStore>,
 }
 
 /// The discovery client, if one could be built (it cannot only when TLS
@@ -104,7 +109,14 @@ impl AppState {
             probes: Vec::new(),
             throttle: Throttle::in_process(ThrottleSettings::default()),
             trusted_proxies: Arc::default(),
+            counters: None,
         }
+    }
+
+    /// Reads limit usage from `counters` (the store the gateway counts in).
+    pub fn with_counters(mut self, counters: CounterStore) -> Self {
+        self.counters = Some(counters);
+        self
     }
 
     /// Throttles sign-in with `throttle` instead of the in-process default.

@@ -56,6 +56,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("GET", "/v1/servers/{id}/policy/shadow"),
     ("DELETE", "/v1/servers/{id}/policy/shadow"),
     ("POST", "/v1/servers/{id}/policy/shadow/promote"),
+    ("POST", "/v1/servers/{id}/policy/explain"),
     ("POST", "/v1/grants"),
     ("GET", "/v1/grants"),
     ("GET", "/v1/grants/{id}"),

@@ -133,6 +133,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
         "/v1/servers/{id}/policy/shadow/promote",
         Roles(MANAGERS),
     ),
+    ("POST", "/v1/servers/{id}/policy/explain", Roles(READERS)),
     ("POST", "/v1/grants", Roles(ADMIN)),
     ("GET", "/v1/grants", Roles(READERS)),
     ("GET", "/v1/grants/{id}", Roles(READERS)),
@@ -559,6 +560,7 @@ impl World {
                 json!({"document": common::policy("deny")})
             }
             ("PUT", "/v1/servers/{id}/policy/shadow") => common::policy("deny"),
+            ("POST", "/v1/servers/{id}/policy/explain") => json!({"tool": "echo"}),
             ("POST", "/v1/grants") => json!({"name": format!("agent {n}")}),
             ("POST", "/v1/approvals/{id}/approve" | "/v1/approvals/{id}/deny") => {
                 json!({"reason": "checked"})

@@ -165,6 +165,7 @@ const RESET: &str = "POST /v1/password-reset";
 const RESET_CONFIRM: &str = "POST /v1/password-reset/confirm";
 /// A user id no account has: the body is read before the member is looked up.
 const NOBODY: &str = "usr_0190d0f0a0b07c008000000000000001";
+const EXPLAIN: &str = "POST /v1/servers/{id}/policy/explain";
 
 const EMAIL: (&str, &str) = ("u", "@n{n}.example.com");
 const URL: (&str, &str) = ("https://93.184.216.34/mcp/", "");
@@ -304,6 +305,9 @@ const CASES: &[Case] = &[
     case(SHADOW, "", "/tools/t/limits/0/counter", SHADOW_READ),
     case(SIMULATE, "/since", "/since", Read::Nothing),
     case(SIMULATE, "/until", "/until", Read::Nothing),
+    case(EXPLAIN, "/tool", "/tool", Read::Response("/name")),
+    case(EXPLAIN, "/grant", "/grant", Read::Nothing),
+    case(EXPLAIN, "/kind", "/kind", Read::Nothing),
     case(
         GRANT,
         "/name",
@@ -360,6 +364,7 @@ fn base_body(op: &str, n: usize) -> Value {
         ACCEPT => json!({"token": "tgi_unknown", "password": PASSWORD}),
         RESET => json!({"email": email}),
         RESET_CONFIRM => json!({"token": "tgr_unknown", "password": PASSWORD}),
+        EXPLAIN => json!({"tool": "t", "arguments": {}}),
         other => panic!("the sweep has no body for {other}: add it to `base_body` and CASES"),
     }
 }
@@ -451,6 +456,10 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
         ),
         SIMULATE => at(
             format!("/v1/servers/{}/policy/simulate", t.server),
+            Some(t.server.to_string()),
+        ),
+        EXPLAIN => at(
+            format!("/v1/servers/{}/policy/explain", t.server),
             Some(t.server.to_string()),
         ),
         PIN => at(

@@ -13,6 +13,7 @@
 
 mod clock;
 mod error;
+mod holder;
 mod keys;
 mod memory;
 mod redis_store;
@@ -22,6 +23,7 @@ mod script;
 use std::time::Duration;
 
 pub use error::BackendError;
+pub use holder::{holder_key, Holder};
 pub use keys::{counter_key, valid_namespace, DEFAULT_NAMESPACE};
 pub use memory::MemoryCounters;
 pub use redis_store::RedisCounters;

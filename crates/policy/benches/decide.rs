@@ -1,5 +1,5 @@
 //! `decide` on a 1,000-tool policy: exact names, globs, hide globs, a `"*"`
-//! limit, and an argument schema on some tools.
+//! limit, and an argument schema on some tools; and `explain`, for scale.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -85,6 +85,13 @@ fn decide(c: &mut Criterion) {
     }
     group.bench_function("visible_glob", |b| {
         b.iter(|| policy.visible(black_box("svc42_list_things")))
+    });
+    group.finish();
+
+    // Explaining walks every key of the section: for people, not calls.
+    let mut group = c.benchmark_group("explain");
+    group.bench_function("glob_no_schema", |b| {
+        b.iter(|| policy.explain(black_box("svc42_list_things"), black_box(&empty)))
     });
     group.finish();
 }

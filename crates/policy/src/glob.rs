@@ -37,7 +37,6 @@ impl Glob {
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn pattern(&self) -> &str {
         &self.pattern
     }

@@ -124,6 +124,17 @@ impl<T> GlobSet<T> {
         groups(&self.by_prefix) + groups(&self.by_suffix) + self.rest.len()
     }
 
+    /// Every glob with its value, in no particular order (for explaining a
+    /// decision; [`GlobSet::best`] is the lookup).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &(Glob, T)> {
+        self.by_prefix
+            .groups
+            .values()
+            .flatten()
+            .chain(self.by_suffix.groups.values().flatten())
+            .chain(self.rest.iter())
+    }
+
     /// The value of the highest-precedence glob matching `name`.
     pub(crate) fn best(&self, name: &str) -> Option<&T> {
         let mut best = self.rest.iter().find(|(glob, _)| glob.matches(name));

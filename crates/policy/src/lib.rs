@@ -24,6 +24,7 @@ mod compile;
 mod decide;
 mod document;
 mod error;
+mod explain;
 mod extensions;
 mod glob;
 mod glob_set;
@@ -40,6 +41,9 @@ pub use compile::{CompiledPolicy, CounterSpec};
 pub use decide::{Decision, LimitAcquire, RefusalKind};
 pub use document::{Algorithm, DefaultAction, Kind, OnBackendError, Scope};
 pub use error::PolicyError;
+pub use explain::{
+    Explanation, LimitSource, LimitTrace, RuleRole, RuleSource, RuleTrace, SchemaError,
+};
 pub use treatment::{LimitSummary, Treatment, TreatmentAction};
 pub use window::Window;
 

@@ -164,3 +164,59 @@ fn reference_glob_matcher_is_sane() {
     assert!(!glob_matches(b"a*b", b"axxba"));
     assert!(glob_matches(b"**", b""));
 }
+
+proptest! {
+    /// An explanation agrees with the decision, names exactly one deciding
+    /// entry (the one `decided_by` points at), and accounts for every key:
+    /// each rule and hide entry is either matched or not, never both.
+    #[test]
+    fn explanations_account_for_every_key_and_name_one_decider(
+        rules in rules(),
+        hide in prop::collection::vec(key(), 0..3),
+        allow in any::<bool>(),
+        tool in name(),
+    ) {
+        let default = if allow { "allow" } else { "deny" };
+        let policy = parse(&document(default, &hide, &rules)).unwrap();
+        let explanation = policy.explain(&tool, &json!({}));
+        prop_assert_eq!(&explanation.decision, &policy.decide(&tool, &json!({})));
+        let deciders: Vec<&str> = explanation
+            .matched
+            .iter()
+            .filter(|t| t.role == toolgate_policy::RuleRole::Decides)
+            .map(|t| t.pointer.as_str())
+            .collect();
+        prop_assert_eq!(deciders, vec![explanation.decided_by.as_str()]);
+        for trace in &explanation.matched {
+            let key = trace.key.as_bytes();
+            let is_default = trace.source == toolgate_policy::RuleSource::Default;
+            prop_assert!(is_default || glob_matches(key, tool.as_bytes()), "{:?}", trace);
+        }
+        for trace in &explanation.not_matched {
+            prop_assert!(!glob_matches(trace.key.as_bytes(), tool.as_bytes()), "{:?}", trace);
+        }
+        // Every distinct key appears once, "*" aside; every hide glob entry
+        // once, and every distinct exact hide name once (the first entry
+        // naming a target is the one that hides it).
+        let mut keys: Vec<String> = rules.iter().map(|(k, _)| k.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        let traced = explanation.matched.len() + explanation.not_matched.len();
+        let every_call_and_default = explanation
+            .matched
+            .iter()
+            .filter(|t| matches!(
+                t.source,
+                toolgate_policy::RuleSource::EveryCall | toolgate_policy::RuleSource::Default
+            ))
+            .count();
+        let mut exact_hides: Vec<&String> = hide.iter().filter(|h| !h.contains('*')).collect();
+        exact_hides.sort();
+        exact_hides.dedup();
+        let glob_hides = hide.iter().filter(|h| h.contains('*')).count();
+        prop_assert_eq!(
+            traced - every_call_and_default,
+            keys.len() + exact_hides.len() + glob_hides
+        );
+    }
+}

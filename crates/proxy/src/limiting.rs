@@ -3,8 +3,9 @@
 //! the store cannot answer, and giving units back when the upstream fails.
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
-use toolgate_limits::{Admission, Algorithm, CounterStore, LimitRequest, Outcome};
+use toolgate_limits::{
+    holder_key, Admission, Algorithm, CounterStore, Holder, LimitRequest, Outcome,
+};
 use toolgate_mcp::headers::Era;
 use toolgate_mcp::Id;
 use toolgate_policy::{Kind, LimitAcquire, OnBackendError, Scope};
@@ -164,25 +165,14 @@ impl Limiter {
 /// The counter's identity. Rules naming one counter share it; the scope
 /// says whose calls it counts together. Only `account` crosses servers.
 fn request(caller: &Caller<'_>, limit: &LimitAcquire) -> LimitRequest {
-    let key = match limit.scope {
-        Scope::Account => format!("{}:account", limit.counter),
-        Scope::Server => format!("{}:server:{}", limit.counter, caller.server),
-        Scope::Grant => format!(
-            "{}:server:{}:grant:{}",
-            limit.counter, caller.server, caller.grant
-        ),
-        Scope::Session => match caller.session {
-            Some(session) => {
-                let digest = Sha256::digest(session.as_bytes());
-                let short: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-                format!("{}:server:{}:session:{short}", limit.counter, caller.server)
-            }
-            None => format!(
-                "{}:server:{}:grant:{}",
-                limit.counter, caller.server, caller.grant
-            ),
-        },
+    let (server, grant) = (&caller.server, &caller.grant);
+    let holder = match (limit.scope, caller.session) {
+        (Scope::Account, _) => Holder::Account,
+        (Scope::Server, _) => Holder::Server { server },
+        (Scope::Grant, _) | (Scope::Session, None) => Holder::Grant { server, grant },
+        (Scope::Session, Some(session)) => Holder::Session { server, session },
     };
+    let key = holder_key(&limit.counter, holder);
     LimitRequest {
         key,
         window_secs: limit.window.secs(),

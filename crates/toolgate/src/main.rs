@@ -2,9 +2,13 @@
 
 #![forbid(unsafe_code)]
 
+mod apply_cmd;
 mod audit;
 mod config;
+mod explain_text;
+mod json_diff;
 mod policy_cmd;
+mod policy_test_cmd;
 mod redis_names;
 mod scan_cmd;
 mod serve;
@@ -51,6 +55,9 @@ enum Command {
     /// List an MCP server's tools with the risk Toolgate sees in each, and
     /// optionally write the policy it recommends (no database needed).
     Scan(scan_cmd::ScanArgs),
+    /// Make an account's servers' policies match the files in a directory
+    /// (`<server name>.json` each), through the control plane's API.
+    Apply(apply_cmd::ApplyArgs),
 }
 
 #[derive(Subcommand)]
@@ -66,6 +73,20 @@ enum PolicyCommand {
         /// The call's arguments, as a JSON object.
         #[arg(long)]
         args: Option<String>,
+        /// Print the decision's trace instead: which keys match in which
+        /// order and which decides, which do not and why, schema errors with
+        /// their paths, and the limits the call would count.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Check a policy against a file of expected decisions (JSON; see
+    /// docs/policy.md): exit 0 if every case passes, else list each
+    /// failure and exit 1.
+    Test {
+        /// The policy file.
+        file: PathBuf,
+        /// The cases file.
+        cases: PathBuf,
     },
 }
 
@@ -97,10 +118,15 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Policy(PolicyCommand::Check { file }) => policy_cmd::check(&file),
-        Command::Policy(PolicyCommand::Eval { file, tool, args }) => {
-            policy_cmd::eval(&file, &tool, args.as_deref())
-        }
+        Command::Policy(PolicyCommand::Eval {
+            file,
+            tool,
+            args,
+            explain,
+        }) => policy_cmd::eval(&file, &tool, args.as_deref(), explain),
+        Command::Policy(PolicyCommand::Test { file, cases }) => policy_test_cmd::run(&file, &cases),
         Command::Scan(args) => scan_cmd::scan(&args),
+        Command::Apply(args) => runtime()?.block_on(apply_cmd::apply(&args)),
     }
 }
 

@@ -1,4 +1,5 @@
 //! `toolgate policy check` and `toolgate policy eval`: policy files, offline.
+//! (`toolgate policy test` is in `policy_test_cmd`.)
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -28,9 +29,15 @@ pub fn check(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints, as pretty JSON on stdout, the decision the policy in `path` makes
-/// for a call of `tool` with `args` (a JSON value; `{}` when absent). An
-/// invalid policy is reported as by [`check`] and exits 1.
-pub fn eval(path: &Path, tool: &str, args: Option<&str>) -> anyhow::Result<ExitCode> {
+/// for a call of `tool` with `args` (a JSON value; `{}` when absent); with
+/// `explain`, the decision's trace as text instead. An invalid policy is
+/// reported as by [`check`] and exits 1.
+pub fn eval(
+    path: &Path,
+    tool: &str,
+    args: Option<&str>,
+    explain: bool,
+) -> anyhow::Result<ExitCode> {
     let arguments: serde_json::Value = match args {
         None => serde_json::json!({}),
         Some(text) => serde_json::from_str(text).context("--args is not valid JSON")?,
@@ -39,18 +46,25 @@ pub fn eval(path: &Path, tool: &str, args: Option<&str>) -> anyhow::Result<ExitC
         Ok(policy) => policy,
         Err(errors) => return Ok(report(path, &errors)),
     };
+    if explain {
+        print!(
+            "{}",
+            crate::explain_text::render(&policy.explain(tool, &arguments))
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let decision = policy.decide(tool, &arguments);
     println!("{}", serde_json::to_string_pretty(&decision)?);
     Ok(ExitCode::SUCCESS)
 }
 
-fn load(path: &Path) -> anyhow::Result<Result<CompiledPolicy, Vec<PolicyError>>> {
+pub(crate) fn load(path: &Path) -> anyhow::Result<Result<CompiledPolicy, Vec<PolicyError>>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read policy file {}", path.display()))?;
     Ok(toolgate_policy::parse_str(&text))
 }
 
-fn report(path: &Path, errors: &[PolicyError]) -> ExitCode {
+pub(crate) fn report(path: &Path, errors: &[PolicyError]) -> ExitCode {
     for error in errors {
         eprintln!("{error}");
     }

@@ -236,7 +236,7 @@ fn control_app(
     let state = match limiter {
         Some(limiter) => {
             let store = limiter.store().clone();
-            state.with_probe(
+            state.with_counters(store.clone()).with_probe(
                 "counters",
                 Arc::new(move || {
                     let store = store.clone();
@@ -244,7 +244,12 @@ fn control_app(
                 }),
             )
         }
-        None => state,
+        // A control plane alone reads the gateways' shared counters; its own
+        // in-memory counters would count nothing.
+        None => match args.counters {
+            Counters::Redis => state.with_counters(counter_store(args, names)?),
+            Counters::Memory => state,
+        },
     };
     if args.catalog_refresh_secs > 0 {
         let refresher = toolgate_control::catalog::refresh::PeriodicRefresh {

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod explain;
 pub mod grants;
 pub mod health;
 pub mod invitations;

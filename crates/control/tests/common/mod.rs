@@ -142,6 +142,14 @@ impl TestApp {
         )
     }
 
+    /// Limit usage is read from `counters` (the gateway's store).
+    pub fn with_counters(pool: PgPool, counters: toolgate_limits::CounterStore) -> Self {
+        let key = Arc::new(SecretKey::generate());
+        Self::build(pool, key, false, SignupMode::Open, |state| {
+            state.with_counters(counters)
+        })
+    }
+
     /// Private upstreams are not allowed, and names resolve with `dns`.
     pub fn with_resolver(pool: PgPool, key: Arc<SecretKey>, dns: Arc<Dns>) -> Self {
         Self::build(pool, key, false, SignupMode::Open, |state| {
