@@ -11,6 +11,7 @@ use toolgate_limits::Admission;
 use toolgate_mcp::headers::Era;
 use toolgate_mcp::Id;
 
+use crate::approval::{find_retry, Approvals};
 use crate::audit::{CallNote, Trail};
 use crate::limiting::{Caller, Limiter, Verdict};
 use crate::outcome::RequestDecision;
@@ -40,13 +41,19 @@ pub struct Held {
     pub hold: Box<Hold>,
     pub note: Option<CallNote>,
     /// `None` when the call has no limits, or the counter store was down
-    /// and they fail open.
+    /// and they fail open, or it uses an earlier call's approval.
     pub admission: Option<Admission>,
+    /// The approval an earlier call with the same grant, target and
+    /// arguments made: this call uses it, and takes no units of its own
+    /// (the earlier call's are kept for it).
+    pub existing: Option<toolgate_store::approvals::Approval>,
 }
 
 /// Who calls and how refusals are worded.
 pub struct Admitting<'a> {
     pub limiter: &'a Limiter,
+    /// Where an earlier call's approval is looked up.
+    pub approvals: &'a Approvals,
     pub caller: &'a Caller<'a>,
     pub era: Era,
     /// A batch cannot hold a call: it is refused instead.
@@ -113,12 +120,22 @@ pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitte
                 ));
             }
             Step::Hold(hold) => {
+                if let Some(existing) = find_retry(how.approvals, how.caller, &hold).await {
+                    out.hold = Some(Held {
+                        hold,
+                        note,
+                        admission: None,
+                        existing: Some(existing),
+                    });
+                    continue;
+                }
                 match acquire(&how, &hold.id, hold.kind, &hold.limits, note).await {
                     Ok((admission, note)) => {
                         out.hold = Some(Held {
                             hold,
                             note,
                             admission,
+                            existing: None,
                         })
                     }
                     Err((answer, note)) => {

@@ -99,6 +99,7 @@ pub async fn serve(
         planned,
         Admitting {
             limiter: &state.limiter,
+            approvals: &state.approvals,
             caller: &caller,
             era,
             batch: request.body.is_batch(),
@@ -122,6 +123,7 @@ pub async fn serve(
             hold: *held.hold,
             admission: held.admission,
             audit: held.note.map(|note| (trail, note)),
+            existing: held.existing,
         })
         .await);
     }

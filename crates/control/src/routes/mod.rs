@@ -1,6 +1,7 @@
 //! One module per resource, each with its own `router()`.
 
 pub mod account;
+pub mod approval_links;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;

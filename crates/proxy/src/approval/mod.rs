@@ -1,4 +1,5 @@
-//! Holding a `require_approval` call until a person decides.
+//! Holding a `require_approval` call until a person decides, for at most a
+//! hold time, then handing it back.
 //!
 //! The gateway records a pending approval, answers the agent at once with an
 //! SSE stream that it keeps open (`:` keep-alives, and progress
@@ -9,6 +10,18 @@
 //! message. Approved, the original request bytes go to the upstream and its
 //! answer is relayed on the same stream; denied or timed out, the agent gets
 //! a `Denied by policy:` result; gone, the approval is marked abandoned.
+//!
+//! Clients give up on a request after a minute or so, and people take
+//! longer: past the hold time (the rule's `approval_hold`, or the
+//! deployment's default) the call is answered with an `isError` result that
+//! tells the agent to call again later with the same arguments, and the
+//! approval stays pending. The agent's retry finds it ([`find_retry`]):
+//! pending, it is held again; approved, the first retry to spend it (one
+//! conditional `UPDATE`, whichever replica it reaches) is forwarded and the
+//! others are told it was used; denied or expired, it gets that answer.
+//! The limit units the first call took stay with its replica
+//! ([`keep`]) until the approval is spent (they are the spent call's),
+//! denied, expired, or never spent in time (given back).
 //!
 //! Writing to Postgres from the gateway breaks its "no Postgres on the hot
 //! path" rule on purpose: an approval is a rare, write-type event that waits
@@ -47,12 +60,21 @@ use crate::settle::Settlement;
 use crate::snapshot::ServerConfig;
 use crate::ProxyState;
 
+mod handback;
+mod keep;
+mod retry;
+
+pub use retry::find_retry;
+
 /// Largest non-SSE answer relayed onto the held stream.
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// Held calls, by `account`, `server` and how the wait ended (`outcome`):
 /// `approved`, `denied`, `timed_out`, `abandoned` (the agent went away),
-/// `gone` (decided elsewhere, e.g. abandoned by another replica).
+/// `gone` (decided elsewhere, e.g. abandoned by another replica, or spent
+/// by another call), `handed_back` (nobody decided within the hold: the
+/// agent was told to call again, and the approval is still pending; not a
+/// decision).
 pub const WAITS_METRIC: &str = "toolgate_gateway_approval_waits_total";
 /// Seconds from holding a call to the end of the wait, by the same labels:
 /// how long people take to decide.
@@ -64,6 +86,13 @@ pub const WAIT_BUCKETS: [f64; 10] = [
 ];
 /// Calls being held on this process right now.
 pub const HELD_METRIC: &str = "toolgate_gateway_approvals_held";
+/// Calls that found an approval made for an earlier call with the same
+/// grant, target and arguments, by `account`, `server` and what they found
+/// (`status`: `pending` (held again), `approved` (to spend), `used`,
+/// `denied`, `expired`).
+pub const RETRIES_METRIC: &str = "toolgate_gateway_approval_retries_total";
+/// The deployment's default hold when a rule sets no `approval_hold`.
+pub const DEFAULT_HOLD: Duration = Duration::from_secs(25);
 
 /// Where approvals are recorded and their decisions heard.
 #[derive(Clone)]
@@ -76,6 +105,12 @@ pub struct Approvals {
     /// How often a waiter re-reads its approval, in case a bus message was
     /// lost.
     recheck: Duration,
+    /// How long a call is held when its rule sets no `approval_hold`.
+    default_hold: Duration,
+    /// Where a reviewer opens an approval: `{base}/approvals/{id}`.
+    dashboard: Option<String>,
+    /// How long an ended approval answers retries of its call.
+    memory: approvals::RetryMemory,
 }
 
 impl Approvals {
@@ -85,7 +120,39 @@ impl Approvals {
             bus,
             keep_alive: Duration::from_secs(10),
             recheck: Duration::from_secs(5),
+            default_hold: DEFAULT_HOLD,
+            dashboard: None,
+            memory: approvals::RetryMemory {
+                after_told: Duration::from_secs(10),
+                untold: Duration::from_secs(3600),
+            },
         }
+    }
+
+    /// Holds calls whose rule sets no `approval_hold` this long.
+    pub fn with_default_hold(mut self, hold: Duration) -> Self {
+        self.default_hold = hold;
+        self
+    }
+
+    /// Links approvals to `{base}/approvals/{id}` in hand-back answers.
+    pub fn with_dashboard(mut self, base: &str) -> Self {
+        self.dashboard = Some(base.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// How long a spent approval, or a denial or expiry once told, answers
+    /// retries of its call (10 s by default).
+    pub fn with_retry_memory(mut self, after_told: Duration) -> Self {
+        self.memory.after_told = after_told;
+        self
+    }
+
+    /// Where a reviewer opens this approval.
+    fn link(&self, approval: &Approval) -> Option<String> {
+        self.dashboard
+            .as_ref()
+            .map(|base| format!("{base}/approvals/{}", approval.id))
     }
 }
 
@@ -106,6 +173,9 @@ pub struct HeldCall {
     pub admission: Option<Admission>,
     /// The call's audit record, concluded when the wait ends.
     pub audit: Option<(Trail, CallNote)>,
+    /// The approval an earlier call with the same grant, target and
+    /// arguments made, which this call uses instead of asking again.
+    pub existing: Option<Approval>,
 }
 
 impl HeldCall {
@@ -115,10 +185,47 @@ impl HeldCall {
         if let Some(admission) = self.admission.take() {
             self.state.limiter.give_back(self.account, admission);
         }
+        self.record(decision, reason);
+    }
+
+    /// The approval was spent by another call: the units it took were for
+    /// that call, so they stay taken.
+    fn spent_elsewhere(&mut self, reason: String) {
+        self.admission = None;
+        self.record(Recorded::ApprovalRequired, Some(reason));
+    }
+
+    fn record(&mut self, decision: Recorded, reason: Option<String>) {
         if let Some((trail, note)) = self.audit.take() {
             trail.answered_locally(note.concluded(decision, reason));
         }
     }
+
+    /// How long to hold this call: the rule's `approval_hold` or the
+    /// default, and never past the approval's expiry.
+    fn hold_for(&self, approval: &Approval) -> (Duration, bool) {
+        let hold = self
+            .hold
+            .hold_secs
+            .map_or(self.state.approvals.default_hold, Duration::from_secs);
+        let left = (approval.expires_at - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        if hold < left {
+            (hold, false)
+        } else {
+            (left, true)
+        }
+    }
+}
+
+/// Whose approval a held call waits on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// This call asked for it and holds its limit units.
+    Asker,
+    /// A retry of the asker's call: it holds no units.
+    Retry,
 }
 
 /// How the wait ended.
@@ -131,6 +238,8 @@ enum Outcome {
     TimedOut,
     /// Abandoned or used meanwhile: not this call's to forward.
     Gone(ApprovalStatus),
+    /// Still pending at the end of the hold: answered, to call again.
+    HandedBack,
 }
 
 impl Outcome {
@@ -140,6 +249,7 @@ impl Outcome {
             Self::Denied { .. } => "denied",
             Self::TimedOut => "timed_out",
             Self::Gone(_) => "gone",
+            Self::HandedBack => "handed_back",
         }
     }
 }
@@ -174,37 +284,46 @@ impl Drop for HeldGauge {
     }
 }
 
-/// Records the approval and answers with the held stream.
+/// Records the approval (or takes the one an earlier call with the same
+/// arguments made) and answers with the held stream.
 pub async fn hold(mut call: HeldCall) -> Response {
     let desk = call.state.approvals.clone();
     // Subscribe before recording, so no decision can slip in between.
     let decisions = desk.bus.subscribe();
-    let created = approvals::create(
-        &desk.pool,
-        call.account,
-        NewApproval {
-            server: call.server.id,
-            grant: call.grant,
-            kind: crate::audit::target_kind(call.hold.kind),
-            tool: &call.hold.tool,
-            arguments: &call.hold.arguments,
-            timeout: Duration::from_secs(call.hold.timeout_secs),
-        },
-    )
-    .await;
-    let approval = match created {
-        Ok(approval) => approval,
-        Err(error) => {
-            tracing::error!(%error, "cannot record an approval");
-            let reason = "this call needs a person's approval, and the request for it could not be recorded right now; retry shortly";
-            call.ended_here(Recorded::ApprovalRequired, Some(reason.to_owned()));
-            let answer = refuse(&call, reason);
-            return ([(header::CONTENT_TYPE, "application/json")], answer).into_response();
+    let (approval, role) = match call.existing.take() {
+        Some(approval) => {
+            retry::counted(&call, &approval);
+            (approval, Role::Retry)
+        }
+        None => {
+            let created = approvals::create(
+                &desk.pool,
+                call.account,
+                NewApproval {
+                    server: call.server.id,
+                    grant: call.grant,
+                    kind: crate::audit::target_kind(call.hold.kind),
+                    tool: &call.hold.tool,
+                    arguments: &call.hold.arguments,
+                    timeout: Duration::from_secs(call.hold.timeout_secs),
+                },
+            )
+            .await;
+            match created {
+                Ok(approval) => (approval, Role::Asker),
+                Err(error) => {
+                    tracing::error!(%error, "cannot record an approval");
+                    let reason = "this call needs a person's approval, and the request for it could not be recorded right now; retry shortly";
+                    call.ended_here(Recorded::ApprovalRequired, Some(reason.to_owned()));
+                    let answer = refuse(&call, reason);
+                    return ([(header::CONTENT_TYPE, "application/json")], answer).into_response();
+                }
+            }
         }
     };
-    tracing::info!(approval = %approval.id, tool = %call.hold.tool, "holding a call for approval");
+    tracing::info!(approval = %approval.id, tool = %call.hold.tool, status = %approval.status, "holding a call for approval");
     let (events, receiver) = mpsc::channel::<Bytes>(16);
-    tokio::spawn(run(call, approval, decisions, events));
+    tokio::spawn(run(call, approval, role, decisions, events));
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver
             .recv()
@@ -224,56 +343,78 @@ pub async fn hold(mut call: HeldCall) -> Response {
     (StatusCode::OK, headers, AxumBody::from_stream(stream)).into_response()
 }
 
-/// Waits for the decision, then answers on the stream.
+/// Waits for the decision (at most the hold time), then answers on the
+/// stream; an asker handed back keeps its units until the approval ends.
 async fn run(
     mut call: HeldCall,
     approval: Approval,
+    role: Role,
     mut decisions: SignalSubscription,
     events: mpsc::Sender<Bytes>,
 ) {
     let desk = call.state.approvals.clone();
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(call.hold.timeout_secs);
+    let (hold_for, until_expiry) = call.hold_for(&approval);
+    let deadline = started + hold_for;
     let mut keep_alive = interval_at(started + desk.keep_alive, desk.keep_alive);
     let mut recheck = interval_at(started + desk.recheck, desk.recheck);
     let comment = format!(": waiting for approval {}\n\n", approval.id);
     let _ = events.send(Bytes::from(comment)).await;
-    let _ = send_progress(&call, &approval, started, &events).await;
 
     let _held = HeldGauge::raise();
+    // A retry may find its approval decided already.
+    let mut first = approval.status != ApprovalStatus::Pending;
+    if !first {
+        let _ = send_progress(&call, &approval, started, &events).await;
+    }
     let outcome = loop {
-        let reread = tokio::select! {
-            () = events.closed() => {
-                waited(&call, "abandoned", started);
-                call.ended_here(Recorded::ApprovalAbandoned, None);
-                match approvals::abandon(&desk.pool, call.account, approval.id).await {
-                    Ok(true) => tracing::info!(approval = %approval.id, "the agent went away; approval abandoned"),
-                    Ok(false) => {}
-                    Err(error) => tracing::warn!(approval = %approval.id, %error, "cannot mark an approval abandoned"),
+        let reread = if std::mem::take(&mut first) {
+            true
+        } else {
+            tokio::select! {
+                () = events.closed() => {
+                    waited(&call, "abandoned", started);
+                    if role == Role::Retry {
+                        // The asker's call still waits on it, or will retry.
+                        call.record(Recorded::ApprovalAbandoned, None);
+                        return;
+                    }
+                    call.ended_here(Recorded::ApprovalAbandoned, None);
+                    match approvals::abandon(&desk.pool, call.account, approval.id).await {
+                        Ok(true) => tracing::info!(approval = %approval.id, "the agent went away; approval abandoned"),
+                        Ok(false) => {}
+                        Err(error) => tracing::warn!(approval = %approval.id, %error, "cannot mark an approval abandoned"),
+                    }
+                    return;
                 }
-                return;
-            }
-            () = sleep_until(deadline) => {
-                match approvals::expire(&desk.pool, call.account, approval.id).await {
-                    Ok(true) => break Outcome::TimedOut,
-                    // Decided at the last moment: read what.
-                    Ok(false) => true,
-                    Err(error) => {
-                        tracing::warn!(approval = %approval.id, %error, "cannot expire an approval");
-                        break Outcome::TimedOut;
+                () = sleep_until(deadline), if until_expiry => {
+                    match approvals::expire(&desk.pool, call.account, approval.id).await {
+                        Ok(true) => break Outcome::TimedOut,
+                        // Decided at the last moment: read what.
+                        Ok(false) => true,
+                        Err(error) => {
+                            tracing::warn!(approval = %approval.id, %error, "cannot expire an approval");
+                            break Outcome::TimedOut;
+                        }
                     }
                 }
+                () = sleep_until(deadline), if !until_expiry => {
+                    match read_outcome(&desk.pool, &call, &approval).await {
+                        Some(outcome) => break outcome,
+                        None => break Outcome::HandedBack,
+                    }
+                }
+                decision = decisions.recv() => match decision {
+                    ApprovalSignal::Decided(id) => id == approval.id,
+                    ApprovalSignal::Resync => true,
+                },
+                _ = keep_alive.tick() => {
+                    let _ = events.send(Bytes::from_static(b": keep-alive\n\n")).await;
+                    let _ = send_progress(&call, &approval, started, &events).await;
+                    false
+                }
+                _ = recheck.tick() => true,
             }
-            decision = decisions.recv() => match decision {
-                ApprovalSignal::Decided(id) => id == approval.id,
-                ApprovalSignal::Resync => true,
-            },
-            _ = keep_alive.tick() => {
-                let _ = events.send(Bytes::from_static(b": keep-alive\n\n")).await;
-                let _ = send_progress(&call, &approval, started, &events).await;
-                false
-            }
-            _ = recheck.tick() => true,
         };
         if reread {
             if let Some(outcome) = read_outcome(&desk.pool, &call, &approval).await {
@@ -284,6 +425,23 @@ async fn run(
     waited(&call, outcome.label(), started);
     let (answer, recorded) = match outcome {
         Outcome::Approved => return forward_approved(call, approval, events).await,
+        Outcome::HandedBack => {
+            let answer = handback::answer(&call, &approval, hold_for);
+            call.record(
+                Recorded::ApprovalPending,
+                Some(format!(
+                    "approval {} still pending after {} s; handed back to call again",
+                    approval.id,
+                    hold_for.as_secs()
+                )),
+            );
+            let _ = events.send(message_event(answer)).await;
+            drop(events);
+            if role == Role::Asker {
+                keep::keep(call, approval, decisions).await;
+            }
+            return;
+        }
         Outcome::Denied { by, reason } => (
             match reason {
                 Some(reason) => format!("{by} denied this call: {reason}"),
@@ -298,11 +456,27 @@ async fn run(
             ),
             Recorded::ApprovalTimedOut,
         ),
+        Outcome::Gone(ApprovalStatus::Used) => {
+            let reason = format!(
+                "approval {} was already used by another call with the same arguments, which was forwarded; \
+                 this call was not",
+                approval.id
+            );
+            call.spent_elsewhere(reason.clone());
+            let answer = refuse(&call, &reason);
+            let _ = events.send(message_event(answer)).await;
+            return;
+        }
         Outcome::Gone(status) => (
             format!("approval {} is {status}", approval.id),
             Recorded::ApprovalRequired,
         ),
     };
+    if matches!(recorded, Recorded::ApprovalDenied | Recorded::ApprovalTimedOut) {
+        if let Err(error) = approvals::told(&desk.pool, call.account, approval.id).await {
+            tracing::warn!(approval = %approval.id, %error, "cannot record that a call was told");
+        }
+    }
     tracing::info!(approval = %approval.id, %answer, "refusing a held call");
     call.ended_here(recorded, Some(answer.clone()));
     let answer = refuse(&call, &answer);
@@ -342,8 +516,12 @@ async fn forward_approved(mut call: HeldCall, approval: Approval, events: mpsc::
     match approvals::consume(&desk.pool, call.account, approval.id, &digest).await {
         Ok(true) => {}
         Ok(false) => {
-            let reason = format!("approval {} was already used", approval.id);
-            call.ended_here(Recorded::ApprovalRequired, Some(reason.clone()));
+            let reason = format!(
+                "approval {} was already used by another call with the same arguments, which was \
+                 forwarded; this call was not",
+                approval.id
+            );
+            call.spent_elsewhere(reason.clone());
             let answer = refuse(&call, &reason);
             let _ = events.send(message_event(answer)).await;
             return;
