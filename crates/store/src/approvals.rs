@@ -497,6 +497,11 @@ pub struct Notification {
     pub url: Option<String>,
     /// The sealed signing secret.
     pub secret_enc: Option<Vec<u8>>,
+    pub format: crate::accounts::WebhookFormat,
+    /// The tool's definition as the catalog last saw it (for its risk).
+    pub definition: Option<Value>,
+    /// Whether the server's own annotations may lower its tools' risk.
+    pub server_trusted: bool,
 }
 
 /// Leases up to `limit` due notifications for `lease`: another dispatcher
@@ -532,8 +537,13 @@ pub async fn claim_notifications(
                 a.grant_id AS "grant_id!: GrantId", a.tool AS "tool!",
                 a.arguments AS "arguments!", a.created_at AS "created_at!",
                 a.expires_at AS "expires_at!", a.notify_attempts AS "attempt!",
-                acc.approval_webhook_url AS url, acc.webhook_secret_enc AS secret_enc
-         FROM a JOIN servers s ON s.id = a.server_id JOIN accounts acc ON acc.id = a.account_id"#,
+                acc.approval_webhook_url AS url, acc.webhook_secret_enc AS secret_enc,
+                acc.approval_webhook_format AS "format: crate::accounts::WebhookFormat",
+                ct.definition AS "definition?", s.trusted AS server_trusted
+         FROM a JOIN servers s ON s.id = a.server_id JOIN accounts acc ON acc.id = a.account_id
+         LEFT JOIN catalog_tools ct
+             ON ct.server_id = a.server_id AND ct.name = a.tool AND a.kind = 'tool'
+                AND ct.removed_at IS NULL"#,
         limit,
         lease.as_secs_f64(),
     )
