@@ -347,9 +347,7 @@ async fn an_account_event_is_delivered_signed_and_retried_like_an_approval(pool:
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn a_slack_webhook_gets_an_incoming_webhook_message_with_links_to_the_approval(
-    pool: PgPool,
-) {
+async fn a_slack_webhook_gets_an_incoming_webhook_message_with_links_to_the_approval(pool: PgPool) {
     let key = Arc::new(SecretKey::generate());
     let app = TestApp::with_key(pool.clone(), key.clone(), true);
     let (receiver_url, receiver) = start_receiver().await;
@@ -407,7 +405,10 @@ async fn a_slack_webhook_gets_an_incoming_webhook_message_with_links_to_the_appr
     let message: Value = serde_json::from_slice(body).unwrap();
     let page = format!("{PUBLIC_URL}/approvals/{approval_id}");
     let text = message["text"].as_str().unwrap();
-    assert!(text.contains("create_charge") && text.contains(&page), "{text}");
+    assert!(
+        text.contains("create_charge") && text.contains(&page),
+        "{text}"
+    );
     let blocks = message["blocks"].as_array().unwrap();
     let all = serde_json::to_string(blocks).unwrap();
     assert!(!all.contains("<!channel>"), "agent text cannot ping: {all}");
@@ -417,15 +418,27 @@ async fn a_slack_webhook_gets_an_incoming_webhook_message_with_links_to_the_appr
     assert!(risk.starts_with("*Risk*\n"), "{risk}");
     assert!(!risk.contains("unknown"), "the catalog's verdict: {risk}");
     let summary = blocks[2]["text"]["text"].as_str().unwrap();
-    assert!(summary.contains("4200") && summary.contains('…'), "{summary}");
-    assert!(summary.chars().count() < 600, "truncated: {}", summary.len());
+    assert!(
+        summary.contains("4200") && summary.contains('…'),
+        "{summary}"
+    );
+    assert!(
+        summary.chars().count() < 600,
+        "truncated: {}",
+        summary.len()
+    );
     let buttons = blocks[3]["elements"].as_array().unwrap();
     assert_eq!(buttons[0]["url"], format!("{page}?decision=approve"));
     assert_eq!(buttons[1]["url"], format!("{page}?decision=deny"));
 
     // The link opens the approval (the API resource until the dashboard serves it).
     let opened = app
-        .call(axum::http::Method::GET, &format!("/approvals/{approval_id}"), None, None)
+        .call(
+            axum::http::Method::GET,
+            &format!("/approvals/{approval_id}"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.raw);
     let other = app

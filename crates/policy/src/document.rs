@@ -119,7 +119,9 @@ pub enum OnBackendError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
     Allow,
-    Deny { reason: Option<String> },
+    Deny {
+        reason: Option<String>,
+    },
     RequireApproval {
         timeout_secs: u64,
         /// `approval_hold`: how long a call is held open before it is

@@ -195,7 +195,10 @@ fn require_approval_validates_arguments_and_resolves_cost() {
         panic!("expected approval, got {decision:?}");
     };
     assert_eq!(timeout_secs, 300);
-    assert_eq!(hold_secs, None, "no approval_hold: the deployment's default");
+    assert_eq!(
+        hold_secs, None,
+        "no approval_hold: the deployment's default"
+    );
     assert_eq!(pointer, "/tools/create_charge");
     assert_eq!(counters(&limits), [("spend", 1200), ("all_calls", 1)]);
     assert_eq!(limits[0].scope, Scope::Account);

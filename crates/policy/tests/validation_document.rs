@@ -261,7 +261,9 @@ fn approval_hold() {
     one(rule(json!(2.5)), AT, "whole number of seconds");
     one(rule(json!("20")), AT, "without quotes");
     one(
-        with_tools(json!({"t": {"action": "require_approval", "approval_timeout": 30, "approval_hold": 45}})),
+        with_tools(
+            json!({"t": {"action": "require_approval", "approval_timeout": 30, "approval_hold": 45}}),
+        ),
         AT,
         "longer than the approval's timeout (30 s)",
     );

@@ -8,10 +8,12 @@
 use bytes::Bytes;
 use toolgate_audit::AuditDecision as Recorded;
 use toolgate_limits::Admission;
+use toolgate_mcp::error_codes::INVALID_PARAMS;
 use toolgate_mcp::headers::Era;
+use toolgate_mcp::response::error_response;
 use toolgate_mcp::Id;
 
-use crate::approval::{find_retry, Approvals};
+use crate::approval::{find_retry, resume, state, Approvals};
 use crate::audit::{CallNote, Trail};
 use crate::limiting::{Caller, Limiter, Verdict};
 use crate::outcome::RequestDecision;
@@ -47,6 +49,8 @@ pub struct Held {
     /// arguments made: this call uses it, and takes no units of its own
     /// (the earlier call's are kept for it).
     pub existing: Option<toolgate_store::approvals::Approval>,
+    /// How many "input required" rounds a modern client's call has had.
+    pub round: u32,
 }
 
 /// Who calls and how refusals are worded.
@@ -58,6 +62,9 @@ pub struct Admitting<'a> {
     pub era: Era,
     /// A batch cannot hold a call: it is refused instead.
     pub batch: bool,
+    /// The request body, for the gateway's own `requestState` of a held
+    /// call (a single message: batches hold nothing).
+    pub body: &'a [u8],
 }
 
 pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitted {
@@ -120,12 +127,42 @@ pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitte
                 ));
             }
             Step::Hold(hold) => {
+                // A modern client resuming with the gateway's state.
+                if let Some(sealed) = state::ours(how.body).filter(|_| how.era == Era::Modern) {
+                    match resume(how.approvals, how.caller, &hold, &sealed).await {
+                        Ok((existing, round)) => {
+                            out.hold = Some(Held {
+                                hold,
+                                note,
+                                admission: None,
+                                existing: Some(existing),
+                                round,
+                            });
+                        }
+                        Err(why) => {
+                            let reason = why.to_string();
+                            out.decision = out.decision.max(RequestDecision::Refused);
+                            if let Some(note) = note {
+                                trail.answered_locally(
+                                    note.concluded(Recorded::Refused, Some(reason.clone())),
+                                );
+                            }
+                            out.local.push(error_response(
+                                Some(&hold.id),
+                                INVALID_PARAMS,
+                                &format!("Invalid params: {reason}"),
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 if let Some(existing) = find_retry(how.approvals, how.caller, &hold).await {
                     out.hold = Some(Held {
                         hold,
                         note,
                         admission: None,
                         existing: Some(existing),
+                        round: 0,
                     });
                     continue;
                 }
@@ -136,6 +173,7 @@ pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitte
                             note,
                             admission,
                             existing: None,
+                            round: 0,
                         })
                     }
                     Err((answer, note)) => {

@@ -103,6 +103,7 @@ pub async fn serve(
             caller: &caller,
             era,
             batch: request.body.is_batch(),
+            body: request.bytes,
         },
         &mut trail,
     )
@@ -124,6 +125,7 @@ pub async fn serve(
             admission: held.admission,
             audit: held.note.map(|note| (trail, note)),
             existing: held.existing,
+            round: held.round,
         })
         .await);
     }

@@ -36,7 +36,10 @@ type Calls = Arc<Mutex<Vec<Value>>>;
 
 async fn upstream(State(calls): State<Calls>, body: String) -> Response {
     let body: Value = serde_json::from_str(&body).unwrap();
-    calls.lock().unwrap().push(body["params"]["arguments"].clone());
+    calls
+        .lock()
+        .unwrap()
+        .push(body["params"]["arguments"].clone());
     json_response(&json!({"jsonrpc": "2.0", "id": body["id"],
         "result": {"content": [{"type": "text", "text": "paid"}]}}))
 }
@@ -196,10 +199,7 @@ async fn an_undecided_call_is_handed_back_and_its_retries_find_their_approval(po
     // Other arguments are another call: it needs its own approval, and the
     // limit the first call holds refuses it before anyone is asked.
     let other = f.pay(3, 8).await;
-    assert!(
-        text_of(&other).contains("limit \"pay\" reached"),
-        "{other}"
-    );
+    assert!(text_of(&other).contains("limit \"pay\" reached"), "{other}");
     assert_eq!(f.approvals().await.len(), 1);
     assert!(f.upstream_calls().is_empty());
 
@@ -209,7 +209,9 @@ async fn an_undecided_call_is_handed_back_and_its_retries_find_their_approval(po
     let paid = f.pay(4, 7).await;
     assert_eq!(text_of(&paid), "paid", "{paid}");
     assert_eq!(f.upstream_calls(), vec![json!({"amount": 7})]);
-    let spent = approvals::get(&f.pool, f.account, approval.id).await.unwrap();
+    let spent = approvals::get(&f.pool, f.account, approval.id)
+        .await
+        .unwrap();
     assert_eq!(spent.status, ApprovalStatus::Used);
 
     // Spent: a late duplicate is told so, and not forwarded.
@@ -253,9 +255,7 @@ async fn concurrent_retries_of_an_approved_call_are_forwarded_once(pool: PgPool)
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn a_denial_after_the_hand_back_is_told_to_the_retry_and_gives_the_units_back(
-    pool: PgPool,
-) {
+async fn a_denial_after_the_hand_back_is_told_to_the_retry_and_gives_the_units_back(pool: PgPool) {
     let f = fixture(pool).await;
     let first = f.pay(1, 3).await;
     let approval = f.approvals().await.remove(0);

@@ -21,7 +21,15 @@ pub struct Account {
 
 /// How the account's webhook deliveries are shaped.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::Type,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::Type,
     utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]

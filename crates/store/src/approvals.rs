@@ -467,7 +467,11 @@ pub async fn told(pool: &PgPool, account_id: AccountId, id: ApprovalId) -> Resul
 
 /// Records that an approved call was never spent before its claim
 /// deadline; true when this call did (its held limit units go back).
-pub async fn lapse(pool: &PgPool, account_id: AccountId, id: ApprovalId) -> Result<bool, StoreError> {
+pub async fn lapse(
+    pool: &PgPool,
+    account_id: AccountId,
+    id: ApprovalId,
+) -> Result<bool, StoreError> {
     let done = sqlx::query!(
         "UPDATE approvals SET status = 'expired'
          WHERE account_id = $1 AND id = $2 AND status = 'approved'

@@ -267,7 +267,8 @@ fn gateway_app(
         audit,
         approvals: Approvals::new(pool, approvals.clone())
             .with_default_hold(Duration::from_secs(args.approval_hold_secs))
-            .with_dashboard(&args.public_url()),
+            .with_dashboard(&args.public_url())
+            .with_state_key(keys.secret_key.expose_bytes()),
         sightings: Default::default(),
     };
     Ok((toolgate_proxy::router(state), drain))

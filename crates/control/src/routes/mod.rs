@@ -1,8 +1,8 @@
 //! One module per resource, each with its own `router()`.
 
 pub mod account;
-pub mod approval_links;
 pub mod api_keys;
+pub mod approval_links;
 pub mod approvals;
 pub mod audit;
 pub mod auth;

@@ -60,7 +60,10 @@ pub(super) fn approval_message(public_url: &str, n: &Notification) -> Value {
 pub(super) fn event_message(event: &Value) -> Value {
     let kind = event["type"].as_str().unwrap_or("event");
     let data = &event["data"];
-    let tool = data["tool"].as_str().or(data["name"].as_str()).unwrap_or("");
+    let tool = data["tool"]
+        .as_str()
+        .or(data["name"].as_str())
+        .unwrap_or("");
     let server = data["server_name"].as_str().unwrap_or("");
     json!({
         "text": format!("Toolgate {}: {} {}", escape(kind), escape(&shorten(tool, NAME)), escape(&shorten(server, NAME))).trim_end().to_owned(),

@@ -7,12 +7,47 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::json;
 use toolgate_mcp::response::{
-    tool_error_message, tool_error_result, MetaKey, AWAITING_APPROVAL_PREFIX,
+    result_response, tool_error_message, tool_error_result, MetaKey, AWAITING_APPROVAL_PREFIX,
 };
 use toolgate_policy::Kind;
 use toolgate_store::approvals::Approval;
 
+use super::state::Round;
 use super::HeldCall;
+
+/// A modern client's answer while nobody decided: "input required", with no
+/// input requests and the gateway's signed state, so that its SDK calls
+/// again at once and the call is held again (for at most
+/// [`super::MAX_ROUNDS`] rounds).
+pub(super) fn input_required(call: &HeldCall, approval: &Approval) -> Bytes {
+    let round = Round {
+        approval: approval.id,
+        target: call.hold.tool.clone(),
+        digest: approval.arguments_digest.clone(),
+        round: call.round + 1,
+        expires: approval.expires_at.timestamp(),
+    };
+    let state = call
+        .state
+        .approvals
+        .states
+        .seal(call.grant, call.server.id, &round);
+    let detail = json!({
+        "id": approval.id.to_string(),
+        "status": "pending",
+        "url": call.state.approvals.link(approval),
+        "expires_at": approval.expires_at,
+        "round": round.round,
+    });
+    result_response(
+        &call.hold.id,
+        &json!({
+            "resultType": "input_required",
+            "requestState": state,
+            "_meta": {MetaKey::TOOLGATE_APPROVAL.as_str(): detail},
+        }),
+    )
+}
 
 /// When to suggest calling again: soon enough to notice a quick decision,
 /// late enough not to busy the gateway, and never past the expiry.

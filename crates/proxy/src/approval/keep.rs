@@ -15,7 +15,11 @@ use toolgate_store::approvals::{self, Approval, ApprovalStatus};
 
 use super::HeldCall;
 
-pub(super) async fn keep(mut call: HeldCall, approval: Approval, mut decisions: SignalSubscription) {
+pub(super) async fn keep(
+    mut call: HeldCall,
+    approval: Approval,
+    mut decisions: SignalSubscription,
+) {
     if call.admission.is_none() {
         return;
     }

@@ -63,8 +63,9 @@ use crate::ProxyState;
 mod handback;
 mod keep;
 mod retry;
+pub mod state;
 
-pub use retry::find_retry;
+pub use retry::{find_retry, resume};
 
 /// Largest non-SSE answer relayed onto the held stream.
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
@@ -111,6 +112,8 @@ pub struct Approvals {
     dashboard: Option<String>,
     /// How long an ended approval answers retries of its call.
     memory: approvals::RetryMemory,
+    /// Signs the `requestState` that keeps a modern client's call waiting.
+    states: Arc<state::StateSealer>,
 }
 
 impl Approvals {
@@ -126,7 +129,16 @@ impl Approvals {
                 after_told: Duration::from_secs(10),
                 untold: Duration::from_secs(3600),
             },
+            // A key of this process alone, until the deployment's is set.
+            states: Arc::new(state::StateSealer::new(&process_key())),
         }
+    }
+
+    /// Signs request states with a key derived from the deployment's
+    /// secret, so that every replica accepts every other's.
+    pub fn with_state_key(mut self, secret: &[u8; 32]) -> Self {
+        self.states = Arc::new(state::StateSealer::new(secret));
+        self
     }
 
     /// Holds calls whose rule sets no `approval_hold` this long.
@@ -156,6 +168,15 @@ impl Approvals {
     }
 }
 
+/// How many times a modern client's call is answered "input required"
+/// before it is handed back to the model instead: under the SDKs' own
+/// default cap (10 rounds), past which they fail the call.
+pub const MAX_ROUNDS: u32 = 8;
+
+fn process_key() -> [u8; 32] {
+    *toolgate_store::secrets::SecretKey::generate().expose_bytes()
+}
+
 /// A call to hold, with everything needed to forward it later.
 pub struct HeldCall {
     pub state: ProxyState,
@@ -176,6 +197,8 @@ pub struct HeldCall {
     /// The approval an earlier call with the same grant, target and
     /// arguments made, which this call uses instead of asking again.
     pub existing: Option<Approval>,
+    /// How many "input required" rounds a modern client's call has had.
+    pub round: u32,
 }
 
 impl HeldCall {
@@ -426,7 +449,11 @@ async fn run(
     let (answer, recorded) = match outcome {
         Outcome::Approved => return forward_approved(call, approval, events).await,
         Outcome::HandedBack => {
-            let answer = handback::answer(&call, &approval, hold_for);
+            let answer = if call.era == Era::Modern && call.round < MAX_ROUNDS {
+                handback::input_required(&call, &approval)
+            } else {
+                handback::answer(&call, &approval, hold_for)
+            };
             call.record(
                 Recorded::ApprovalPending,
                 Some(format!(
@@ -472,7 +499,10 @@ async fn run(
             Recorded::ApprovalRequired,
         ),
     };
-    if matches!(recorded, Recorded::ApprovalDenied | Recorded::ApprovalTimedOut) {
+    if matches!(
+        recorded,
+        Recorded::ApprovalDenied | Recorded::ApprovalTimedOut
+    ) {
         if let Err(error) = approvals::told(&desk.pool, call.account, approval.id).await {
             tracing::warn!(approval = %approval.id, %error, "cannot record that a call was told");
         }
@@ -561,12 +591,18 @@ async fn forward_approved(mut call: HeldCall, approval: Approval, events: mpsc::
             Some(call.server.timeout),
         )
     };
+    // A call resumed with the gateway's request state is forwarded without
+    // it: the upstream never sees the gateway's state.
+    let body = match state::ours(&call.body).and_then(|_| state::without_ours(&call.body)) {
+        Some(stripped) => Bytes::from(stripped),
+        None => call.body.clone(),
+    };
     let outgoing = Outgoing {
         server: &call.server,
         method: Method::POST,
         headers: &call.headers,
         session: call.session.as_deref(),
-        body: Some(call.body.clone()),
+        body: Some(body),
     };
     let response = forward(&call.state, outgoing, ctx)
         .await

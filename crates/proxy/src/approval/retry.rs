@@ -3,7 +3,9 @@
 //! ask a person a second time.
 
 use toolgate_store::approvals::{self, Approval, RetryKey};
+use toolgate_store::StoreError;
 
+use super::state::StateError;
 use super::{Approvals, HeldCall, RETRIES_METRIC};
 use crate::limiting::Caller;
 use crate::plan::Hold;
@@ -25,6 +27,34 @@ pub async fn find_retry(desk: &Approvals, caller: &Caller<'_>, hold: &Hold) -> O
         Err(error) => {
             tracing::warn!(%error, "cannot look for an earlier approval of this call");
             None
+        }
+    }
+}
+
+/// The approval and round a modern client's call resumed with the
+/// gateway's `requestState` waits on; refused when the state is forged,
+/// moved to another grant or call, or expired.
+pub async fn resume(
+    desk: &Approvals,
+    caller: &Caller<'_>,
+    hold: &Hold,
+    state: &str,
+) -> Result<(Approval, u32), StateError> {
+    let digest = approvals::arguments_digest(&hold.arguments);
+    let round = desk.states.open(
+        caller.grant,
+        caller.server,
+        state,
+        &hold.tool,
+        &digest,
+        chrono::Utc::now(),
+    )?;
+    match approvals::get(&desk.pool, caller.account, round.approval).await {
+        Ok(approval) if approval.grant_id == caller.grant => Ok((approval, round.round)),
+        Ok(_) | Err(StoreError::NotFound) => Err(StateError::Forged),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the approval a request state names");
+            Err(StateError::Unavailable)
         }
     }
 }
