@@ -96,7 +96,7 @@ fn message(text: &str) -> Value {
     let data = text
         .lines()
         .filter_map(|line| line.strip_prefix("data: "))
-        .last()
+        .next_back()
         .unwrap_or(text);
     serde_json::from_str(data).unwrap_or_else(|_| panic!("no message in {text:?}"))
 }
