@@ -62,10 +62,11 @@ async fn fixture(pool: PgPool) -> Fixture {
     )
     .await;
     let key = Arc::new(SecretKey::from_bytes([5; 32]));
-    // Held for a second, then handed back; one held or forwarded call a minute.
+    // Held for a second, then handed back; one held or forwarded call an hour
+    // (an hour, so that no window ends while a test runs).
     let policy = json!({"version": "1", "default": "deny", "tools": {"pay": {
         "action": "require_approval", "approval_timeout": 60, "approval_hold": 1,
-        "limits": [{"counter": "pay", "window": "minute", "max": 1, "scope": "grant"}]
+        "limits": [{"counter": "pay", "window": "hour", "max": 1, "scope": "grant"}]
     }}});
     let seeded = Seed::new("Acme", &format!("http://{addr}/mcp"), &policy)
         .create(&pool, &key)
@@ -278,4 +279,33 @@ async fn a_denial_after_the_hand_back_is_told_to_the_retry_and_gives_the_units_b
     };
     assert!(text_of(&next).starts_with("Awaiting approval: "), "{next}");
     assert_eq!(f.approvals().await.len(), 2);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_approval_is_spent_by_exactly_one_of_many_racing_claims(pool: PgPool) {
+    let f = Arc::new(fixture(pool).await);
+    f.pay(1, 11).await;
+    let approval = f.approvals().await.remove(0);
+    f.decide(&approval, true).await;
+    let digest = approvals::arguments_digest(&json!({"amount": 11}));
+    let claims: Vec<_> = (0..8)
+        .map(|_| {
+            let (f, digest) = (f.clone(), digest.clone());
+            tokio::spawn(async move {
+                approvals::consume(&f.pool, f.account, approval.id, &digest)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for claim in claims {
+        won += usize::from(claim.await.unwrap());
+    }
+    assert_eq!(won, 1, "one conditional UPDATE wins");
+    // Other arguments never spend it.
+    let other = approvals::arguments_digest(&json!({"amount": 12}));
+    assert!(!approvals::consume(&f.pool, f.account, approval.id, &other)
+        .await
+        .unwrap());
 }
