@@ -384,7 +384,7 @@ async fn run(
     let comment = format!(": waiting for approval {}\n\n", approval.id);
     let _ = events.send(Bytes::from(comment)).await;
 
-    let _held = HeldGauge::raise();
+    let held_gauge = HeldGauge::raise();
     // A retry may find its approval decided already.
     let mut first = approval.status != ApprovalStatus::Pending;
     if !first {
@@ -463,7 +463,9 @@ async fn run(
                 )),
             );
             let _ = events.send(message_event(answer)).await;
+            // Answered: no longer a held call, whatever is kept for it.
             drop(events);
+            drop(held_gauge);
             if role == Role::Asker {
                 keep::keep(call, approval, decisions).await;
             }
