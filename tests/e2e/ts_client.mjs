@@ -3,12 +3,15 @@
 //
 // Usage: node ts_client.mjs '<plan JSON>'
 // Plan: {"url": "...", "token": "..." | null,
-//        "steps": [{"op": "list"} | {"op": "call", "name": "...", "arguments": {...}, "progress": bool}],
+//        "steps": [{"op": "list"} | {"op": "call", "name": "...", "arguments": {...}, "progress": bool,
+//                    "default_timeout": bool} | {"op": "sleep", "ms": N}],
 //        "terminate": bool}
 // Output: {"connected": bool, "protocol_version", "session_id", "steps": [...],
 //          "terminated": bool, "error"?: {...}}
-// Each step is {"ok": result} or {"error": {"code", "message"}}; a call with
-// "progress" also gets "progress": [{progress, total, message}, ...].
+// Each step is {"ok": result} or {"error": {"code", "message"}}, with "ms" (how
+// long it took); a call with "progress" also gets "progress": [{progress,
+// total, message}, ...]. "default_timeout" leaves the SDK's own request
+// time-out (60 s) in place instead of setting one.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
@@ -33,22 +36,27 @@ try {
   out.protocol_version = transport.protocolVersion ?? null;
   out.session_id = transport.sessionId ?? null;
   for (const step of plan.steps ?? []) {
+    const started = Date.now();
     try {
-      if (step.op === "list") {
+      if (step.op === "sleep") {
+        await new Promise((resolve) => setTimeout(resolve, step.ms));
+        out.steps.push({ ok: null, ms: Date.now() - started });
+      } else if (step.op === "list") {
         out.steps.push({ ok: await client.listTools() });
       } else if (step.op === "call") {
         const progress = [];
-        const options = { timeout: 60000 };
+        const options = step.default_timeout ? {} : { timeout: 60000 };
         if (step.progress) {
           options.onprogress = (p) => progress.push(p);
         }
         const result = await client.callTool({ name: step.name, arguments: step.arguments ?? {} }, undefined, options);
-        out.steps.push(step.progress ? { ok: result, progress } : { ok: result });
+        const ms = Date.now() - started;
+        out.steps.push(step.progress ? { ok: result, progress, ms } : { ok: result, ms });
       } else {
         out.steps.push({ error: { code: null, message: `unknown op ${step.op}` } });
       }
     } catch (err) {
-      out.steps.push({ error: describe(err) });
+      out.steps.push({ error: describe(err), ms: Date.now() - started });
     }
   }
   if (plan.terminate) {

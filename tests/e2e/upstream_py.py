@@ -165,6 +165,7 @@ class RecordRequests:
                 if isinstance(params, dict) and isinstance(params.get("name"), str):
                     record["tool"] = params["name"]
                     record["arguments"] = params.get("arguments")
+                    record["request_state"] = params.get("requestState")
             elif isinstance(parsed, list):
                 record["rpc_method"] = "batch"
                 record["batch_tools"] = [

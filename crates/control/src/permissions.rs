@@ -195,6 +195,8 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/healthz", Access::Public, Trail::None),
     route("GET", "/readyz", Access::Public, Trail::None),
     route("GET", "/v1/openapi.json", Access::Public, Trail::None),
+    // An approval's link, as agents and webhooks give it: the page decides.
+    route("GET", "/approvals/{id}", Access::Public, Trail::None),
     // Sign-up and sign-in: the handler names the account and person.
     route(
         "POST",

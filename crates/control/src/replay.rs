@@ -239,7 +239,9 @@ impl Replayer {
 }
 
 /// Whether the gateway gave back the units of the recorded call: its
-/// upstream failed, or a person did not approve it.
+/// upstream failed, or a person did not approve it. A call handed back
+/// still pending counts as given back too: its retry, recorded as its own
+/// event, is the one the units end with.
 fn gave_back(call: &RecordedCall) -> bool {
     matches!(
         call.upstream,
@@ -249,6 +251,7 @@ fn gave_back(call: &RecordedCall) -> bool {
         AuditDecision::ApprovalDenied
             | AuditDecision::ApprovalTimedOut
             | AuditDecision::ApprovalAbandoned
+            | AuditDecision::ApprovalPending
     )
 }
 
@@ -407,8 +410,8 @@ pub fn policy_level(decision: AuditDecision) -> Option<AuditDecision> {
     use AuditDecision::*;
     match decision {
         Allowed | Limited | LimitUnavailable => Some(Allowed),
-        ApprovalRequired | ApprovalApproved | ApprovalDenied | ApprovalTimedOut
-        | ApprovalAbandoned => Some(ApprovalRequired),
+        ApprovalRequired | ApprovalPending | ApprovalApproved | ApprovalDenied
+        | ApprovalTimedOut | ApprovalAbandoned => Some(ApprovalRequired),
         Refused => Some(Refused),
         UnknownTool => Some(UnknownTool),
         Unreviewed => None,

@@ -32,9 +32,12 @@ use serde_json::json;
 use sha2::Sha256;
 use sqlx::PgPool;
 use toolgate_netguard::OutboundGuard;
+use toolgate_store::accounts::WebhookFormat;
 use toolgate_store::approvals::{self, Notification};
 use toolgate_store::secrets::SecretKey;
 use toolgate_store::webhook_events::{self, DueEvent};
+
+mod slack;
 
 /// Header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "toolgate-signature";
@@ -157,8 +160,12 @@ impl WebhookDispatcher {
     }
 
     async fn deliver_approval(&self, n: Notification) {
+        let payload = match n.format {
+            WebhookFormat::Generic => self.payload(&n),
+            WebhookFormat::Slack => slack::approval_message(&self.public_url, &n),
+        };
         let outcome = self
-            .deliver(n.url.as_deref(), n.secret_enc.as_deref(), &self.payload(&n))
+            .deliver(n.url.as_deref(), n.secret_enc.as_deref(), &payload)
             .await;
         let retry_at = self.next_attempt(
             APPROVAL_REQUESTED,
@@ -181,6 +188,10 @@ impl WebhookDispatcher {
             "created_at": e.created_at,
             "data": e.data,
         });
+        let payload = match e.format {
+            WebhookFormat::Generic => payload,
+            WebhookFormat::Slack => slack::event_message(&payload),
+        };
         let outcome = self
             .deliver(e.url.as_deref(), e.secret_enc.as_deref(), &payload)
             .await;
@@ -245,7 +256,14 @@ impl WebhookDispatcher {
             .admit_literal(&url)
             .map_err(|refused| format!("the webhook's address is not allowed: {refused}"))?;
         let body = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
-        let id = payload["id"].as_str().unwrap_or_default().to_owned();
+        let id = match payload["id"].as_str() {
+            Some(id) => id.to_owned(),
+            // A Slack message has no id of its own: the event's rides along.
+            None => payload["metadata"]["event_payload"]["event_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        };
         let timestamp = Utc::now().timestamp();
         let response = self
             .client

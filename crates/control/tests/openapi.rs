@@ -15,6 +15,7 @@ use sqlx::PgPool;
 const CONTRACT: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
+    ("GET", "/approvals/{id}"),
     ("GET", "/v1/openapi.json"),
     ("POST", "/v1/signup"),
     ("POST", "/v1/signup/verify"),

@@ -84,6 +84,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/healthz", Anyone),
     ("GET", "/readyz", Anyone),
     ("GET", "/v1/openapi.json", Anyone),
+    ("GET", "/approvals/{id}", Anyone),
     ("POST", "/v1/signup", Anyone),
     ("POST", "/v1/signup/verify", Anyone),
     ("GET", "/v1/signup/verify", Anyone),
@@ -456,7 +457,7 @@ impl World {
             } else {
                 self.acme.grant.to_string()
             }
-        } else if template.starts_with("/v1/approvals/{id}") {
+        } else if template.starts_with("/v1/approvals/{id}") || template == "/approvals/{id}" {
             if uses_up {
                 hold(app, &self.acme).await
             } else {

@@ -233,6 +233,13 @@ const CASES: &[Case] = &[
     case(RESET_CONFIRM, "/password", "/password", Read::Nothing),
     case(SIGNUP_VERIFY, "/token", "/token", Read::Nothing),
     case(ACCOUNT, "/name", "/name", Read::Get("/v1/account", "/name")),
+    // A closed set (generic, slack): every payload is refused at its pointer.
+    case(
+        ACCOUNT,
+        "/approval_webhook_format",
+        "/approval_webhook_format",
+        Read::Get("/v1/account", "/approval_webhook_format"),
+    ),
     wrapped(
         ACCOUNT,
         "/approval_webhook_url",

@@ -345,3 +345,104 @@ async fn an_account_event_is_delivered_signed_and_retried_like_an_approval(pool:
     let stored = webhook_events::recent(&pool, t.account, 10).await.unwrap();
     assert_eq!(stored[0].state, DeliveryState::Delivered);
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_slack_webhook_gets_an_incoming_webhook_message_with_links_to_the_approval(pool: PgPool) {
+    let key = Arc::new(SecretKey::generate());
+    let app = TestApp::with_key(pool.clone(), key.clone(), true);
+    let (receiver_url, receiver) = start_receiver().await;
+    let t = app.tenant("ada@example.com").await;
+
+    // A format nobody knows is refused at its pointer; slack is kept.
+    let bad = app
+        .call(
+            axum::http::Method::PATCH,
+            "/v1/account",
+            Some(&t.token),
+            Some(json!({"approval_webhook_format": "teams"})),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.raw);
+    assert!(bad.raw.contains("approval_webhook_format"), "{}", bad.raw);
+    let patched = app
+        .call(
+            axum::http::Method::PATCH,
+            "/v1/account",
+            Some(&t.token),
+            Some(json!({"approval_webhook_url": receiver_url, "approval_webhook_format": "slack"})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.raw);
+    assert_eq!(patched.body["approval_webhook_format"], "slack");
+    let secret = patched.body["approval_webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The catalog knows the tool: the message carries its risk.
+    sqlx::query(
+        "INSERT INTO catalog_tools (id, account_id, server_id, name, hash, definition)
+         VALUES ($1, $2, $3, 'create_charge', 'h', $4)",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(t.account.0)
+    .bind(t.server.0)
+    .bind(json!({"name": "create_charge",
+        "description": "Charge the customer's card and transfer the money",
+        "inputSchema": {"type": "object", "properties": {"amount": {"type": "integer"}}}}))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let long = "x".repeat(2000);
+    let arguments = json!({"amount": 4200, "note": "<!channel> & `rm`", "pad": long});
+    let approval_id = app
+        .hold(&t, arguments.clone(), Duration::from_secs(300))
+        .await;
+
+    let deliveries = two_deliveries(&pool, key, &receiver).await;
+    let (headers, body) = &deliveries[1];
+    assert!(verify(&secret, headers, body), "still signed");
+    let message: Value = serde_json::from_slice(body).unwrap();
+    let page = format!("{PUBLIC_URL}/approvals/{approval_id}");
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.contains("create_charge") && text.contains(&page),
+        "{text}"
+    );
+    let blocks = message["blocks"].as_array().unwrap();
+    let all = serde_json::to_string(blocks).unwrap();
+    assert!(!all.contains("<!channel>"), "agent text cannot ping: {all}");
+    assert!(all.contains("&lt;!channel&gt; &amp;"), "{all}");
+    let fields = blocks[1]["fields"].as_array().unwrap();
+    let risk = fields[2]["text"].as_str().unwrap();
+    assert!(risk.starts_with("*Risk*\n"), "{risk}");
+    assert!(!risk.contains("unknown"), "the catalog's verdict: {risk}");
+    let summary = blocks[2]["text"]["text"].as_str().unwrap();
+    assert!(
+        summary.contains("4200") && summary.contains('…'),
+        "{summary}"
+    );
+    assert!(
+        summary.chars().count() < 600,
+        "truncated: {}",
+        summary.len()
+    );
+    let buttons = blocks[3]["elements"].as_array().unwrap();
+    assert_eq!(buttons[0]["url"], format!("{page}?decision=approve"));
+    assert_eq!(buttons[1]["url"], format!("{page}?decision=deny"));
+
+    // The link opens the approval (the API resource until the dashboard serves it).
+    let opened = app
+        .call(
+            axum::http::Method::GET,
+            &format!("/approvals/{approval_id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.raw);
+    let other = app
+        .call(axum::http::Method::GET, "/approvals/apv_nope", None, None)
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.raw);
+}

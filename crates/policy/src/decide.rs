@@ -32,6 +32,10 @@ pub enum Decision {
     /// the limits are acquired as for `Allow`.
     RequireApproval {
         timeout_secs: u64,
+        /// The rule's `approval_hold`, if it sets one: how long the call is
+        /// held open before it is handed back, still pending.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hold_secs: Option<u64>,
         limits: Vec<LimitAcquire>,
         pointer: String,
     },
@@ -126,7 +130,7 @@ impl CompiledPolicy {
 }
 
 fn decide_rule(rule: &CompiledRule, arguments: &Value) -> Decision {
-    let timeout_secs = match &rule.action {
+    let approval = match &rule.action {
         Action::Deny { reason } => {
             return Decision::Refuse {
                 reason: reason
@@ -137,7 +141,10 @@ fn decide_rule(rule: &CompiledRule, arguments: &Value) -> Decision {
             }
         }
         Action::Allow => None,
-        Action::RequireApproval { timeout_secs } => Some(*timeout_secs),
+        Action::RequireApproval {
+            timeout_secs,
+            hold_secs,
+        } => Some((*timeout_secs, *hold_secs)),
     };
     if let Some(schema) = &rule.arguments {
         // `is_valid` is the fast path; the error is only built on failure.
@@ -149,10 +156,11 @@ fn decide_rule(rule: &CompiledRule, arguments: &Value) -> Decision {
         Ok(limits) => limits,
         Err(refusal) => return refusal,
     };
-    match timeout_secs {
+    match approval {
         None => Decision::Allow { limits },
-        Some(timeout_secs) => Decision::RequireApproval {
+        Some((timeout_secs, hold_secs)) => Decision::RequireApproval {
             timeout_secs,
+            hold_secs,
             limits,
             pointer: rule.pointer.clone(),
         },

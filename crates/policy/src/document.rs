@@ -17,6 +17,8 @@ pub(crate) const MAX_LIMIT_MAX: u64 = (1 << 53) - 1;
 pub(crate) const DEFAULT_APPROVAL_TIMEOUT_SECS: u64 = 300;
 /// Longest `approval_timeout`: the gateway holds the call open while waiting.
 pub(crate) const MAX_APPROVAL_TIMEOUT_SECS: u64 = 3_600;
+/// Longest `approval_hold`: clients give up on a request long before this.
+pub(crate) const MAX_APPROVAL_HOLD_SECS: u64 = 600;
 /// Longest counter name, in bytes.
 pub(crate) const MAX_COUNTER_NAME_LEN: usize = 128;
 /// Longest deny `reason`, in characters.
@@ -117,8 +119,16 @@ pub enum OnBackendError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
     Allow,
-    Deny { reason: Option<String> },
-    RequireApproval { timeout_secs: u64 },
+    Deny {
+        reason: Option<String>,
+    },
+    RequireApproval {
+        timeout_secs: u64,
+        /// `approval_hold`: how long a call is held open before it is
+        /// handed back (still pending); `None` takes the deployment's
+        /// default.
+        hold_secs: Option<u64>,
+    },
 }
 
 /// The keyword of an action as written in a document.

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::document::{
     Action, ActionName, ArgumentSchema, Kind, Limit, Named, Rule, DEFAULT_APPROVAL_TIMEOUT_SECS,
-    MAX_APPROVAL_TIMEOUT_SECS, MAX_REASON_LEN,
+    MAX_APPROVAL_HOLD_SECS, MAX_APPROVAL_TIMEOUT_SECS, MAX_REASON_LEN,
 };
 use crate::error::{child, describe, index, unknown_fields, Errors};
 use crate::limit;
@@ -18,6 +18,7 @@ const RULE_FIELDS: &[&str] = &[
     "arguments",
     "limits",
     "approval_timeout",
+    "approval_hold",
     "audit_arguments",
 ];
 
@@ -32,6 +33,7 @@ fn rule_misplaced(key: &str) -> Option<&'static str> {
             Some("the argument schema goes in `arguments`")
         }
         "timeout" => Some("did you mean `approval_timeout`?"),
+        "hold" | "hold_secs" | "approval_hold_secs" => Some("did you mean `approval_hold`?"),
         _ => None,
     }
 }
@@ -85,6 +87,7 @@ pub(crate) fn read_rule(
     };
     let reason = read_reason(errors, kind, fields, &pointer, action_name);
     let timeout_secs = read_approval_timeout(errors, fields, &pointer, action_name);
+    let hold_secs = read_approval_hold(errors, fields, &pointer, action_name, timeout_secs);
     let arguments = fields
         .get("arguments")
         .and_then(|schema| read_arguments(errors, schema, child(&pointer, "arguments")));
@@ -119,7 +122,10 @@ pub(crate) fn read_rule(
     let action = match action_name? {
         ActionName::Allow => Action::Allow,
         ActionName::Deny => Action::Deny { reason },
-        ActionName::RequireApproval => Action::RequireApproval { timeout_secs },
+        ActionName::RequireApproval => Action::RequireApproval {
+            timeout_secs,
+            hold_secs,
+        },
     };
     Some(Rule {
         kind,
@@ -151,7 +157,7 @@ pub(crate) fn read_every_call(
     };
     for key in fields.keys().filter(|k| k.as_str() != "limits") {
         let why = match key.as_str() {
-            "action" | "reason" | "approval_timeout" => {
+            "action" | "reason" | "approval_timeout" | "approval_hold" => {
                 format!(
                     "the \"*\" rule only carries limits that apply to every allowed call; what \
                      happens to {}s no other key matches is set by the top-level `default`",
@@ -254,6 +260,56 @@ fn read_approval_timeout(
         Err(message) => {
             errors.push(pointer, message);
             DEFAULT_APPROVAL_TIMEOUT_SECS
+        }
+    }
+}
+
+/// `approval_hold`: whole seconds, at most the approval's own timeout (a
+/// call is never held past its approval's expiry).
+fn read_approval_hold(
+    errors: &mut Errors,
+    fields: &Map<String, Value>,
+    pointer: &str,
+    action: Option<ActionName>,
+    timeout_secs: u64,
+) -> Option<u64> {
+    let value = fields.get("approval_hold")?;
+    let pointer = child(pointer, "approval_hold");
+    if action.is_some_and(|a| a != ActionName::RequireApproval) {
+        errors.push(
+            pointer,
+            "`approval_hold` only applies to rules with \"action\": \"require_approval\"; \
+             remove it or change the action",
+        );
+        return None;
+    }
+    match limit::whole_number(value, "approval_hold", "seconds") {
+        Ok(secs) if !(1..=MAX_APPROVAL_HOLD_SECS).contains(&secs) => {
+            errors.push(
+                pointer,
+                format!(
+                    "approval_hold must be between 1 and {MAX_APPROVAL_HOLD_SECS} seconds, not \
+                     {secs}; clients give up on a request after about a minute, so keep it \
+                     under that"
+                ),
+            );
+            None
+        }
+        Ok(secs) if secs > timeout_secs => {
+            errors.push(
+                pointer,
+                format!(
+                    "approval_hold ({secs} s) is longer than the approval's timeout \
+                     ({timeout_secs} s): a call is never held past its approval's expiry; \
+                     shorten the hold or lengthen approval_timeout"
+                ),
+            );
+            None
+        }
+        Ok(secs) => Some(secs),
+        Err(message) => {
+            errors.push(pointer, message);
+            None
         }
     }
 }

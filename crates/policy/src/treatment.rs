@@ -102,7 +102,7 @@ impl CompiledPolicy {
                         )
                     }
                     Action::Allow => None,
-                    Action::RequireApproval { timeout_secs } => Some(*timeout_secs),
+                    Action::RequireApproval { timeout_secs, .. } => Some(*timeout_secs),
                 };
                 Treatment {
                     action: match approval_timeout_secs {

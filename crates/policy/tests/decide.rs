@@ -187,6 +187,7 @@ fn require_approval_validates_arguments_and_resolves_cost() {
     let decision = policy.decide("create_charge", &json!({"amount": 1200}));
     let Decision::RequireApproval {
         timeout_secs,
+        hold_secs,
         limits,
         pointer,
     } = decision
@@ -194,6 +195,10 @@ fn require_approval_validates_arguments_and_resolves_cost() {
         panic!("expected approval, got {decision:?}");
     };
     assert_eq!(timeout_secs, 300);
+    assert_eq!(
+        hold_secs, None,
+        "no approval_hold: the deployment's default"
+    );
     assert_eq!(pointer, "/tools/create_charge");
     assert_eq!(counters(&limits), [("spend", 1200), ("all_calls", 1)]);
     assert_eq!(limits[0].scope, Scope::Account);
@@ -224,6 +229,21 @@ fn approval_timeout_is_used() {
         policy.decide("t", &json!({})),
         Decision::RequireApproval {
             timeout_secs: 45,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn approval_hold_is_used() {
+    let policy = parse(&json!({"version": "1",
+        "tools": {"t": {"action": "require_approval", "approval_timeout": 45, "approval_hold": 20}}}))
+    .unwrap();
+    assert!(matches!(
+        policy.decide("t", &json!({})),
+        Decision::RequireApproval {
+            timeout_secs: 45,
+            hold_secs: Some(20),
             ..
         }
     ));

@@ -246,6 +246,35 @@ fn approval_timeout() {
 }
 
 #[test]
+fn approval_hold() {
+    const AT: &str = "/tools/t/approval_hold";
+    one(
+        with_tools(json!({"t": {"approval_hold": 20}})),
+        AT,
+        "only applies to rules with \"action\": \"require_approval\"",
+    );
+    let rule =
+        |v: Value| with_tools(json!({"t": {"action": "require_approval", "approval_hold": v}}));
+    one(rule(json!(0)), AT, "between 1 and 600");
+    one(rule(json!(601)), AT, "between 1 and 600");
+    one(rule(json!(-1)), AT, "cannot be negative");
+    one(rule(json!(2.5)), AT, "whole number of seconds");
+    one(rule(json!("20")), AT, "without quotes");
+    one(
+        with_tools(
+            json!({"t": {"action": "require_approval", "approval_timeout": 30, "approval_hold": 45}}),
+        ),
+        AT,
+        "longer than the approval's timeout (30 s)",
+    );
+    one(
+        with_tools(json!({"t": {"hold": 20, "action": "require_approval"}})),
+        "/tools/t/hold",
+        "did you mean `approval_hold`?",
+    );
+}
+
+#[test]
 fn arguments() {
     one(
         with_tools(json!({"t": {"arguments": "object"}})),

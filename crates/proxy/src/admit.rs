@@ -8,9 +8,12 @@
 use bytes::Bytes;
 use toolgate_audit::AuditDecision as Recorded;
 use toolgate_limits::Admission;
+use toolgate_mcp::error_codes::INVALID_PARAMS;
 use toolgate_mcp::headers::Era;
+use toolgate_mcp::response::error_response;
 use toolgate_mcp::Id;
 
+use crate::approval::{find_retry, resume, state, Approvals};
 use crate::audit::{CallNote, Trail};
 use crate::limiting::{Caller, Limiter, Verdict};
 use crate::outcome::RequestDecision;
@@ -40,17 +43,28 @@ pub struct Held {
     pub hold: Box<Hold>,
     pub note: Option<CallNote>,
     /// `None` when the call has no limits, or the counter store was down
-    /// and they fail open.
+    /// and they fail open, or it uses an earlier call's approval.
     pub admission: Option<Admission>,
+    /// The approval an earlier call with the same grant, target and
+    /// arguments made: this call uses it, and takes no units of its own
+    /// (the earlier call's are kept for it).
+    pub existing: Option<toolgate_store::approvals::Approval>,
+    /// How many "input required" rounds a modern client's call has had.
+    pub round: u32,
 }
 
 /// Who calls and how refusals are worded.
 pub struct Admitting<'a> {
     pub limiter: &'a Limiter,
+    /// Where an earlier call's approval is looked up.
+    pub approvals: &'a Approvals,
     pub caller: &'a Caller<'a>,
     pub era: Era,
     /// A batch cannot hold a call: it is refused instead.
     pub batch: bool,
+    /// The request body, for the gateway's own `requestState` of a held
+    /// call (a single message: batches hold nothing).
+    pub body: &'a [u8],
 }
 
 pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitted {
@@ -113,12 +127,53 @@ pub async fn admit(plan: Plan, how: Admitting<'_>, trail: &mut Trail) -> Admitte
                 ));
             }
             Step::Hold(hold) => {
+                // A modern client resuming with the gateway's state.
+                if let Some(sealed) = state::ours(how.body).filter(|_| how.era == Era::Modern) {
+                    match resume(how.approvals, how.caller, &hold, &sealed).await {
+                        Ok((existing, round)) => {
+                            out.hold = Some(Held {
+                                hold,
+                                note,
+                                admission: None,
+                                existing: Some(existing),
+                                round,
+                            });
+                        }
+                        Err(why) => {
+                            let reason = why.to_string();
+                            out.decision = out.decision.max(RequestDecision::Refused);
+                            if let Some(note) = note {
+                                trail.answered_locally(
+                                    note.concluded(Recorded::Refused, Some(reason.clone())),
+                                );
+                            }
+                            out.local.push(error_response(
+                                Some(&hold.id),
+                                INVALID_PARAMS,
+                                &format!("Invalid params: {reason}"),
+                            ));
+                        }
+                    }
+                    continue;
+                }
+                if let Some(existing) = find_retry(how.approvals, how.caller, &hold).await {
+                    out.hold = Some(Held {
+                        hold,
+                        note,
+                        admission: None,
+                        existing: Some(existing),
+                        round: 0,
+                    });
+                    continue;
+                }
                 match acquire(&how, &hold.id, hold.kind, &hold.limits, note).await {
                     Ok((admission, note)) => {
                         out.hold = Some(Held {
                             hold,
                             note,
                             admission,
+                            existing: None,
+                            round: 0,
                         })
                     }
                     Err((answer, note)) => {

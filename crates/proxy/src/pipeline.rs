@@ -100,9 +100,11 @@ pub async fn serve(
         planned,
         Admitting {
             limiter: &state.limiter,
+            approvals: &state.approvals,
             caller: &caller,
             era,
             batch: request.body.is_batch(),
+            body: request.bytes,
         },
         &mut trail,
     )
@@ -123,6 +125,8 @@ pub async fn serve(
             hold: *held.hold,
             admission: held.admission,
             audit: held.note.map(|note| (trail, note)),
+            existing: held.existing,
+            round: held.round,
         })
         .await);
     }

@@ -76,6 +76,8 @@ pub struct Hold {
     pub tool: String,
     pub arguments: serde_json::Value,
     pub timeout_secs: u64,
+    /// The rule's `approval_hold`; `None`: the deployment's default.
+    pub hold_secs: Option<u64>,
     /// Acquired before a person is asked; given back unless approved.
     pub limits: Vec<LimitAcquire>,
     pub pointer: String,
@@ -290,6 +292,7 @@ fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, R
         ),
         Decision::RequireApproval {
             timeout_secs,
+            hold_secs,
             limits,
             pointer,
         } => (
@@ -299,6 +302,7 @@ fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, R
                 tool: name.to_owned(),
                 arguments,
                 timeout_secs,
+                hold_secs,
                 limits,
                 pointer,
                 progress_token: message

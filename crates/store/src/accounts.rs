@@ -16,7 +16,32 @@ pub struct Account {
     pub slug: String,
     pub name: String,
     pub approval_webhook_url: Option<String>,
+    pub approval_webhook_format: WebhookFormat,
     pub created_at: DateTime<Utc>,
+}
+
+/// How the account's webhook deliveries are shaped.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::Type,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum WebhookFormat {
+    /// The signed Toolgate envelope (`{id, type, created_at, data}`).
+    #[default]
+    Generic,
+    /// A Slack incoming-webhook message (`{text, blocks}`), whose links open
+    /// the approval's page; still signed, for receivers that check.
+    Slack,
 }
 
 /// What sign-up needs; the password is already hashed.
@@ -51,7 +76,8 @@ pub async fn insert_with_owner(
     let account = sqlx::query_as!(
         Account,
         r#"INSERT INTO accounts (id, slug, name) VALUES ($1, $2, $3)
-           RETURNING id AS "id: AccountId", slug, name, approval_webhook_url, created_at"#,
+           RETURNING id AS "id: AccountId", slug, name, approval_webhook_url,
+                     approval_webhook_format AS "approval_webhook_format: WebhookFormat", created_at"#,
         account_id.0,
         slug,
         new.name,
@@ -88,7 +114,8 @@ async fn free_slug(
 pub async fn get(pool: &PgPool, account_id: AccountId) -> Result<Account, StoreError> {
     sqlx::query_as!(
         Account,
-        r#"SELECT id AS "id: AccountId", slug, name, approval_webhook_url, created_at
+        r#"SELECT id AS "id: AccountId", slug, name, approval_webhook_url,
+                  approval_webhook_format AS "approval_webhook_format: WebhookFormat", created_at
            FROM accounts WHERE id = $1"#,
         account_id.0,
     )
@@ -104,6 +131,7 @@ pub struct AccountPatch<'a> {
     /// `Some(None)` clears the webhook; `Some(Some(url))` sets it with a new
     /// signing secret.
     pub approval_webhook: Option<Option<(&'a str, &'a [u8])>>,
+    pub approval_webhook_format: Option<WebhookFormat>,
 }
 
 pub async fn update(
@@ -122,14 +150,17 @@ pub async fn update(
         r#"UPDATE accounts SET
                name = COALESCE($2, name),
                approval_webhook_url = CASE WHEN $3 THEN $4 ELSE approval_webhook_url END,
-               webhook_secret_enc = CASE WHEN $3 THEN $5 ELSE webhook_secret_enc END
+               webhook_secret_enc = CASE WHEN $3 THEN $5 ELSE webhook_secret_enc END,
+               approval_webhook_format = COALESCE($6, approval_webhook_format)
            WHERE id = $1
-           RETURNING id AS "id: AccountId", slug, name, approval_webhook_url, created_at"#,
+           RETURNING id AS "id: AccountId", slug, name, approval_webhook_url,
+                     approval_webhook_format AS "approval_webhook_format: WebhookFormat", created_at"#,
         account_id.0,
         patch.name,
         set_webhook,
         webhook_url,
         webhook_secret,
+        patch.approval_webhook_format as _,
     )
     .fetch_optional(pool)
     .await?

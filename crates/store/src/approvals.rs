@@ -29,12 +29,15 @@ use crate::target_kind::TargetKind;
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ApprovalStatus {
-    /// Waiting for a person; the agent's call is held open.
+    /// Waiting for a person; the agent's call is held open, or was handed
+    /// back and will be retried.
     Pending,
-    /// Approved; the held call is about to be forwarded.
+    /// Approved; the held call, or the agent's retry of it, is about to be
+    /// forwarded.
     Approved,
     Denied,
-    /// Nobody decided before the rule's `approval_timeout`.
+    /// Nobody decided before the rule's `approval_timeout` (or, approved,
+    /// no call spent it before its claim deadline).
     Expired,
     /// The agent went away while waiting.
     Abandoned,
@@ -99,6 +102,16 @@ pub struct Approval {
     pub expires_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub used_at: Option<DateTime<Utc>>,
+}
+
+impl Approval {
+    /// Until when an approved call may be spent: one approval timeout after
+    /// the decision, so an agent handed back has as long to come back as a
+    /// person had to decide.
+    pub fn claim_deadline(&self) -> Option<DateTime<Utc>> {
+        self.decided_at
+            .map(|decided| decided + (self.expires_at - self.created_at))
+    }
 }
 
 /// Where an approval's webhook notification stands (`approvals.notify_state`).
@@ -348,7 +361,9 @@ pub async fn abandon(
 }
 
 /// Spends an approval on the call it was made for: only an approved,
-/// unused approval whose digest matches these arguments, and only once.
+/// unused approval whose digest matches these arguments, and only once, so
+/// of several calls racing for it (on any replicas) exactly one wins. An
+/// approval may be spent until [`Approval::claim_deadline`].
 pub async fn consume(
     pool: &PgPool,
     account_id: AccountId,
@@ -357,10 +372,112 @@ pub async fn consume(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query!(
         "UPDATE approvals SET status = 'used', used_at = now()
-         WHERE account_id = $1 AND id = $2 AND status = 'approved' AND arguments_digest = $3",
+         WHERE account_id = $1 AND id = $2 AND status = 'approved' AND arguments_digest = $3
+           AND decided_at + (expires_at - created_at) > now()",
         account_id.0,
         id.0,
         arguments_digest,
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What a retry of a call is: the same grant, server, target and
+/// arguments.
+pub struct RetryKey<'a> {
+    pub server: ServerId,
+    pub grant: GrantId,
+    pub kind: TargetKind,
+    pub tool: &'a str,
+    pub arguments_digest: &'a str,
+}
+
+/// How long an ended approval keeps answering retries of its call.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryMemory {
+    /// After it was spent, or its denial or expiry first told to a call:
+    /// racing retries get the same answer, later calls ask a person again.
+    pub after_told: Duration,
+    /// After its expiry, for an outcome no call was told yet (the agent
+    /// was handed back and comes back later).
+    pub untold: Duration,
+}
+
+/// The approval a call with this key should use instead of asking a
+/// person again, newest first: a pending one (attach to it), an approved
+/// one not yet spent (claim it), or a recently ended one (tell its outcome).
+pub async fn find_for_retry(
+    pool: &PgPool,
+    account_id: AccountId,
+    key: &RetryKey<'_>,
+    memory: &RetryMemory,
+) -> Result<Option<Approval>, StoreError> {
+    let found = sqlx::query_as!(
+        Approval,
+        r#"SELECT a.id AS "id: ApprovalId", a.server_id AS "server_id: ServerId",
+                  s.name AS server_name, a.grant_id AS "grant_id: GrantId",
+                  a.kind AS "kind: TargetKind", a.tool, a.arguments, a.arguments_digest,
+                  CASE WHEN a.status = 'pending' AND a.expires_at <= now() THEN 'expired'
+                       ELSE a.status END AS "status!: ApprovalStatus",
+                  a.decided_by, a.decided_by_name, a.reason, a.created_at, a.expires_at,
+                  a.decided_at, a.used_at
+           FROM approvals a JOIN servers s ON s.id = a.server_id
+           WHERE a.account_id = $1 AND a.grant_id = $2 AND a.server_id = $3 AND a.kind = $4
+             AND a.tool = $5 AND a.arguments_digest = $6
+             AND (
+                 (a.status = 'pending' AND a.expires_at > now())
+                 OR (a.status = 'approved' AND a.decided_at + (a.expires_at - a.created_at) > now())
+                 OR (a.status = 'used' AND a.used_at > now() - make_interval(secs => $7))
+                 OR (a.status IN ('denied', 'expired', 'pending')
+                     AND a.expires_at > now() - make_interval(secs => $8)
+                     AND (a.told_at IS NULL OR a.told_at > now() - make_interval(secs => $7)))
+             )
+           ORDER BY a.created_at DESC
+           LIMIT 1"#,
+        account_id.0,
+        key.grant.0,
+        key.server.0,
+        key.kind as _,
+        key.tool,
+        key.arguments_digest,
+        memory.after_told.as_secs_f64(),
+        memory.untold.as_secs_f64(),
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(found)
+}
+
+/// Records that a call was told the approval's outcome (denied, or
+/// expired: a pending one past its expiry is recorded as expired).
+pub async fn told(pool: &PgPool, account_id: AccountId, id: ApprovalId) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE approvals SET told_at = COALESCE(told_at, now()),
+             status = CASE WHEN status = 'pending' AND expires_at <= now() THEN 'expired'
+                           ELSE status END
+         WHERE account_id = $1 AND id = $2",
+        account_id.0,
+        id.0,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records that an approved call was never spent before its claim
+/// deadline; true when this call did (its held limit units go back).
+pub async fn lapse(
+    pool: &PgPool,
+    account_id: AccountId,
+    id: ApprovalId,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query!(
+        "UPDATE approvals SET status = 'expired'
+         WHERE account_id = $1 AND id = $2 AND status = 'approved'
+           AND decided_at + (expires_at - created_at) <= now()",
+        account_id.0,
+        id.0,
     )
     .execute(pool)
     .await?;
@@ -384,6 +501,11 @@ pub struct Notification {
     pub url: Option<String>,
     /// The sealed signing secret.
     pub secret_enc: Option<Vec<u8>>,
+    pub format: crate::accounts::WebhookFormat,
+    /// The tool's definition as the catalog last saw it (for its risk).
+    pub definition: Option<Value>,
+    /// Whether the server's own annotations may lower its tools' risk.
+    pub server_trusted: bool,
 }
 
 /// Leases up to `limit` due notifications for `lease`: another dispatcher
@@ -419,8 +541,13 @@ pub async fn claim_notifications(
                 a.grant_id AS "grant_id!: GrantId", a.tool AS "tool!",
                 a.arguments AS "arguments!", a.created_at AS "created_at!",
                 a.expires_at AS "expires_at!", a.notify_attempts AS "attempt!",
-                acc.approval_webhook_url AS url, acc.webhook_secret_enc AS secret_enc
-         FROM a JOIN servers s ON s.id = a.server_id JOIN accounts acc ON acc.id = a.account_id"#,
+                acc.approval_webhook_url AS url, acc.webhook_secret_enc AS secret_enc,
+                acc.approval_webhook_format AS "format: crate::accounts::WebhookFormat",
+                ct.definition AS "definition?", s.trusted AS server_trusted
+         FROM a JOIN servers s ON s.id = a.server_id JOIN accounts acc ON acc.id = a.account_id
+         LEFT JOIN catalog_tools ct
+             ON ct.server_id = a.server_id AND ct.name = a.tool AND a.kind = 'tool'
+                AND ct.removed_at IS NULL"#,
         limit,
         lease.as_secs_f64(),
     )

@@ -43,6 +43,10 @@ pub enum AuditDecision {
     ApprovalTimedOut,
     /// The agent went away while the call was held.
     ApprovalAbandoned,
+    /// Nobody decided within the hold: the call was handed back to the
+    /// agent, to retry later, and its approval is still pending. Not a
+    /// decision.
+    ApprovalPending,
     /// The tool's definition is not the one pinned (it changed since it was
     /// reviewed, or was never reviewed): the call was refused, or the tool
     /// withheld from a listing, or discovery saw the change.
@@ -50,7 +54,7 @@ pub enum AuditDecision {
 }
 
 impl AuditDecision {
-    pub const ALL: [AuditDecision; 11] = [
+    pub const ALL: [AuditDecision; 12] = [
         Self::Allowed,
         Self::Refused,
         Self::UnknownTool,
@@ -61,6 +65,7 @@ impl AuditDecision {
         Self::ApprovalDenied,
         Self::ApprovalTimedOut,
         Self::ApprovalAbandoned,
+        Self::ApprovalPending,
         Self::Unreviewed,
     ];
 
@@ -76,6 +81,7 @@ impl AuditDecision {
             Self::ApprovalDenied => "approval_denied",
             Self::ApprovalTimedOut => "approval_timed_out",
             Self::ApprovalAbandoned => "approval_abandoned",
+            Self::ApprovalPending => "approval_pending",
             Self::Unreviewed => "unreviewed",
         }
     }

@@ -70,6 +70,7 @@ pub struct DueEvent {
     pub url: Option<String>,
     /// The sealed signing secret.
     pub secret_enc: Option<Vec<u8>>,
+    pub format: crate::accounts::WebhookFormat,
 }
 
 /// Leases up to `limit` due events for `lease`, as
@@ -94,7 +95,8 @@ pub async fn claim(
          )
          SELECT e.id AS "id!", e.account_id AS "account_id!: AccountId", e.type AS "kind!",
                 e.data AS "data!", e.created_at AS "created_at!", e.attempts AS "attempt!",
-                a.approval_webhook_url AS url, a.webhook_secret_enc AS secret_enc
+                a.approval_webhook_url AS url, a.webhook_secret_enc AS secret_enc,
+                a.approval_webhook_format AS "format: crate::accounts::WebhookFormat"
          FROM e JOIN accounts a ON a.id = e.account_id"#,
         limit,
         lease.as_secs_f64(),

@@ -165,6 +165,13 @@ pub struct ServeArgs {
     #[arg(long, env = "TOOLGATE_CATALOG_REFRESH_SECS", default_value_t = 3600)]
     pub catalog_refresh_secs: u64,
 
+    /// How long a gateway holds a call that needs a person's approval before
+    /// handing it back (still pending) to be called again, in seconds, when
+    /// its rule sets no `approval_hold`. Keep it under clients' request
+    /// time-outs (the TypeScript SDK gives up after 60 s) and any proxy's.
+    #[arg(long, env = "TOOLGATE_APPROVAL_HOLD_SECS", default_value_t = 25)]
+    pub approval_hold_secs: u64,
+
     /// How long a gateway keeps an account's configuration without hearing
     /// of a change, in seconds: a safety net behind change notifications.
     #[arg(long, env = "TOOLGATE_SNAPSHOT_TTL", default_value_t = 60)]
@@ -351,6 +358,11 @@ impl ServeArgs {
                 "TOOLGATE_PUBLIC_URL must be an http(s) URL"
             );
         }
+        anyhow::ensure!(
+            (1..=600).contains(&self.approval_hold_secs),
+            "TOOLGATE_APPROVAL_HOLD_SECS must be between 1 and 600 seconds, not {}",
+            self.approval_hold_secs
+        );
         if let Some(namespace) = &self.redis_namespace {
             anyhow::ensure!(
                 toolgate_limits::valid_namespace(namespace),

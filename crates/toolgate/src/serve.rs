@@ -284,7 +284,10 @@ fn gateway_app(
         sealer: Arc::new(SessionSealer::new(keys.secret_key.expose_bytes())),
         limiter,
         audit,
-        approvals: Approvals::new(pool, approvals.clone()),
+        approvals: Approvals::new(pool, approvals.clone())
+            .with_default_hold(Duration::from_secs(args.approval_hold_secs))
+            .with_dashboard(&args.public_url())
+            .with_state_key(keys.secret_key.expose_bytes()),
         sightings: Default::default(),
     };
     Ok((toolgate_proxy::router(state), drain))

@@ -5,7 +5,7 @@ use axum::{Extension, Json};
 use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize};
-use toolgate_store::accounts::{self, Account, AccountPatch};
+use toolgate_store::accounts::{self, Account, AccountPatch, WebhookFormat};
 use toolgate_store::ids::AccountId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,6 +31,9 @@ pub struct AccountOut {
     /// Gateway URLs of this account's servers are `{gateway_base_url}/{server name}`.
     gateway_base_url: String,
     approval_webhook_url: Option<String>,
+    /// How webhook deliveries are shaped: `generic` (the signed Toolgate
+    /// envelope) or `slack` (a Slack incoming-webhook message).
+    approval_webhook_format: WebhookFormat,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -42,6 +45,7 @@ impl AccountOut {
             name: account.name,
             slug: account.slug,
             approval_webhook_url: account.approval_webhook_url,
+            approval_webhook_format: account.approval_webhook_format,
             created_at: account.created_at,
         }
     }
@@ -66,6 +70,9 @@ pub struct AccountPatchIn {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     approval_webhook_url: Option<Option<String>>,
+    /// `generic` (the default: the signed Toolgate envelope) or `slack` (a
+    /// Slack incoming-webhook message with approve and deny links).
+    approval_webhook_format: Option<WebhookFormat>,
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -128,6 +135,7 @@ async fn patch_account(
         AccountPatch {
             name: name.as_deref(),
             approval_webhook,
+            approval_webhook_format: input.approval_webhook_format,
         },
     )
     .await?;

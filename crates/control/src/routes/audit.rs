@@ -63,7 +63,7 @@ pub struct AuditParams {
     tool: Option<String>,
     /// `allowed`, `refused`, `unknown_tool`, `limited`, `limit_unavailable`,
     /// `approval_required`, `approval_approved`, `approval_denied`,
-    /// `approval_timed_out` or `approval_abandoned`.
+    /// `approval_timed_out`, `approval_abandoned` or `approval_pending`.
     decision: Option<String>,
     /// Events at or after this time (RFC 3339).
     since: Option<String>,

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod account_events;
 pub mod api_keys;
+pub mod approval_links;
 pub mod approvals;
 pub mod audit;
 pub mod auth;

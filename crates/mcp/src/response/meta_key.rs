@@ -41,6 +41,10 @@ impl MetaKey {
     /// `dev.toolgate/refusal`: the machine-readable detail of a policy refusal.
     pub const TOOLGATE_REFUSAL: MetaKey = MetaKey(Cow::Borrowed("dev.toolgate/refusal"));
 
+    /// `dev.toolgate/approval`: the machine-readable detail of a call that
+    /// awaits a person's approval (its id, link and when to call again).
+    pub const TOOLGATE_APPROVAL: MetaKey = MetaKey(Cow::Borrowed("dev.toolgate/approval"));
+
     /// Checks a key against the naming rules.
     pub fn parse(key: &str) -> Result<MetaKey, MetaKeyError> {
         validate(key)?;

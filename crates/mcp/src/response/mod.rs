@@ -19,6 +19,8 @@ pub use meta_key::{MetaKey, MetaKeyError};
 
 /// The text every refusal starts with.
 pub const REFUSAL_PREFIX: &str = "Denied by policy: ";
+/// How the text of a call handed back while its approval is pending starts.
+pub const AWAITING_APPROVAL_PREFIX: &str = "Awaiting approval: ";
 
 /// `{"jsonrpc":"2.0","id":…,"error":{"code":…,"message":…}}`; the id is
 /// `null` when unknown.
@@ -85,6 +87,12 @@ pub fn unknown_prompt_response(id: &Id<'_>, name: &str) -> Bytes {
 /// message is `Denied by policy: REASON` and whose `data` holds `meta` as a
 /// refused `tools/call` result's `_meta` would.
 pub fn refusal_error_response(id: &Id<'_>, reason: &str, meta: &[(MetaKey, Value)]) -> Bytes {
+    tool_error_message(id, &format!("{REFUSAL_PREFIX}{reason}"), meta)
+}
+
+/// The JSON-RPC error ([`error_codes::POLICY_REFUSED`]) for a resource read
+/// or prompt get the gateway answers itself; `message` is the whole text.
+pub fn tool_error_message(id: &Id<'_>, message: &str, meta: &[(MetaKey, Value)]) -> Bytes {
     let data: Map<String, Value> = meta
         .iter()
         .map(|(key, value)| (key.as_str().to_owned(), value.clone()))
@@ -92,7 +100,7 @@ pub fn refusal_error_response(id: &Id<'_>, reason: &str, meta: &[(MetaKey, Value
     error_message(
         Some(id),
         error_codes::POLICY_REFUSED,
-        &format!("{REFUSAL_PREFIX}{reason}"),
+        message,
         Some(&Value::Object(data)),
     )
 }
@@ -117,13 +125,19 @@ pub fn result_response(id: &Id<'_>, result: &Value) -> Bytes {
 /// absent. A 2026-07-28 result also says `"resultType":"complete"`, which
 /// that revision's clients require.
 pub fn refusal_response(id: &Id<'_>, era: Era, reason: &str, meta: &[(MetaKey, Value)]) -> Bytes {
-    let mut out = open_message(Some(id), reason.len() + 128);
+    tool_error_result(id, era, &format!("{REFUSAL_PREFIX}{reason}"), meta)
+}
+
+/// A `tools/call` result with `isError: true`, one text block (`text`, the
+/// whole of it) and `_meta`, as [`refusal_response`] builds it.
+pub fn tool_error_result(id: &Id<'_>, era: Era, text: &str, meta: &[(MetaKey, Value)]) -> Bytes {
+    let mut out = open_message(Some(id), text.len() + 128);
     out.extend_from_slice(b",\"result\":{");
     if era == Era::Modern {
         out.extend_from_slice(b"\"resultType\":\"complete\",");
     }
     out.extend_from_slice(b"\"content\":[{\"type\":\"text\",\"text\":");
-    write_string(&mut out, &format!("{REFUSAL_PREFIX}{reason}"));
+    write_string(&mut out, text);
     out.extend_from_slice(b"}],\"isError\":true");
     if !meta.is_empty() {
         let object: Map<String, Value> = meta
