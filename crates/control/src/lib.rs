@@ -15,6 +15,7 @@ pub mod openapi;
 mod rejections;
 pub mod routes;
 pub mod state;
+pub mod web;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -41,12 +42,14 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::audit::router())
         .merge(routes::approvals::router())
         .merge(routes::catalog::router())
+        .merge(routes::session::router())
 }
 
 /// The control plane's router, with its state applied.
 pub fn app(state: AppState) -> Router {
     let (router, _) = openapi::api_router().split_for_parts();
     router
+        .merge(web::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))

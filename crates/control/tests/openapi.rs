@@ -20,6 +20,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("POST", "/v1/signup/verify"),
     ("GET", "/v1/signup/verify"),
     ("POST", "/v1/login"),
+    ("POST", "/v1/session"),
+    ("DELETE", "/v1/session"),
     ("GET", "/v1/account"),
     ("PATCH", "/v1/account"),
     ("POST", "/v1/api-keys"),

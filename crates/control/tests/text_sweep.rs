@@ -143,6 +143,7 @@ const fn wrapped(
 
 const SIGNUP: &str = "POST /v1/signup";
 const LOGIN: &str = "POST /v1/login";
+const SESSION: &str = "POST /v1/session";
 const SIGNUP_VERIFY: &str = "POST /v1/signup/verify";
 const ACCOUNT: &str = "PATCH /v1/account";
 const API_KEY: &str = "POST /v1/api-keys";
@@ -190,6 +191,15 @@ const CASES: &[Case] = &[
         Read::Nothing,
     ),
     case(LOGIN, "/password", "/password", Read::Nothing),
+    wrapped(
+        SESSION,
+        "/email",
+        "/email",
+        EMAIL,
+        Normal::Exact,
+        Read::Nothing,
+    ),
+    case(SESSION, "/password", "/password", Read::Nothing),
     case(SIGNUP_VERIFY, "/token", "/token", Read::Nothing),
     case(ACCOUNT, "/name", "/name", Read::Get("/v1/account", "/name")),
     wrapped(
@@ -285,7 +295,7 @@ fn base_body(op: &str, n: usize) -> Value {
     let email = format!("s{n}@example.com");
     match op {
         SIGNUP => json!({"email": email, "password": PASSWORD, "account": "Acme"}),
-        LOGIN => json!({"email": email, "password": PASSWORD}),
+        LOGIN | SESSION => json!({"email": email, "password": PASSWORD}),
         SIGNUP_VERIFY => json!({"token": "t"}),
         ACCOUNT => json!({}),
         API_KEY | GRANT => json!({"name": "n"}),
@@ -376,7 +386,7 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
         id,
     };
     match op {
-        SIGNUP | LOGIN | SIGNUP_VERIFY | ACCOUNT | API_KEY | SERVER | GRANT => {
+        SIGNUP | LOGIN | SESSION | SIGNUP_VERIFY | ACCOUNT | API_KEY | SERVER | GRANT => {
             at(op.split_once(' ').unwrap().1.to_owned(), None)
         }
         SERVER_PATCH => at(
@@ -488,7 +498,7 @@ async fn sweep_one(
                 "{what}: {} {:?} (expected {pointer})",
                 r.status, paths
             )),
-            (_, 401) if c.op == LOGIN => Ok(Outcome::Refused),
+            (_, 401) if c.op == LOGIN || c.op == SESSION => Ok(Outcome::Refused),
             // No such sign-up token: refused as unusable, whatever its text.
             (_, 400) if c.op == SIGNUP_VERIFY => Ok(Outcome::Refused),
             (_, 422) if named => Ok(Outcome::Refused),

@@ -1,6 +1,7 @@
 //! Who is calling: a session JWT or a management API key, resolved once per
 //! request into the account every handler then scopes its queries by.
 
+pub mod cookie;
 pub mod jwt;
 pub mod password;
 
@@ -47,15 +48,17 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(MISSING))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(bearer_token)
-            .ok_or(ApiError::Unauthorized(MISSING))?;
+        // Without an Authorization header, a browser's session cookie (whose
+        // state changes must carry its CSRF proof: see `cookie`).
+        let from_cookie;
+        let token = match parts.headers.get(AUTHORIZATION) {
+            Some(header) => header.to_str().ok().and_then(bearer_token),
+            None => {
+                from_cookie = cookie::session_token(parts)?;
+                from_cookie.as_deref()
+            }
+        }
+        .ok_or(ApiError::Unauthorized(MISSING))?;
 
         if token.starts_with(api_keys::KEY_KIND) && token.as_bytes().get(3) == Some(&b'_') {
             let (account_id, key_id) = api_keys::authenticate(&state.pool, token)

@@ -44,22 +44,32 @@ async fn login(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<LoginIn>,
 ) -> Result<Json<LoginOut>, ApiError> {
-    // An unparseable email takes the unknown-user path: same answer, same cost.
-    let found = match inputs::email(&input.email) {
-        Ok(email) => users::credentials_by_email(&state.pool, &email).await?,
-        Err(_) => None,
-    };
-    let stored = found.as_ref().map(|c| c.password_hash.clone());
-    if !password::verify(input.password, stored).await? {
-        return Err(ApiError::Unauthorized(BAD_LOGIN));
-    }
-    let credentials = found.ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
-    let token = state
-        .jwt
-        .issue(credentials.id, credentials.account_id)
-        .map_err(ApiError::internal)?;
+    let token = session_for(&state, &input.email, input.password).await?;
     Ok(Json(LoginOut {
         token,
         expires_in: state.jwt.ttl_secs(),
     }))
+}
+
+/// A session token for this email and password (also the browser's, in
+/// [`super::session`]).
+pub(crate) async fn session_for(
+    state: &AppState,
+    email: &str,
+    given_password: String,
+) -> Result<String, ApiError> {
+    // An unparseable email takes the unknown-user path: same answer, same cost.
+    let found = match inputs::email(email) {
+        Ok(email) => users::credentials_by_email(&state.pool, &email).await?,
+        Err(_) => None,
+    };
+    let stored = found.as_ref().map(|c| c.password_hash.clone());
+    if !password::verify(given_password, stored).await? {
+        return Err(ApiError::Unauthorized(BAD_LOGIN));
+    }
+    let credentials = found.ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
+    state
+        .jwt
+        .issue(credentials.id, credentials.account_id)
+        .map_err(ApiError::internal)
 }

@@ -10,6 +10,7 @@ pub mod grants;
 pub mod health;
 pub mod policies;
 pub mod servers;
+pub mod session;
 pub mod signup;
 
 use std::str::FromStr;
