@@ -3,12 +3,17 @@ real binary, a real upstream and a real MCP client: what a person does, step by 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
+from mcp import MCPError
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from dashboard import (
@@ -22,7 +27,7 @@ from dashboard import (
     sign_up_in_browser,
     watch,
 )
-from harness import Toolgate
+from harness import Toolgate, py_client
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"no chromium at {CHROMIUM}")
 
@@ -125,3 +130,201 @@ def test_sign_up_sign_out_sign_in_and_csrf(toolgate: Toolgate, browser: Browser,
     expect(page.get_by_role("heading", name="Servers")).to_be_visible()
     w.assert_quiet()
     context.close()
+
+
+# ---------------------------------------------------------------- the story
+
+
+def agent(url: str, token: str, steps: Any) -> Any:
+    """Runs `steps(client)` with the official Python SDK client connected to url, on an
+    event loop of its own (the browser is driven synchronously meanwhile)."""
+
+    async def run() -> Any:
+        async with py_client(url, token, "legacy") as client:
+            return await steps(client)
+
+    # Playwright's sync API keeps an event loop on this thread.
+    thread, out = in_background(lambda: asyncio.run(run()))
+    thread.join(60)
+    assert out, "the agent did not finish within 60 s"
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    return out[0]
+
+
+def in_background(fn: Any) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+
+    def target() -> None:
+        try:
+            out.append(fn())
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            out.append(e)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread, out
+
+
+def visible_tools(url: str, token: str) -> set[str]:
+    async def steps(client: Any) -> set[str]:
+        return {t.name for t in (await client.list_tools()).tools}
+
+    return agent(url, token, steps)
+
+
+def call(url: str, token: str, tool: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+    async def steps(client: Any) -> tuple[bool, str]:
+        try:
+            result = await client.call_tool(tool, arguments)
+        except MCPError as e:
+            return True, str(e)
+        return bool(result.is_error), result.content[0].text
+
+    return agent(url, token, steps)
+
+
+def choose(page: Any, tool: str, state: str) -> Any:
+    rule = page.locator(f'[data-rule="{tool}"]')
+    rule.get_by_label(state, exact=True).check()
+    return page.locator(f'[data-rule="{tool}"]')
+
+
+def save_policy(w: Any, name: str) -> None:
+    page = w.page
+    page.get_by_role("button", name="Review changes").click()
+    expect(page.get_by_role("heading", name=re.compile("Changes against the live version|The first version"))).to_be_visible()
+    w.shot(f"{name}-diff")
+    page.get_by_role("button", name=re.compile(r"Save as version \d+")).click()
+    expect(page.get_by_role("status").filter(has_text="Saved version")).to_be_visible()
+
+
+def test_a_person_gates_server_everything_from_the_browser(
+    toolgate: Toolgate, everything: Any, browser: Browser, shots: Path
+) -> None:
+    context = new_context(browser, toolgate.base)
+    w = watch(context, shots)
+    page = w.page
+    sign_up_in_browser(page)
+    w.shot("servers-empty")
+
+    # Add server-everything.
+    page.get_by_label("Name").fill("everything")
+    page.get_by_label("Upstream URL").fill(everything.url)
+    page.get_by_role("button", name="Add server").click()
+    expect(page.get_by_role("heading", name="everything", exact=True)).to_be_visible()
+    # Discovery runs on registration; the page shows its tools once found.
+    for _ in range(40):
+        if page.locator('[data-tool="echo"]').count():
+            break
+        time.sleep(0.25)
+        page.reload()
+    echo_card = page.locator('[data-tool="echo"]')
+    expect(echo_card).to_be_visible()
+    expect(echo_card.locator(".badge").filter(has_text=re.compile(r"(low|medium|high|critical) risk"))).to_be_visible()
+    gateway_url = page.locator("#gateway-url").inner_text()
+    assert gateway_url.startswith(toolgate.base) and gateway_url.endswith("/everything")
+    page.get_by_role("tab", name="Cursor").click()
+    expect(page.get_by_role("tabpanel").filter(has_text=gateway_url)).to_be_visible()
+    w.shot("server")
+    assert axe_violations(page) == []
+
+    # Build the policy: echo limited, get-sum needs approval, get-tiny-image denied.
+    page.get_by_role("link", name="Edit the policy").click()
+    expect(page.get_by_role("heading", name="Policy of everything")).to_be_visible()
+    echo = choose(page, "echo", "Allow")
+    echo.get_by_role("button", name="Add a limit to echo").click()
+    echo = page.locator('[data-rule="echo"]')
+    echo.get_by_label("Max").fill("2")
+    echo.get_by_label("Max").dispatch_event("change")
+    choose(page, "get-sum", "Approve")
+    tiny = choose(page, "get-tiny-image", "Deny")
+    tiny.get_by_label("Reason get-tiny-image is denied (agents see it)").fill("Images are not for agents")
+    tiny.get_by_label("Reason get-tiny-image is denied (agents see it)").dispatch_event("change")
+    w.shot("policy-builder")
+    assert axe_violations(page) == []
+    # A bad value is shown at its field, from the API's JSON pointer.
+    echo.get_by_label("Max").fill("0")
+    echo.get_by_label("Max").dispatch_event("change")
+    page.get_by_role("button", name="Review changes").click()
+    page.get_by_role("button", name="Save as version 1").click()
+    expect(page.locator('[data-rule="echo"]').get_by_label("Max")).to_have_attribute("aria-invalid", "true")
+    w.shot("policy-error")
+    echo.get_by_label("Max").fill("2")
+    echo.get_by_label("Max").dispatch_event("change")
+    save_policy(w, "policy-v1")
+
+    # A grant for the agent; its token is shown once.
+    page.get_by_role("link", name="Grants").click()
+    page.get_by_label("Name").fill("story-agent")
+    page.get_by_role("button", name="Create grant").click()
+    token = page.locator("#new-token").inner_text()
+    assert token.startswith("tgg_")
+    w.shot("grants")
+
+    # The client obeys: only echo and get-sum are listed; echo is limited; the
+    # denied tool is unknown.
+    assert visible_tools(gateway_url, token) == {"echo", "get-sum"}
+    assert call(gateway_url, token, "echo", {"message": "one"}) == (False, "Echo: one")
+    assert call(gateway_url, token, "echo", {"message": "two"})[0] is False
+    refused, text = call(gateway_url, token, "echo", {"message": "three"})
+    assert refused and text.startswith("Denied by policy:"), text
+    refused, text = call(gateway_url, token, "get-tiny-image", {})
+    assert refused and "Unknown tool" in text, text
+
+    # The agent's call needing approval shows up in the queue; approved in the
+    # browser, the agent gets its answer.
+    page.get_by_role("link", name="Approvals").click()
+    expect(page.get_by_text("Nothing is waiting for a decision.")).to_be_visible()
+    thread, out = in_background(lambda: call(gateway_url, token, "get-sum", {"a": 2, "b": 3}))
+    held = page.locator('[data-approval]').filter(has_text="get-sum").first
+    expect(held).to_be_visible(timeout=4000)  # the queue polls every 1.5 s
+    expect(held.get_by_text('"a": 2')).to_be_visible()
+    expect(held.get_by_text("story-agent")).to_be_visible()
+    w.shot("approvals")
+    assert axe_violations(page) == []
+    approval_id = held.get_attribute("data-approval")
+    held.get_by_role("button", name="Approve get-sum").click()
+    thread.join(30)
+    assert out and out[0] == (False, "The sum of 2 and 3 is 5."), out
+    # Its own page, the one webhooks link to.
+    page.goto(f"/approvals/{approval_id}")
+    expect(page.get_by_role("heading", name=f"Approval {approval_id}")).to_be_visible()
+    expect(page.locator(".badge").filter(has_text=re.compile("approved|used"))).to_be_visible()
+    w.shot("approval")
+
+    # A second version denies echo; rolling back to version 1 restores it.
+    page.goto(gateway_policy_path(page, toolgate, gateway_url))
+    choose(page, "echo", "Deny")
+    save_policy(w, "policy-v2")
+    assert visible_tools(gateway_url, token) == {"get-sum"}
+    page.get_by_role("button", name="Roll back to version 1").click()
+    expect(page.get_by_text("Rolling back")).to_be_visible()
+    page.get_by_role("button", name="Save as version 3").click()
+    expect(page.get_by_role("status").filter(has_text="Saved version 3")).to_be_visible()
+    w.shot("policy-versions")
+    deadline = time.monotonic() + 5
+    while visible_tools(gateway_url, token) != {"echo", "get-sum"} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert visible_tools(gateway_url, token) == {"echo", "get-sum"}
+
+    # The same pages in a narrow window.
+    narrow = new_context(browser, toolgate.base, viewport=NARROW, storage_state=context.storage_state())
+    nw = watch(narrow, shots)
+    for path, name in [("/servers", "servers"), (page.url.removeprefix(toolgate.base), "policy"), ("/approvals", "approvals")]:
+        nw.page.goto(path)
+        nw.page.locator("h1").first.wait_for()
+        nw.shot(f"narrow-{name}")
+        width = nw.page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= NARROW["width"] + 1, f"{path} scrolls sideways in a narrow window ({width}px)"
+    nw.assert_quiet()
+    narrow.close()
+    w.assert_quiet()
+    context.close()
+
+
+def gateway_policy_path(page: Any, toolgate: Toolgate, gateway_url: str) -> str:
+    """The policy page of the server the story added (found from the servers list)."""
+    page.goto("/servers")
+    href = page.get_by_role("link", name="everything").get_attribute("href")
+    return f"{href}/policy"

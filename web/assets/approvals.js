@@ -88,7 +88,7 @@ export async function approvalsPage(ctx) {
   const history = h("div", {});
   const filter = h("select", { id: "history-status" },
     ["approved", "denied", "used", "expired", "abandoned"].map((s) => h("option", { value: s }, s)));
-  let shown = "";
+  let shown = null;
   let cards = [];
   let stopped = false;
 
@@ -98,7 +98,7 @@ export async function approvalsPage(ctx) {
     if (key !== shown) {
       // Keep what a person is typing: only redraw when the queue changed.
       shown = key;
-      cards = await Promise.all(pending.map((a) => approvalCard(a, look, () => { shown = ""; refresh(); loadHistory(); })));
+      cards = await Promise.all(pending.map((a) => approvalCard(a, look, () => { shown = null; refresh(); loadHistory(); })));
       mount(queue, cards.length ? cards : empty("Nothing is waiting for a decision."));
     }
     cards.forEach((c) => c.tick());

@@ -94,6 +94,8 @@ export async function policyPage(ctx, id) {
       const rule = doc.tools[name] || {};
       if (value === "allow") delete rule.action; else rule.action = value;
       if (value !== "deny") delete rule.reason;
+      // A denied call is refused before its limits or arguments are looked at.
+      if (value === "deny") { delete rule.limits; delete rule.arguments; }
       if (value !== "require_approval") delete rule.approval_timeout;
       doc.tools[name] = rule;
     }
@@ -108,7 +110,8 @@ export async function policyPage(ctx, id) {
     const info = risk.get(name);
     const radios = h("fieldset", { class: "states" },
       h("legend", { class: "visually-hidden" }, `What agents may do with ${name}`),
-      STATES.map(([value, label]) => {
+      STATES.map(([value, text]) => {
+        const label = value === "default" ? `Default (${state.doc.default || "deny"})` : text;
         const input = h("input", { type: "radio", name: group, value, id: `${group}-${value}`, checked: current === value,
           onchange: () => setState(name, value) });
         return h("span", { class: "state" }, input, h("label", { for: input.id }, label));
