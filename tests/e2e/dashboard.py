@@ -18,6 +18,9 @@ PASSWORD = "correct horse battery"
 DESKTOP = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}
 AXE = E2E_DIR / "node_modules" / "axe-core" / "axe.min.js"
+# The screenshots the README shows, copied there when TOOLGATE_E2E_README_SHOTS is set.
+README_SHOTS = {"server", "policy-builder", "approvals"}
+README_SHOTS_DIR = E2E_DIR.parent.parent / "docs" / "screenshots"
 
 
 @dataclass
@@ -33,6 +36,10 @@ class Watched:
     def shot(self, name: str, full_page: bool = True) -> Path:
         path = self.shots / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=full_page)
+        if name in README_SHOTS and os.environ.get("TOOLGATE_E2E_README_SHOTS"):
+            README_SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+            # The README's copies show the first screen only.
+            self.page.screenshot(path=str(README_SHOTS_DIR / f"{name}.png"), full_page=False)
         return path
 
     def assert_quiet(self) -> None:

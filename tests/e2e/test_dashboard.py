@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -27,13 +28,14 @@ from dashboard import (
     sign_up_in_browser,
     watch,
 )
+from conftest import _start_upstream_py
 from harness import Toolgate, py_client
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"no chromium at {CHROMIUM}")
-
+from upstream_py import MARKUP_NAME, MARKUP_TEXT
 
 @pytest.fixture(scope="module")
 def browser() -> Any:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"no chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does), or set TOOLGATE_E2E_CHROMIUM")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield browser
@@ -42,8 +44,7 @@ def browser() -> Any:
 
 @pytest.fixture(scope="module")
 def shots(log_dir: Path) -> Path:
-    """Where screenshots go: TOOLGATE_E2E_SCREENSHOTS (docs/screenshots refreshes the
-    README's), else beside the logs."""
+    """Where screenshots go: TOOLGATE_E2E_SCREENSHOTS, else beside the logs."""
     path = Path(os.environ.get("TOOLGATE_E2E_SCREENSHOTS") or log_dir / "screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -308,10 +309,30 @@ def test_a_person_gates_server_everything_from_the_browser(
         time.sleep(0.2)
     assert visible_tools(gateway_url, token) == {"echo", "get-sum"}
 
+    # The audit page shows those calls with their decisions, and the charts.
+    page.get_by_role("link", name="Activity").click()
+    expect(page.get_by_role("heading", name="Activity", exact=True)).to_be_visible()
+    rows = page.locator("tr[data-event]")
+    expect(rows.filter(has_text="get-sum").filter(has_text="approval_approved")).to_have_count(1)
+    expect(rows.filter(has_text="echo").filter(has_text="allowed")).to_have_count(2)
+    expect(rows.filter(has_text="echo").filter(has_text="limited")).to_have_count(1)
+    expect(page.get_by_role("img", name="Calls over time by decision")).to_be_visible()
+    expect(page.get_by_role("table", name="Top tools").get_by_role("row").filter(has_text="echo")).to_contain_text("3")
+    page.get_by_label("Decision", exact=True).select_option("limited")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page).to_have_url(re.compile(r"decision=limited"))
+    expect(page.locator("tr[data-event]")).to_have_count(1)
+    w.shot("activity")
+    assert axe_violations(page) == []
+    page.goto("/activity")
+    page.locator("tr[data-event]").first.wait_for()
+    w.shot("activity-all")
+
     # The same pages in a narrow window.
     narrow = new_context(browser, toolgate.base, viewport=NARROW, storage_state=context.storage_state())
     nw = watch(narrow, shots)
-    for path, name in [("/servers", "servers"), (page.url.removeprefix(toolgate.base), "policy"), ("/approvals", "approvals")]:
+    policy_path = gateway_policy_path(page, toolgate, gateway_url)
+    for path, name in [("/servers", "servers"), (policy_path, "policy"), ("/approvals", "approvals"), ("/activity", "activity")]:
         nw.page.goto(path)
         nw.page.locator("h1").first.wait_for()
         nw.shot(f"narrow-{name}")
@@ -328,3 +349,88 @@ def gateway_policy_path(page: Any, toolgate: Toolgate, gateway_url: str) -> str:
     page.goto("/servers")
     href = page.get_by_role("link", name="everything").get_attribute("href")
     return f"{href}/policy"
+
+
+# ---------------------------------------------------------------- markup stays text
+
+
+def test_markup_from_an_upstream_or_an_agent_is_shown_as_text(
+    toolgate: Toolgate, browser: Browser, shots: Path, log_dir: Path
+) -> None:
+    upstream = _start_upstream_py(f"upstream-markup-{secrets.token_hex(3)}", ["markup"], log_dir)
+    try:
+        # With the CSP bypassed, markup that reached the DOM would run: the test then
+        # proves the pages render it as text, not that the CSP caught it.
+        context = new_context(browser, toolgate.base, bypass_csp=True)
+        w = watch(context, shots)
+        page = w.page
+        sign_up_in_browser(page)
+        page.get_by_label("Name").fill("markup")
+        page.get_by_label("Upstream URL").fill(upstream.url)
+        page.get_by_role("button", name="Add server").click()
+        expect(page.get_by_role("heading", name="markup", exact=True)).to_be_visible()
+        for _ in range(40):
+            if page.get_by_text(MARKUP_NAME, exact=True).count():
+                break
+            time.sleep(0.25)
+            page.reload()
+        expect(page.get_by_role("heading", name=MARKUP_NAME)).to_be_visible()
+        expect(page.get_by_text(MARKUP_TEXT, exact=True)).to_be_visible()
+        assert_no_injected_markup(page)
+        w.shot("xss-server")
+        server_path = page.url.removeprefix(toolgate.base)
+        server_id = server_path.rsplit("/", 1)[1]
+
+        # The builder: the tool's row carries its name as text.
+        page.get_by_role("link", name="Edit the policy").click()
+        rule = page.locator("li.rule").filter(has=page.get_by_role("heading", name=MARKUP_NAME))
+        rule.get_by_label("Approve", exact=True).check()
+        rule = page.locator("li.rule").filter(has=page.get_by_role("heading", name=MARKUP_NAME))
+        rule.get_by_label("Allow", exact=True).check()
+        assert_no_injected_markup(page)
+        w.shot("xss-builder")
+        policy = {
+            "version": "1",
+            "default": "deny",
+            "tools": {MARKUP_NAME: {"action": "require_approval", "audit_arguments": True}},
+        }
+        csrf = {"X-CSRF-Token": csrf_cookie(context)}
+        r = page.request.put(f"{toolgate.base}/v1/servers/{server_id}/policy", data=policy, headers=csrf)
+        assert r.status == 200, r.text()
+        r = page.request.post(f"{toolgate.base}/v1/grants", data={"name": "<b>agent</b>"}, headers=csrf)
+        assert r.status == 201, r.text()
+        token = r.json()["token"]
+        server = page.request.get(f"{toolgate.base}/v1/servers/{server_id}").json()
+
+        # An agent's arguments carrying markup, held for approval.
+        thread, out = in_background(lambda: call(server["gateway_url"], token, MARKUP_NAME, {"text": MARKUP_TEXT}))
+        page.goto("/approvals")
+        held = page.locator("[data-approval]").first
+        expect(held).to_be_visible(timeout=4000)
+        expect(held.get_by_text(MARKUP_TEXT.replace('"', '\\"'))).to_be_visible()
+        assert_no_injected_markup(page)
+        w.shot("xss-approvals")
+        held.get_by_label("Reason (optional; an agent is shown it on a denial)").fill("<img src=x onerror=alert('reason')>")
+        held.get_by_role("button", name=re.compile("^Deny")).click()
+        thread.join(30)
+        assert out and out[0][0] is True, out
+
+        # The audit page: the tool name and the argument values as text.
+        page.goto("/activity")
+        row = page.locator("tr[data-event]").filter(has_text="approval_denied")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text(MARKUP_NAME)
+        expect(row).to_contain_text("onerror")
+        assert_no_injected_markup(page)
+        w.shot("xss-activity")
+        w.assert_quiet()
+        context.close()
+    finally:
+        upstream.proc.stop()
+
+
+def assert_no_injected_markup(page: Any) -> None:
+    """No element the upstream's or agent's markup would have made exists."""
+    assert page.locator("img").count() == 0
+    assert page.locator("main script, main iframe, main object").count() == 0
+    assert page.locator("a[href^='javascript']").count() == 0

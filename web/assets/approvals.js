@@ -87,7 +87,8 @@ export async function approvalsPage(ctx) {
   const queue = h("div", { "aria-live": "polite", "aria-busy": "false" });
   const history = h("div", {});
   const filter = h("select", { id: "history-status" },
-    ["approved", "denied", "used", "expired", "abandoned"].map((s) => h("option", { value: s }, s)));
+    [["", "all decided"], ["approved", "approved"], ["used", "approved and used"], ["denied", "denied"], ["expired", "expired"], ["abandoned", "abandoned"]]
+      .map(([value, label]) => h("option", { value }, label)));
   let shown = null;
   let cards = [];
   let stopped = false;
@@ -104,9 +105,10 @@ export async function approvalsPage(ctx) {
     cards.forEach((c) => c.tick());
   }
   async function loadHistory() {
-    const items = (await get(`/approvals?status=${enc(filter.value)}&limit=50`)).items;
+    const query = filter.value ? `status=${enc(filter.value)}&` : "";
+    const items = (await get(`/approvals?${query}limit=50`)).items.filter((a) => a.status !== "pending");
     const list = await Promise.all(items.map((a) => approvalCard(a, look, () => {}, "h4")));
-    mount(history, list.length ? list : empty(`No ${filter.value} approvals.`));
+    mount(history, list.length ? list : empty("No decided approvals."));
   }
   filter.addEventListener("change", loadHistory);
 

@@ -1,12 +1,13 @@
 // Grants: agents' credentials. The token is shown once, when created.
 
 import { h, mount, field, badge, time, copyButton, empty, status } from "./dom.js";
-import { all, post, del, enc } from "./api.js";
+import { all, get, post, del, enc } from "./api.js";
 import { showProblem } from "./forms.js";
 
 export async function grantsPage(ctx) {
   const { main } = ctx;
-  const [grants, servers] = await Promise.all([all("/grants"), all("/servers")]);
+  const [grants, servers, used] = await Promise.all([all("/grants"), all("/servers"), get("/usage/grants")]);
+  const lastUsed = new Map(used.items.map((u) => [u.grant, u.last_used_at]));
   const names = new Map(servers.map((s) => [s.id, s.name]));
   const created = h("div", { "aria-live": "polite" });
   const say = status();
@@ -30,6 +31,7 @@ export async function grantsPage(ctx) {
       h("td", { class: "mono" }, `${g.prefix}…`),
       h("td", {}, g.servers ? g.servers.map((id) => names.get(id) || id).join(", ") : "all servers"),
       h("td", {}, badge(g.status, g.status)),
+      h("td", {}, lastUsed.has(g.id) ? time(lastUsed.get(g.id)) : "never"),
       h("td", {}, time(g.created_at)),
       h("td", {}, revoke));
   });
@@ -41,7 +43,7 @@ export async function grantsPage(ctx) {
     grants.length
       ? h("div", { class: "table-scroll" }, h("table", { class: "table" },
           h("caption", { class: "visually-hidden" }, "Grants"),
-          h("thead", {}, h("tr", {}, ["Name", "Token", "Servers", "Status", "Created", ""].map((c) => h("th", { scope: "col" }, c)))),
+          h("thead", {}, h("tr", {}, ["Name", "Token", "Servers", "Status", "Last used", "Created", ""].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, rows)))
       : empty("No grants yet."),
     say);

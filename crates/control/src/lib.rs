@@ -43,6 +43,7 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::approvals::router())
         .merge(routes::catalog::router())
         .merge(routes::session::router())
+        .merge(routes::usage::router())
 }
 
 /// The control plane's router, with its state applied.

@@ -22,6 +22,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("POST", "/v1/login"),
     ("POST", "/v1/session"),
     ("DELETE", "/v1/session"),
+    ("GET", "/v1/usage"),
+    ("GET", "/v1/usage/grants"),
     ("GET", "/v1/account"),
     ("PATCH", "/v1/account"),
     ("POST", "/v1/api-keys"),

@@ -12,6 +12,7 @@ pub mod policies;
 pub mod servers;
 pub mod session;
 pub mod signup;
+pub mod usage;
 
 use std::str::FromStr;
 
