@@ -51,7 +51,7 @@ async function approvalCard(a, look, onDecided, headingLevel = "h3") {
       a.decided_at ? [h("dt", {}, "Decided"), h("dd", {}, time(a.decided_at), a.decided_by_name ? ` by ${a.decided_by_name}` : "")] : null,
       a.reason ? [h("dt", {}, "Reason"), h("dd", {}, a.reason)] : null),
     h("h4", {}, "Arguments"),
-    json(a.arguments),
+    a.arguments === undefined ? h("p", { class: "hint" }, "Your role does not show arguments.") : json(a.arguments),
     a.status === "pending" ? decisionForm(a, onDecided) : null);
   card.tick = () => { left.textContent = timeLeft(a.expires_at); };
   return card;

@@ -57,6 +57,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The caller is known but their role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("no route for {0}")]
@@ -97,6 +100,7 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -115,6 +119,7 @@ impl ApiError {
             Self::UnsupportedMediaType => "/problems/unsupported-media-type",
             Self::PayloadTooLarge(_) => "/problems/payload-too-large",
             Self::Unauthorized(_) => "/problems/unauthorized",
+            Self::Forbidden(_) => "/problems/forbidden",
             Self::NotFound(_) => "/problems/not-found",
             Self::NoRoute(_) => "/problems/no-route",
             Self::MethodNotAllowed(_) => "/problems/method-not-allowed",

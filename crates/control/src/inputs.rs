@@ -53,6 +53,22 @@ pub fn password(raw: &str) -> Result<(), String> {
     }
 }
 
+/// A password being set (sign-up, invitation, change, reset): [`password`]'s
+/// bounds; `user_inputs` (the email, the account's name) are what a guess
+/// would start from.
+pub fn new_password(raw: &str, user_inputs: &[&str]) -> Result<(), String> {
+    password(raw)?;
+    let lowered = raw.to_lowercase();
+    if user_inputs
+        .iter()
+        .filter(|input| input.len() >= 4)
+        .any(|input| lowered.contains(&input.to_lowercase()))
+    {
+        return Err("must not contain your email or the account's name".to_owned());
+    }
+    Ok(())
+}
+
 /// A display name: trimmed, non-empty, bounded, printable, and free of
 /// bidirectional overrides; any other Unicode (combining marks, emoji,
 /// right-to-left scripts) is kept as written.

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod auth;
 pub mod catalog;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod extract;
 pub mod inputs;
 pub mod mail;
 pub mod openapi;
+pub mod permissions;
 mod rejections;
 pub mod routes;
 pub mod state;
@@ -34,7 +36,12 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(routes::auth::router())
         .merge(routes::signup::router())
+        .merge(routes::me::router())
+        .merge(routes::password_reset::router())
         .merge(routes::account::router())
+        .merge(routes::account_events::router())
+        .merge(routes::members::router())
+        .merge(routes::invitations::router())
         .merge(routes::api_keys::router())
         .merge(routes::servers::router())
         .merge(routes::grants::router())
@@ -50,6 +57,12 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
 pub fn app(state: AppState) -> Router {
     let (router, _) = openapi::api_router().split_for_parts();
     router
+        // Every route, before the fallbacks: nothing is served unguarded.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::gate,
+        ))
+        // The dashboard: public files, outside the gate.
         .merge(web::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

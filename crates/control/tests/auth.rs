@@ -172,11 +172,24 @@ async fn unknown_user_takes_the_same_time_path_as_a_wrong_password(pool: PgPool)
     );
 }
 
-fn token_with(exp_offset: i64, secret: &[u8], user: &str, account: &str) -> String {
+/// The session id a token names.
+fn sid_of(token: &str) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
+
+fn token_with(exp_offset: i64, secret: &[u8], user: &str, account: &str, sid: &str) -> String {
     let now = chrono::Utc::now().timestamp();
     jsonwebtoken::encode(
         &Header::new(jsonwebtoken::Algorithm::HS256),
-        &json!({"sub": user, "acc": account, "iat": now, "exp": now + exp_offset}),
+        &json!({"sub": user, "acc": account, "sid": sid, "iat": now, "exp": now + exp_offset}),
         &EncodingKey::from_secret(secret),
     )
     .unwrap()
@@ -189,15 +202,22 @@ async fn expired_tampered_and_forged_tokens_are_401(pool: PgPool) {
     let user = body["user"]["id"].as_str().unwrap();
     let account = body["account"]["id"].as_str().unwrap();
 
-    let fresh = token_with(60, JWT_SECRET, user, account);
+    let sid = sid_of(&token);
+    let fresh = token_with(60, JWT_SECRET, user, account, &sid);
     assert_eq!(
         app.get("/v1/account", &fresh).await.status,
         StatusCode::OK,
         "the crafted token is otherwise valid"
     );
 
-    let expired = token_with(-5, JWT_SECRET, user, account);
-    let forged = token_with(60, b"some-other-secret-some-other-secret", user, account);
+    let expired = token_with(-5, JWT_SECRET, user, account, &sid);
+    let forged = token_with(
+        60,
+        b"some-other-secret-some-other-secret",
+        user,
+        account,
+        &sid,
+    );
     let mut tampered = token.clone();
     let sig_start = tampered.rfind('.').unwrap() + 1;
     tampered.replace_range(
@@ -315,10 +335,11 @@ async fn account_can_be_renamed_and_get_a_webhook_secret_once(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn signed_tokens_of_removed_users_or_not_yet_valid_are_401(pool: PgPool) {
     let app = TestApp::new(pool);
-    let (_, ada) = app.signup("ada@example.com", "Acme").await;
+    let (ada_token, ada) = app.signup("ada@example.com", "Acme").await;
     let (_, bob) = app.signup("bob@example.com", "Bobs").await;
     let user = ada["user"]["id"].as_str().unwrap();
     let account = ada["account"]["id"].as_str().unwrap();
+    let sid = sid_of(&ada_token);
     let now = chrono::Utc::now().timestamp();
     let sign = |claims: serde_json::Value| {
         jsonwebtoken::encode(
@@ -330,20 +351,35 @@ async fn signed_tokens_of_removed_users_or_not_yet_valid_are_401(pool: PgPool) {
     };
 
     // Correctly signed, but not valid for another five minutes.
-    let early =
-        sign(json!({"sub": user, "acc": account, "iat": now, "nbf": now + 300, "exp": now + 600}));
+    let early = sign(
+        json!({"sub": user, "acc": account, "sid": sid, "iat": now, "nbf": now + 300, "exp": now + 600}),
+    );
     app.get("/v1/account", &early)
         .await
         .problem(StatusCode::UNAUTHORIZED);
     // Correctly signed, naming a user of another account.
-    let crossed =
-        sign(json!({"sub": user, "acc": bob["account"]["id"], "iat": now, "exp": now + 600}));
+    let crossed = sign(
+        json!({"sub": user, "acc": bob["account"]["id"], "sid": sid, "iat": now, "exp": now + 600}),
+    );
     app.get("/v1/account", &crossed)
         .await
         .problem(StatusCode::UNAUTHORIZED);
+    // Correctly signed, from before sessions could be revoked: no session.
+    let sessionless = sign(json!({"sub": user, "acc": account, "iat": now, "exp": now + 600}));
+    app.get("/v1/account", &sessionless)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+    // Correctly signed, naming a session that does not exist.
+    let unknown = sign(
+        json!({"sub": user, "acc": account, "sid": "ses_0190d0f0a0b07c008000000000000000", "iat": now, "exp": now + 600}),
+    );
+    app.get("/v1/account", &unknown)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
 
-    let valid =
-        sign(json!({"sub": user, "acc": account, "iat": now, "nbf": now, "exp": now + 600}));
+    let valid = sign(
+        json!({"sub": user, "acc": account, "sid": sid, "iat": now, "nbf": now, "exp": now + 600}),
+    );
     assert_eq!(app.get("/v1/account", &valid).await.status, StatusCode::OK);
     // The user goes; their correctly signed, unexpired token goes with them.
     sqlx::query!("DELETE FROM users WHERE email = 'ada@example.com'")

@@ -24,8 +24,26 @@ const CONTRACT: &[(&str, &str)] = &[
     ("DELETE", "/v1/session"),
     ("GET", "/v1/usage"),
     ("GET", "/v1/usage/grants"),
+    ("POST", "/v1/logout"),
+    ("POST", "/v1/logout/everywhere"),
+    ("GET", "/v1/me"),
+    ("POST", "/v1/me/switch"),
+    ("POST", "/v1/me/password"),
+    ("POST", "/v1/password-reset"),
+    ("POST", "/v1/password-reset/confirm"),
     ("GET", "/v1/account"),
     ("PATCH", "/v1/account"),
+    ("POST", "/v1/account/handover"),
+    ("GET", "/v1/account/events"),
+    ("GET", "/v1/account/events/export"),
+    ("GET", "/v1/members"),
+    ("PATCH", "/v1/members/{id}"),
+    ("DELETE", "/v1/members/{id}"),
+    ("POST", "/v1/members/{id}/password-reset"),
+    ("POST", "/v1/invitations"),
+    ("GET", "/v1/invitations"),
+    ("DELETE", "/v1/invitations/{id}"),
+    ("POST", "/v1/invitations/accept"),
     ("POST", "/v1/api-keys"),
     ("GET", "/v1/api-keys"),
     ("DELETE", "/v1/api-keys/{id}"),
@@ -111,6 +129,37 @@ async fn the_document_and_the_router_list_the_same_routes(pool: PgPool) {
             }
         }
     }
+}
+
+/// Every served route declares who may call it: the permission table and
+/// the document list the same routes, so a route added without a
+/// permission fails here (and is refused at run time).
+#[sqlx::test(migrations = "../../migrations")]
+async fn every_route_declares_its_permission(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let doc = app.call(Method::GET, "/v1/openapi.json", None, None).await;
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if method != "parameters" {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let declared: BTreeSet<(String, String)> = toolgate_control::permissions::ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    let undeclared: Vec<_> = documented.difference(&declared).collect();
+    assert!(
+        undeclared.is_empty(),
+        "routes without a permission: {undeclared:?}"
+    );
+    let stale: Vec<_> = declared.difference(&documented).collect();
+    assert!(
+        stale.is_empty(),
+        "permissions for routes that do not exist: {stale:?}"
+    );
 }
 
 /// Both sign-up modes' answers are in the contract.

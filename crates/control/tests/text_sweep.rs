@@ -154,6 +154,16 @@ const GRANT: &str = "POST /v1/grants";
 const APPROVE: &str = "POST /v1/approvals/{id}/approve";
 const PIN: &str = "POST /v1/servers/{id}/tools/{name}/pin";
 const DENY: &str = "POST /v1/approvals/{id}/deny";
+const SWITCH: &str = "POST /v1/me/switch";
+const MY_PASSWORD: &str = "POST /v1/me/password";
+const MEMBER: &str = "PATCH /v1/members/{id}";
+const HANDOVER: &str = "POST /v1/account/handover";
+const INVITE: &str = "POST /v1/invitations";
+const ACCEPT: &str = "POST /v1/invitations/accept";
+const RESET: &str = "POST /v1/password-reset";
+const RESET_CONFIRM: &str = "POST /v1/password-reset/confirm";
+/// A user id no account has: the body is read before the member is looked up.
+const NOBODY: &str = "usr_0190d0f0a0b07c008000000000000001";
 
 const EMAIL: (&str, &str) = ("u", "@n{n}.example.com");
 const URL: (&str, &str) = ("https://93.184.216.34/mcp/", "");
@@ -200,6 +210,34 @@ const CASES: &[Case] = &[
         Read::Nothing,
     ),
     case(SESSION, "/password", "/password", Read::Nothing),
+    case(SESSION, "/account", "/account", Read::Nothing),
+    case(LOGIN, "/account", "/account", Read::Nothing),
+    case(SWITCH, "/account_id", "/account_id", Read::Nothing),
+    // The current password is never right here, so nothing ever changes.
+    case(
+        MY_PASSWORD,
+        "/current_password",
+        "/current_password",
+        Read::Nothing,
+    ),
+    case(MY_PASSWORD, "/new_password", "/new_password", Read::Nothing),
+    case(MEMBER, "/role", "/role", Read::Nothing),
+    case(HANDOVER, "/to", "/to", Read::Nothing),
+    case(HANDOVER, "/then", "/then", Read::Nothing),
+    wrapped(
+        INVITE,
+        "/email",
+        "/email",
+        EMAIL,
+        Normal::Lowercase,
+        Read::Response("/email"),
+    ),
+    case(INVITE, "/role", "/role", Read::Nothing),
+    case(ACCEPT, "/token", "/token", Read::Nothing),
+    case(ACCEPT, "/password", "/password", Read::Nothing),
+    case(RESET, "/email", "/email", Read::Nothing),
+    case(RESET_CONFIRM, "/token", "/token", Read::Nothing),
+    case(RESET_CONFIRM, "/password", "/password", Read::Nothing),
     case(SIGNUP_VERIFY, "/token", "/token", Read::Nothing),
     case(ACCOUNT, "/name", "/name", Read::Get("/v1/account", "/name")),
     wrapped(
@@ -211,6 +249,7 @@ const CASES: &[Case] = &[
         Read::Get("/v1/account", "/approval_webhook_url"),
     ),
     case(API_KEY, "/name", "/name", Read::Response("/name")),
+    case(API_KEY, "/role", "/role", Read::Nothing),
     case(
         SERVER,
         "/name",
@@ -313,7 +352,16 @@ fn base_body(op: &str, n: usize) -> Value {
                 "limits": [{"counter": "c", "window": "minute", "max": 1, "scope": "grant"}]
             }}
         }),
-        APPROVE | DENY | PIN => json!({}),
+        APPROVE | DENY | PIN | SWITCH | MEMBER => json!({}),
+        MY_PASSWORD => json!({
+            "current_password": "not the password at all",
+            "new_password": "a different passphrase 42",
+        }),
+        HANDOVER => json!({"to": NOBODY, "then": "viewer"}),
+        INVITE => json!({"email": email, "role": "viewer"}),
+        ACCEPT => json!({"token": "tgi_unknown", "password": PASSWORD}),
+        RESET => json!({"email": email}),
+        RESET_CONFIRM => json!({"token": "tgr_unknown", "password": PASSWORD}),
         other => panic!("the sweep has no body for {other}: add it to `base_body` and CASES"),
     }
 }
@@ -386,7 +434,8 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
         id,
     };
     match op {
-        SIGNUP | LOGIN | SESSION | SIGNUP_VERIFY | ACCOUNT | API_KEY | SERVER | GRANT => {
+        SIGNUP | LOGIN | SESSION | SIGNUP_VERIFY | ACCOUNT | API_KEY | SERVER | GRANT | SWITCH
+        | MY_PASSWORD | HANDOVER | INVITE | ACCEPT | RESET | RESET_CONFIRM => {
             at(op.split_once(' ').unwrap().1.to_owned(), None)
         }
         SERVER_PATCH => at(
@@ -397,6 +446,7 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
             format!("/v1/servers/{}/policy", t.server),
             Some(t.server.to_string()),
         ),
+        MEMBER => at(format!("/v1/members/{NOBODY}"), None),
         PIN => at(
             format!("/v1/servers/{}/tools/t/pin", t.server),
             Some(t.server.to_string()),
@@ -498,9 +548,11 @@ async fn sweep_one(
                 "{what}: {} {:?} (expected {pointer})",
                 r.status, paths
             )),
-            (_, 401) if c.op == LOGIN || c.op == SESSION => Ok(Outcome::Refused),
-            // No such sign-up token: refused as unusable, whatever its text.
-            (_, 400) if c.op == SIGNUP_VERIFY => Ok(Outcome::Refused),
+            (_, 401) if matches!(c.op, LOGIN | SESSION | MY_PASSWORD) => Ok(Outcome::Refused),
+            // No such token: refused as unusable, whatever its text.
+            (_, 400) if matches!(c.op, SIGNUP_VERIFY | ACCEPT | RESET_CONFIRM) => {
+                Ok(Outcome::Refused)
+            }
             (_, 422) if named => Ok(Outcome::Refused),
             (_, 422) if c.field.is_empty() && r.status == StatusCode::UNPROCESSABLE_ENTITY => {
                 // A policy refused for what the payload made of it elsewhere

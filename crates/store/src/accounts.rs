@@ -1,11 +1,12 @@
-//! Accounts (tenants) and the owner created with each.
+//! Accounts (tenants) and the first admin created with each.
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use sqlx::PgPool;
 
 use crate::error::{conflict_as, StoreError};
-use crate::ids::{AccountId, UserId};
+use crate::ids::AccountId;
+use crate::memberships::Role;
 use crate::secrets::SecretKey;
 use crate::users::User;
 
@@ -58,18 +59,8 @@ pub async fn insert_with_owner(
     .fetch_one(&mut **tx)
     .await
     .map_err(conflict_as("account slug"))?;
-    let user = sqlx::query_as!(
-        User,
-        r#"INSERT INTO users (id, account_id, email, password_hash) VALUES ($1, $2, $3, $4)
-           RETURNING id AS "id: UserId", account_id AS "account_id: AccountId", email, created_at"#,
-        UserId::new().0,
-        account_id.0,
-        new.email,
-        new.password_hash,
-    )
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(conflict_as("a user with this email"))?;
+    let user = crate::users::insert(tx, new.email, new.password_hash).await?;
+    crate::memberships::insert(tx, account_id, user.id, Role::Admin).await?;
     Ok((account, user))
 }
 

@@ -187,6 +187,18 @@ mod tests {
     }
 }
 typed_id!(
+    /// A signed-in session: what a session token names, for one account.
+    SessionId, "ses", "session"
+);
+typed_id!(
+    /// An invitation to join an account.
+    InvitationId, "inv", "invitation"
+);
+typed_id!(
+    /// One entry of an account's own trail of changes.
+    AccountEventId, "aev", "account event"
+);
+typed_id!(
     /// A tool in a server's catalog (one per server and tool name).
     ToolId, "tol", "tool"
 );

@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod account_events;
 pub mod accounts;
 pub mod api_keys;
 pub mod approvals;
@@ -24,11 +25,15 @@ pub mod dev_secrets;
 pub mod error;
 pub mod grants;
 pub mod ids;
+pub mod invitations;
+pub mod memberships;
 pub mod page;
+pub mod password_resets;
 pub mod pending_signups;
 pub mod policies;
 pub mod secrets;
 pub mod servers;
+pub mod sessions;
 pub mod snapshot;
 pub mod storable;
 #[cfg(test)]

@@ -8,11 +8,14 @@
 //! `X-CSRF-Token` header. Another site can neither read that cookie nor
 //! compute the digest without the session token, which never leaves its
 //! `HttpOnly` cookie. Both cookies are `SameSite=Strict`, and `Secure` when
-//! the deployment's public URL is https.
+//! the deployment's public URL is https. [`session_token`] reads the cookie
+//! when a request has no `Authorization` header; [`require_proof`], which
+//! the gate ([`crate::access`]) runs before authenticating, checks the
+//! proof.
 
-use axum::http::header::COOKIE;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -40,10 +43,9 @@ pub fn csrf_token(session: &str) -> String {
     URL_SAFE_NO_PAD.encode(digest.finalize())
 }
 
-/// The session token the request's cookie carries, if any. A request whose
-/// method may change state must also carry the matching CSRF proof.
-pub fn session_token(parts: &Parts) -> Result<Option<String>, ApiError> {
-    let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+/// The session token a request's cookie carries, if any.
+pub fn session_token(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
     // The cookie carries sessions only: an API key belongs in a header.
@@ -53,17 +55,30 @@ pub fn session_token(parts: &Parts) -> Result<Option<String>, ApiError> {
     {
         return Err(ApiError::Unauthorized(NOT_A_SESSION));
     }
-    if !parts.method.is_safe() {
-        let sent = parts
-            .headers
-            .get(CSRF_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        if !same(sent.as_bytes(), csrf_token(token).as_bytes()) {
-            return Err(ApiError::Rejected(StatusCode::FORBIDDEN, NO_PROOF.to_owned()));
-        }
-    }
     Ok(Some(token.to_owned()))
+}
+
+/// Refuses (403) a request that the session cookie would authenticate (it
+/// has the cookie and no `Authorization` header) and whose method can
+/// change state, unless it carries the cookie's CSRF proof. The gate calls
+/// it before authenticating any route that needs a caller.
+pub fn require_proof(parts: &Parts) -> Result<(), ApiError> {
+    if parts.method.is_safe() || parts.headers.contains_key(AUTHORIZATION) {
+        return Ok(());
+    }
+    let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+        return Ok(());
+    };
+    let sent = parts
+        .headers
+        .get(CSRF_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if same(sent.as_bytes(), csrf_token(token).as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(NO_PROOF.to_owned()))
+    }
 }
 
 /// The `Set-Cookie` values that start a browser session.
@@ -116,6 +131,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+
     use super::*;
 
     fn parts(method: &str, headers: &[(&str, &str)]) -> Parts {
@@ -129,27 +146,32 @@ mod tests {
     #[test]
     fn reads_the_session_cookie_among_others() {
         let p = parts("GET", &[("cookie", "a=1; toolgate_session=abc.def; b=2")]);
-        assert_eq!(session_token(&p).unwrap().as_deref(), Some("abc.def"));
-        assert_eq!(session_token(&parts("GET", &[])).unwrap(), None);
-        assert_eq!(session_token(&parts("GET", &[("cookie", "toolgate_session=")])).unwrap(), None);
+        assert_eq!(session_token(&p.headers).unwrap().as_deref(), Some("abc.def"));
+        assert_eq!(session_token(&parts("GET", &[]).headers).unwrap(), None);
+        let empty = parts("GET", &[("cookie", "toolgate_session=")]);
+        assert_eq!(session_token(&empty.headers).unwrap(), None);
     }
 
     #[test]
     fn a_state_change_needs_the_proof_of_its_own_session() {
         let cookie = ("cookie", "toolgate_session=abc.def");
-        let err = session_token(&parts("POST", &[cookie])).unwrap_err();
+        let err = require_proof(&parts("POST", &[cookie])).unwrap_err();
         assert_eq!(err.status(), StatusCode::FORBIDDEN);
         let other = csrf_token("another.session");
-        let err = session_token(&parts("DELETE", &[cookie, ("x-csrf-token", &other)])).unwrap_err();
+        let err = require_proof(&parts("DELETE", &[cookie, ("x-csrf-token", &other)])).unwrap_err();
         assert_eq!(err.status(), StatusCode::FORBIDDEN);
         let proof = csrf_token("abc.def");
-        let ok = session_token(&parts("PUT", &[cookie, ("x-csrf-token", &proof)])).unwrap();
-        assert_eq!(ok.as_deref(), Some("abc.def"));
+        require_proof(&parts("PUT", &[cookie, ("x-csrf-token", &proof)])).unwrap();
+        // Reading, a Bearer request, or no cookie at all need none.
+        require_proof(&parts("GET", &[cookie])).unwrap();
+        require_proof(&parts("POST", &[cookie, ("authorization", "Bearer x")])).unwrap();
+        require_proof(&parts("POST", &[])).unwrap();
     }
 
     #[test]
     fn an_api_key_in_the_cookie_is_refused() {
-        let err = session_token(&parts("GET", &[("cookie", "toolgate_session=tgk_x")])).unwrap_err();
+        let p = parts("GET", &[("cookie", "toolgate_session=tgk_x")]);
+        let err = session_token(&p.headers).unwrap_err();
         assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
     }
 

@@ -1,15 +1,19 @@
 //! Session tokens: HS256 JWTs valid from `nbf` until `exp`, algorithm
-//! pinned on decode.
+//! pinned on decode, each naming its session row (`sid`), which every
+//! request checks is still live.
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use toolgate_store::ids::{AccountId, UserId};
+use toolgate_store::ids::{AccountId, SessionId, UserId};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: UserId,
     pub acc: AccountId,
+    /// The session; tokens from before sessions could be revoked carry
+    /// none and are refused.
+    pub sid: SessionId,
     pub iat: i64,
     /// Not valid before; tokens issued before it was set carry none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,11 +44,13 @@ impl JwtKeys {
         &self,
         user: UserId,
         account: AccountId,
+        session: SessionId,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user,
             acc: account,
+            sid: session,
             iat: now,
             nbf: Some(now),
             exp: now + self.ttl_secs,
@@ -73,7 +79,9 @@ mod tests {
     fn issued_tokens_verify() {
         let keys = JwtKeys::new(b"secret-secret-secret-secret-0123", 60);
         let (user, account) = (UserId::new(), AccountId::new());
-        let claims = keys.verify(&keys.issue(user, account).unwrap()).unwrap();
+        let claims = keys
+            .verify(&keys.issue(user, account, SessionId::new()).unwrap())
+            .unwrap();
         assert_eq!((claims.sub, claims.acc), (user, account));
     }
 
@@ -81,11 +89,17 @@ mod tests {
     fn expired_tampered_and_foreign_tokens_fail() {
         let keys = JwtKeys::new(b"secret-secret-secret-secret-0123", -1);
         assert!(keys
-            .verify(&keys.issue(UserId::new(), AccountId::new()).unwrap())
+            .verify(
+                &keys
+                    .issue(UserId::new(), AccountId::new(), SessionId::new())
+                    .unwrap()
+            )
             .is_none());
 
         let keys = JwtKeys::new(b"secret-secret-secret-secret-0123", 60);
-        let token = keys.issue(UserId::new(), AccountId::new()).unwrap();
+        let token = keys
+            .issue(UserId::new(), AccountId::new(), SessionId::new())
+            .unwrap();
         let other = JwtKeys::new(b"another-secret-another-secret-01", 60);
         assert!(other.verify(&token).is_none());
         let mut tampered = token.clone();
@@ -101,6 +115,7 @@ mod tests {
             let claims = Claims {
                 sub: UserId::new(),
                 acc: AccountId::new(),
+                sid: SessionId::new(),
                 iat: now,
                 nbf,
                 exp: now + 600,
@@ -116,7 +131,9 @@ mod tests {
     #[test]
     fn unsigned_tokens_are_refused() {
         let keys = JwtKeys::new(b"secret-secret-secret-secret-0123", 60);
-        let token = keys.issue(UserId::new(), AccountId::new()).unwrap();
+        let token = keys
+            .issue(UserId::new(), AccountId::new(), SessionId::new())
+            .unwrap();
         let payload = token.split('.').nth(1).unwrap();
         // {"alg":"none","typ":"JWT"}
         let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");

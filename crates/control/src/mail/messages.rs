@@ -1,6 +1,6 @@
-//! The two messages a sign-up can send. Neither repeats anything the person
-//! signing up typed besides the address itself, so sign-up cannot be used
-//! to mail chosen text to strangers.
+//! The messages Toolgate mails: sign-up links and notices, invitations and
+//! password resets. None repeats free text a stranger typed, so none can be
+//! used to mail chosen words to others.
 
 use std::time::Duration;
 
@@ -71,6 +71,66 @@ pub fn already_registered(
         .from(from.clone())
         .to(to)
         .subject("Sign-up attempt with your Toolgate address")
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+}
+
+/// Log label of an invitation to join an account.
+pub const INVITATION: &str = "invitation";
+/// Log label of a password-reset link.
+pub const PASSWORD_RESET: &str = "password_reset";
+
+/// An invitation: the account's name is the only text an admin chose, and
+/// it is a display name (bounded, no control characters).
+pub fn invitation(
+    from: &Mailbox,
+    to: Mailbox,
+    account_name: &str,
+    role: &str,
+    link: &str,
+    valid_for_hours: i64,
+) -> Result<Message, lettre::error::Error> {
+    let body = format!(
+        "Hello,\n\
+         \n\
+         You are invited to join the Toolgate account \"{account_name}\" as {role}.\n\
+         Open this link within {valid_for_hours} hours to accept:\n\
+         \n\
+         {link}\n\
+         \n\
+         The link works once. If you did not expect it, ignore this message.\n"
+    );
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject("You are invited to a Toolgate account")
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+}
+
+/// A password-reset link.
+pub fn password_reset(
+    from: &Mailbox,
+    to: Mailbox,
+    link: &str,
+    valid_for_hours: i64,
+) -> Result<Message, lettre::error::Error> {
+    let body = format!(
+        "Hello,\n\
+         \n\
+         Someone, hopefully you, asked to reset the password of the Toolgate\n\
+         user with this address. To choose a new one, open this link within\n\
+         {valid_for_hours} hours:\n\
+         \n\
+         {link}\n\
+         \n\
+         The link works once, and signs you out everywhere. If it was not you,\n\
+         ignore this message: your password stays as it is.\n"
+    );
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject("Reset your Toolgate password")
         .header(ContentType::TEXT_PLAIN)
         .body(body)
 }

@@ -1,7 +1,7 @@
 //! The caller's own account.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use base64::Engine;
 use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -10,6 +10,7 @@ use toolgate_store::ids::AccountId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::Change;
 use crate::auth::Auth;
 use crate::error::{ApiError, Violations};
 use crate::extract::ApiJson;
@@ -92,7 +93,7 @@ async fn patch_account(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(input): ApiJson<AccountPatchIn>,
-) -> Result<Json<AccountPatchOut>, ApiError> {
+) -> Result<(Extension<Change>, Json<AccountPatchOut>), ApiError> {
     let mut violations = Violations::default();
     let name = match &input.name {
         Some(name) => violations.check("/name", inputs::display_name(name)),
@@ -131,8 +132,24 @@ async fn patch_account(
     )
     .await?;
     state.changes.publish(auth.account_id).await;
-    Ok(Json(AccountPatchOut {
-        account: AccountOut::new(&state, account),
-        approval_webhook_secret: secret,
-    }))
+    // The new signing secret is shown once to the caller, never recorded.
+    let mut summary = serde_json::Map::new();
+    if let Some(name) = name {
+        summary.insert("name".into(), name.into());
+    }
+    if input.approval_webhook_url.is_some() {
+        summary.insert(
+            "approval_webhook_url".into(),
+            serde_json::json!(account.approval_webhook_url),
+        );
+        summary.insert("webhook_secret_rotated".into(), secret.is_some().into());
+    }
+    let change = Change::new(serde_json::Value::Object(summary));
+    Ok((
+        Extension(change),
+        Json(AccountPatchOut {
+            account: AccountOut::new(&state, account),
+            approval_webhook_secret: secret,
+        }),
+    ))
 }

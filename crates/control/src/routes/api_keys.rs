@@ -2,18 +2,21 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use toolgate_store::api_keys::{self, ApiKey};
 use toolgate_store::ids::ApiKeyId;
+use toolgate_store::memberships::Role;
 use toolgate_store::{Page, PageRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::Change;
 use crate::auth::Auth;
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::inputs;
+use crate::permissions;
 use crate::routes::{ListParams, TAG_API_KEYS};
 use crate::state::AppState;
 
@@ -28,6 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ApiKeyIn {
     #[schema(example = "ci deploy")]
     name: String,
+    /// What the key may do; at most its creator's role (default: the
+    /// creator's role).
+    role: Option<Role>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -36,6 +42,7 @@ pub struct ApiKeyOut {
     name: String,
     /// The key's first characters, to tell keys apart.
     prefix: String,
+    role: Role,
     created_at: chrono::DateTime<chrono::Utc>,
     last_used_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -46,6 +53,7 @@ impl From<ApiKey> for ApiKeyOut {
             id: k.id,
             name: k.name,
             prefix: k.prefix,
+            role: k.role,
             created_at: k.created_at,
             last_used_at: k.last_used_at,
         }
@@ -68,14 +76,28 @@ async fn create_key(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(input): ApiJson<ApiKeyIn>,
-) -> Result<(StatusCode, Json<NewApiKeyOut>), ApiError> {
+) -> Result<(StatusCode, Extension<Change>, Json<NewApiKeyOut>), ApiError> {
     let mut violations = Violations::default();
     let name = violations.check("/name", inputs::display_name(&input.name));
+    let role = input.role.unwrap_or(auth.role);
+    if !permissions::covers(auth.role, role) {
+        violations.add(
+            "/role",
+            format!(
+                "a key cannot be stronger than its creator: {} is beyond your role ({})",
+                role.as_str(),
+                auth.role.as_str()
+            ),
+        );
+    }
     violations.into_result()?;
     let name = name.unwrap_or_default();
-    let (key, secret) = api_keys::create(&state.pool, auth.account_id, &name).await?;
+    let (key, secret) =
+        api_keys::create(&state.pool, auth.account_id, &name, role, auth.user_id()).await?;
+    let change = Change::new(serde_json::json!({ "name": key.name, "role": role })).on(key.id);
     Ok((
         StatusCode::CREATED,
+        Extension(change),
         Json(NewApiKeyOut {
             key: key.into(),
             secret,

@@ -2,7 +2,7 @@
 //! them.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use toolgate_store::approvals::{self, Approval, ApprovalStatus, Decided, Decider};
@@ -12,9 +12,11 @@ use toolgate_store::{Page, PageRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::Change;
 use crate::auth::{Auth, Principal};
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiQuery, OptionalApiJson, PathId};
+use crate::permissions::Permission;
 use crate::routes::TAG_APPROVALS;
 use crate::state::AppState;
 
@@ -39,9 +41,12 @@ pub struct ApprovalOut {
     kind: TargetKind,
     /// The tool's or prompt's name, or the resource's URI.
     tool: String,
-    /// The call's arguments, exactly what will be sent if approved.
-    #[schema(value_type = Object)]
-    arguments: serde_json::Value,
+    /// The call's arguments, exactly what will be sent if approved; `null`
+    /// for roles that may not see argument values (`arguments_hidden`).
+    #[schema(value_type = Option<Object>)]
+    arguments: Option<serde_json::Value>,
+    /// Whether `arguments` was withheld from the caller's role.
+    arguments_hidden: bool,
     /// Hex SHA-256 of the arguments' canonical JSON; the approval is bound to it.
     arguments_digest: String,
     status: ApprovalStatus,
@@ -56,8 +61,10 @@ pub struct ApprovalOut {
     used_at: Option<DateTime<Utc>>,
 }
 
-impl From<Approval> for ApprovalOut {
-    fn from(a: Approval) -> Self {
+impl ApprovalOut {
+    /// The approval as the caller may see it.
+    fn for_caller(a: Approval, auth: &Auth) -> Self {
+        let shown = auth.can(Permission::ReadApprovalArguments);
         Self {
             id: a.id,
             server_id: a.server_id,
@@ -65,7 +72,8 @@ impl From<Approval> for ApprovalOut {
             grant_id: a.grant_id,
             kind: a.kind,
             tool: a.tool,
-            arguments: a.arguments,
+            arguments: shown.then_some(a.arguments),
+            arguments_hidden: !shown,
             arguments_digest: a.arguments_digest,
             status: a.status,
             decided_by: a.decided_by,
@@ -131,7 +139,7 @@ async fn list_approvals(
         .transpose()?;
     let page = PageRequest::new(after, params.limit);
     let approvals = approvals::list(&state.pool, auth.account_id, status, page).await?;
-    Ok(Json(approvals.map(ApprovalOut::from)))
+    Ok(Json(approvals.map(|a| ApprovalOut::for_caller(a, &auth))))
 }
 
 /// One approval.
@@ -143,11 +151,8 @@ async fn get_approval(
     auth: Auth,
     PathId(id): PathId<ApprovalId>,
 ) -> Result<Json<ApprovalOut>, ApiError> {
-    Ok(Json(
-        approvals::get(&state.pool, auth.account_id, id)
-            .await?
-            .into(),
-    ))
+    let approval = approvals::get(&state.pool, auth.account_id, id).await?;
+    Ok(Json(ApprovalOut::for_caller(approval, &auth)))
 }
 
 /// Approve a pending call: the gateway holding it forwards it.
@@ -163,7 +168,7 @@ async fn approve(
     auth: Auth,
     PathId(id): PathId<ApprovalId>,
     OptionalApiJson(input): OptionalApiJson<DecisionIn>,
-) -> Result<Json<ApprovalOut>, ApiError> {
+) -> Result<(Extension<Change>, Json<ApprovalOut>), ApiError> {
     decide(state, auth, id, true, input).await
 }
 
@@ -180,7 +185,7 @@ async fn deny(
     auth: Auth,
     PathId(id): PathId<ApprovalId>,
     OptionalApiJson(input): OptionalApiJson<DecisionIn>,
-) -> Result<Json<ApprovalOut>, ApiError> {
+) -> Result<(Extension<Change>, Json<ApprovalOut>), ApiError> {
     decide(state, auth, id, false, input).await
 }
 
@@ -190,7 +195,7 @@ async fn decide(
     id: ApprovalId,
     approve: bool,
     input: DecisionIn,
-) -> Result<Json<ApprovalOut>, ApiError> {
+) -> Result<(Extension<Change>, Json<ApprovalOut>), ApiError> {
     let reason = input
         .reason
         .as_deref()
@@ -221,7 +226,16 @@ async fn decide(
         Decided::Now(approval) => {
             // After the commit: the replica holding the call re-reads it.
             state.approvals.publish(approval.id).await;
-            Ok(Json(approval.into()))
+            let change = Change::new(serde_json::json!({
+                "server": approval.server_name,
+                "kind": approval.kind,
+                "tool": approval.tool,
+                "reason": approval.reason,
+            }));
+            Ok((
+                Extension(change),
+                Json(ApprovalOut::for_caller(approval, &auth)),
+            ))
         }
         Decided::Already(approval) => Err(ApiError::Conflict(format!(
             "approval {id} is {}, not pending",

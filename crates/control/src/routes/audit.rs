@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::error::{ApiError, Violations};
 use crate::extract::ApiQuery;
+use crate::permissions::Permission;
 use crate::routes::TAG_AUDIT;
 use crate::state::AppState;
 
@@ -27,6 +28,23 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_audit))
         .routes(routes!(export_audit))
+}
+
+/// Whether argument values leave the API: only for roles that may read
+/// them (the rule's `audit_arguments` decides whether they were kept).
+#[derive(Clone, Copy)]
+struct Redact(bool);
+
+impl Redact {
+    fn for_caller(auth: &Auth) -> Self {
+        Redact(!auth.can(Permission::ReadAuditArguments))
+    }
+
+    fn apply(self, event: &mut AuditEvent) {
+        if self.0 {
+            event.arguments = None;
+        }
+    }
 }
 
 /// Rows fetched per query while exporting.
@@ -142,7 +160,9 @@ async fn list_audit(
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<Page<AuditEvent>>, ApiError> {
     let (filter, cursor, limit) = params.filter()?;
-    let page = audit::list(&state.pool, auth.account_id, &filter, cursor, limit).await?;
+    let mut page = audit::list(&state.pool, auth.account_id, &filter, cursor, limit).await?;
+    let redact = Redact::for_caller(&auth);
+    page.items.iter_mut().for_each(|event| redact.apply(event));
     Ok(Json(page))
 }
 
@@ -159,7 +179,8 @@ async fn export_audit(
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Response, ApiError> {
     let (filter, cursor, _) = params.filter()?;
-    let stream = export_stream(state.pool.clone(), auth.account_id, filter, cursor);
+    let redact = Redact::for_caller(&auth);
+    let stream = export_stream(state.pool.clone(), auth.account_id, filter, cursor, redact);
     Ok((
         [(header::CONTENT_TYPE, "application/x-ndjson")],
         Body::from_stream(stream),
@@ -174,6 +195,7 @@ fn export_stream(
     account: AccountId,
     filter: AuditFilter,
     cursor: Option<AuditCursor>,
+    redact: Redact,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     futures_util::stream::unfold(Some(cursor), move |next| {
         let pool = pool.clone();
@@ -183,8 +205,9 @@ fn export_stream(
             match audit::list(&pool, account, &filter, after, EXPORT_PAGE).await {
                 Ok(page) => {
                     let mut out = Vec::with_capacity(page.items.len() * 400);
-                    for event in &page.items {
-                        if serde_json::to_writer(&mut out, event).is_ok() {
+                    for mut event in page.items {
+                        redact.apply(&mut event);
+                        if serde_json::to_writer(&mut out, &event).is_ok() {
                             out.push(b'\n');
                         }
                     }

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use toolgate_store::grants::{self, Grant, NewGrant};
@@ -11,6 +11,7 @@ use toolgate_store::{Page, PageRequest, StoreError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::Change;
 use crate::auth::Auth;
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiJson, ApiQuery, PathId};
@@ -99,7 +100,7 @@ async fn create_grant(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(input): ApiJson<GrantIn>,
-) -> Result<(StatusCode, Json<NewGrantOut>), ApiError> {
+) -> Result<(StatusCode, Extension<Change>, Json<NewGrantOut>), ApiError> {
     let mut violations = Violations::default();
     let name = violations.check("/name", inputs::display_name(&input.name));
     if input.servers.as_ref().is_some_and(Vec::is_empty) {
@@ -131,8 +132,15 @@ async fn create_grant(
         other => other.into(),
     })?;
     state.changes.publish(auth.account_id).await;
+    let change = Change::new(serde_json::json!({
+        "name": grant.name,
+        "servers": input.servers,
+        "expires_at": input.expires_at,
+    }))
+    .on(grant.id);
     Ok((
         StatusCode::CREATED,
+        Extension(change),
         Json(NewGrantOut {
             grant: grant.into(),
             token,

@@ -1,6 +1,7 @@
 //! One module per resource, each with its own `router()`.
 
 pub mod account;
+pub mod account_events;
 pub mod api_keys;
 pub mod approvals;
 pub mod audit;
@@ -8,6 +9,10 @@ pub mod auth;
 pub mod catalog;
 pub mod grants;
 pub mod health;
+pub mod invitations;
+pub mod me;
+pub mod members;
+pub mod password_reset;
 pub mod policies;
 pub mod servers;
 pub mod session;
@@ -30,6 +35,7 @@ pub const TAG_APPROVALS: &str = "approvals";
 pub const TAG_AUDIT: &str = "audit";
 pub const TAG_OPS: &str = "operations";
 pub const TAG_CATALOG: &str = "catalog";
+pub const TAG_MEMBERS: &str = "members";
 
 /// Cursor pagination parameters shared by every list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -2,7 +2,7 @@
 //! immutable version.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Serialize;
 use toolgate_store::ids::{ServerId, UserId};
 use toolgate_store::policies::{self, PolicyVersion};
@@ -10,6 +10,7 @@ use toolgate_store::{servers, Page, PageRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::Change;
 use crate::auth::Auth;
 use crate::error::{ApiError, FieldError};
 use crate::extract::{ApiJson, ApiQuery, PathId};
@@ -62,7 +63,7 @@ async fn put_policy(
     auth: Auth,
     PathId(server_id): PathId<ServerId>,
     ApiJson(document): ApiJson<serde_json::Value>,
-) -> Result<Json<PolicyOut>, ApiError> {
+) -> Result<(Extension<Change>, Json<PolicyOut>), ApiError> {
     // 404 before 422: a foreign server id must not learn about validation.
     servers::get(&state.pool, auth.account_id, server_id).await?;
     if let Err(errors) = toolgate_policy::parse(&document) {
@@ -82,7 +83,8 @@ async fn put_policy(
     )
     .await?;
     state.changes.publish(auth.account_id).await;
-    Ok(Json(version.into()))
+    let change = Change::new(serde_json::json!({ "version": version.version }));
+    Ok((Extension(change), Json(version.into())))
 }
 
 /// The server's current policy.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use toolgate_store::ids::ServerId;
 use toolgate_store::servers::{
@@ -14,11 +14,13 @@ use toolgate_store::{accounts, Page, PageRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::Change;
 use crate::auth::Auth;
 use crate::catalog::refresh;
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::inputs;
+use crate::permissions::Permission;
 use crate::routes::catalog::CatalogOut;
 use crate::routes::{ListParams, TAG_SERVERS};
 use crate::state::AppState;
@@ -152,7 +154,10 @@ async fn create_server(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(input): ApiJson<ServerIn>,
-) -> Result<(StatusCode, Json<ServerOut>), ApiError> {
+) -> Result<(StatusCode, Extension<Change>, Json<ServerOut>), ApiError> {
+    if !input.headers.is_empty() {
+        auth.require(Permission::ManageCredentials)?;
+    }
     let mut violations = Violations::default();
     let name = violations.check("/name", ServerName::parse(&input.name));
     let url = violations.check("/url", state.guard.check_url(&input.url).await);
@@ -181,8 +186,16 @@ async fn create_server(
     // says how that went.
     refresh::spawn_refresh(&state, auth.account_id, server.id);
     let slug = account_slug(&state, &auth).await?;
+    let change = Change::new(serde_json::json!({
+        "name": server.name,
+        "url": server.url,
+        "header_names": server.header_names,
+        "timeout_ms": server.timeout_ms,
+    }))
+    .on(server.id);
     Ok((
         StatusCode::CREATED,
+        Extension(change),
         Json(ServerOut::new(&state, &slug, server)),
     ))
 }
@@ -229,7 +242,13 @@ async fn patch_server(
     auth: Auth,
     PathId(id): PathId<ServerId>,
     ApiJson(input): ApiJson<ServerPatchIn>,
-) -> Result<Json<ServerOut>, ApiError> {
+) -> Result<(Extension<Change>, Json<ServerOut>), ApiError> {
+    let before = servers::get(&state.pool, auth.account_id, id).await?;
+    // Credentials go where the URL points: moving a server that has them
+    // is a change of credentials too.
+    if input.headers.is_some() || (input.url.is_some() && !before.header_names.is_empty()) {
+        auth.require(Permission::ManageCredentials)?;
+    }
     let mut violations = Violations::default();
     let name = match &input.name {
         Some(name) => violations.check("/name", ServerName::parse(name)),
@@ -267,7 +286,40 @@ async fn patch_server(
         refresh::spawn_refresh(&state, auth.account_id, server.id);
     }
     let slug = account_slug(&state, &auth).await?;
-    Ok(Json(ServerOut::new(&state, &slug, server)))
+    let mut summary = serde_json::Map::new();
+    if before.name != server.name {
+        summary.insert(
+            "name".into(),
+            serde_json::json!({"from": before.name, "to": server.name}),
+        );
+    }
+    if before.url != server.url {
+        summary.insert(
+            "url".into(),
+            serde_json::json!({"from": before.url, "to": server.url}),
+        );
+    }
+    if headers.is_some() {
+        // Names only: the values are secrets.
+        summary.insert(
+            "header_names".into(),
+            serde_json::json!(server.header_names),
+        );
+    }
+    if before.timeout_ms != server.timeout_ms {
+        summary.insert("timeout_ms".into(), serde_json::json!(server.timeout_ms));
+    }
+    if before.trusted != server.trusted {
+        summary.insert("trusted".into(), serde_json::json!(server.trusted));
+    }
+    if before.new_tools != server.new_tools {
+        summary.insert("new_tools".into(), serde_json::json!(server.new_tools));
+    }
+    let change = Change::new(serde_json::Value::Object(summary));
+    Ok((
+        Extension(change),
+        Json(ServerOut::new(&state, &slug, server)),
+    ))
 }
 
 /// Delete a server, its policy versions and its place in grants.
@@ -278,8 +330,10 @@ async fn delete_server(
     State(state): State<AppState>,
     auth: Auth,
     PathId(id): PathId<ServerId>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Extension<Change>), ApiError> {
+    let server = servers::get(&state.pool, auth.account_id, id).await?;
     servers::delete(&state.pool, auth.account_id, id).await?;
     state.changes.publish(auth.account_id).await;
-    Ok(StatusCode::NO_CONTENT)
+    let change = Change::new(serde_json::json!({ "name": server.name }));
+    Ok((StatusCode::NO_CONTENT, Extension(change)))
 }

@@ -6,83 +6,82 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::{Deserialize, Serialize};
+use axum::{Extension, Json};
+use serde::Serialize;
+use toolgate_store::ids::AccountId;
+use toolgate_store::memberships::Role;
+use toolgate_store::sessions;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{cookie, Auth};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
-use crate::routes::auth::session_for;
+use crate::routes::auth::{sign_in, LoginIn};
 use crate::routes::TAG_AUTH;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(sign_in, sign_out))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SessionIn {
-    email: String,
-    password: String,
+    OpenApiRouter::new().routes(routes!(browser_sign_in, browser_sign_out))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct SessionOut {
+pub struct BrowserSessionOut {
     /// The value of the `toolgate_csrf` cookie: state-changing requests made
     /// with the session cookie repeat it in an `X-CSRF-Token` header.
     csrf_token: String,
     expires_in: i64,
+    account_id: AccountId,
+    role: Role,
 }
 
-/// Sign in a browser: the session goes in an `HttpOnly`, `SameSite=Strict`
-/// cookie (`toolgate_session`, `Secure` over https), never in the body.
+/// Sign in a browser: as `POST /v1/login`, but the session goes in an
+/// `HttpOnly`, `SameSite=Strict` cookie (`toolgate_session`, `Secure` over
+/// https), never in the body.
 ///
-/// Requests then authenticate with the cookie alone; every one that can
-/// change state (any method but GET, HEAD, OPTIONS) must also carry the
-/// `toolgate_csrf` cookie's value in `X-CSRF-Token`, or gets 403.
+/// Requests then authenticate with the cookie alone (when they have no
+/// `Authorization` header); every one that can change state (any method but
+/// GET, HEAD, OPTIONS) must also carry the `toolgate_csrf` cookie's value in
+/// `X-CSRF-Token`, or gets 403.
 #[utoipa::path(post, path = "/session", tag = TAG_AUTH, security(()),
-    request_body = SessionIn,
+    request_body = LoginIn,
     responses(
-        (status = 200, description = "Signed in: `Set-Cookie` carries the session and its CSRF proof", body = SessionOut),
-        (status = 401, description = "Wrong email or password", body = crate::error::Problem),
+        (status = 200, description = "Signed in: `Set-Cookie` carries the session and its CSRF proof", body = BrowserSessionOut),
+        (status = 401, description = "Wrong email or password, or not a member of the account asked for", body = crate::error::Problem),
     ))]
-async fn sign_in(
+async fn browser_sign_in(
     State(state): State<AppState>,
-    ApiJson(input): ApiJson<SessionIn>,
+    ApiJson(input): ApiJson<LoginIn>,
 ) -> Result<Response, ApiError> {
-    let token = session_for(&state, &input.email, input.password).await?;
-    let ttl = state.jwt.ttl_secs();
+    let (change, session) = sign_in(&state, input).await?;
     let mut headers = HeaderMap::new();
-    for value in cookie::start(&token, ttl, secure(&state)) {
+    for value in cookie::start(&session.token, session.expires_in, secure(&state)) {
         headers.append(SET_COOKIE, value);
     }
-    let body = SessionOut {
-        csrf_token: cookie::csrf_token(&token),
-        expires_in: ttl,
+    let body = BrowserSessionOut {
+        csrf_token: cookie::csrf_token(&session.token),
+        expires_in: session.expires_in,
+        account_id: session.account_id,
+        role: session.role,
     };
-    Ok((headers, Json(body)).into_response())
+    Ok((headers, Extension(change), Json(body)).into_response())
 }
 
-/// Sign a browser out: both cookies are cleared. Made with the session
-/// cookie, it needs the CSRF proof like any other state change.
-#[utoipa::path(delete, path = "/session", tag = TAG_AUTH, security(()),
+/// Sign a browser out: the session ends (as `POST /v1/logout`) and both
+/// cookies are cleared. Made with the session cookie, it needs the CSRF
+/// proof like any other state change.
+#[utoipa::path(delete, path = "/session", tag = TAG_AUTH,
     responses(
         (status = 204, description = "Signed out: `Set-Cookie` clears the cookies"),
+        (status = 401, description = "No live session", body = crate::error::Problem),
         (status = 403, description = "The session cookie came without its CSRF proof", body = crate::error::Problem),
     ))]
-async fn sign_out(
+async fn browser_sign_out(
     State(state): State<AppState>,
-    auth: Result<Auth, ApiError>,
+    auth: Auth,
 ) -> Result<Response, ApiError> {
-    // An expired or unknown session still gets its cookies cleared; a
-    // missing CSRF proof does not.
-    if let Err(err) = auth {
-        if err.status() != StatusCode::UNAUTHORIZED {
-            return Err(err);
-        }
+    if let Some(session) = auth.session {
+        sessions::revoke(&state.pool, session).await?;
     }
     let mut headers = HeaderMap::new();
     for value in cookie::end(secure(&state)) {

@@ -11,7 +11,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::{Form, Json};
+use axum::{Extension, Form, Json};
 use serde::{Deserialize, Serialize};
 use toolgate_store::accounts::{self, Account};
 use toolgate_store::pending_signups::{self, NewPendingSignup, Redeemed, Staged};
@@ -20,7 +20,8 @@ use toolgate_store::users::User;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::password;
+use crate::access::{Actor, Change};
+use crate::auth::{password, start_session};
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::inputs;
@@ -160,7 +161,7 @@ async fn signup(
 async fn open_signup(
     state: &AppState,
     valid: ValidSignup,
-) -> Result<(StatusCode, Json<SignupOut>), ApiError> {
+) -> Result<(StatusCode, Extension<Change>, Json<SignupOut>), ApiError> {
     let password_hash = password::hash(valid.password).await?;
     let (account, user) = accounts::create_with_owner(
         &state.pool,
@@ -178,7 +179,8 @@ async fn open_signup(
         ),
         other => other.into(),
     })?;
-    Ok((StatusCode::CREATED, Json(session(state, account, user)?)))
+    let (change, out) = session(state, account, user).await?;
+    Ok((StatusCode::CREATED, change, out))
 }
 
 /// Stages the sign-up and queues the message for the address. Both branches
@@ -300,7 +302,7 @@ fn well_formed(token: &str) -> bool {
 async fn verify(
     State(state): State<AppState>,
     VerifyBody(input): VerifyBody,
-) -> Result<(StatusCode, Json<SignupOut>), ApiError> {
+) -> Result<(StatusCode, Extension<Change>, Json<SignupOut>), ApiError> {
     let token = input.token.trim();
     if !well_formed(token) {
         return Err(ApiError::validation("/token", TOKEN_SHAPE));
@@ -315,7 +317,8 @@ async fn verify(
     match redeemed {
         Redeemed::Created { account, user } => {
             tracing::info!(account = %account.id, "sign-up verified");
-            Ok((StatusCode::CREATED, Json(session(&state, account, user)?)))
+            let (change, out) = session(&state, account, user).await?;
+            Ok((StatusCode::CREATED, change, out))
         }
         Redeemed::Expired => Err(ApiError::SignupToken(TOKEN_EXPIRED)),
         Redeemed::Unknown | Redeemed::AddressTaken => Err(ApiError::SignupToken(TOKEN_UNUSABLE)),
@@ -369,20 +372,32 @@ async fn verify_page(ApiQuery(params): ApiQuery<VerifyPageParams>) -> Response {
         .into_response()
 }
 
-/// The answer to a completed sign-up: the account, its owner and a session.
-fn session(state: &AppState, account: Account, user: User) -> Result<SignupOut, ApiError> {
-    let token = state
-        .jwt
-        .issue(user.id, account.id)
-        .map_err(ApiError::internal)?;
-    Ok(SignupOut {
-        token,
-        expires_in: state.jwt.ttl_secs(),
-        account: AccountOut::new(state, account),
-        user: UserOut {
-            id: user.id,
-            email: user.email,
-            created_at: user.created_at,
-        },
-    })
+/// The answer to a completed sign-up: the account, its first admin and a
+/// session; and the change for the account's trail.
+async fn session(
+    state: &AppState,
+    account: Account,
+    user: User,
+) -> Result<(Extension<Change>, Json<SignupOut>), ApiError> {
+    let started = start_session(state, &state.pool, user.id, account.id).await?;
+    let change = Change::new(serde_json::json!({ "name": account.name, "slug": account.slug }))
+        .on(account.id)
+        .by(Actor {
+            account_id: account.id,
+            user_id: user.id,
+            email: user.email.clone(),
+        });
+    Ok((
+        Extension(change),
+        Json(SignupOut {
+            token: started.token,
+            expires_in: started.expires_in,
+            account: AccountOut::new(state, account),
+            user: UserOut {
+                id: user.id,
+                email: user.email,
+                created_at: user.created_at,
+            },
+        }),
+    ))
 }
