@@ -434,3 +434,94 @@ def assert_no_injected_markup(page: Any) -> None:
     assert page.locator("img").count() == 0
     assert page.locator("main script, main iframe, main object").count() == 0
     assert page.locator("a[href^='javascript']").count() == 0
+
+
+# ---------------------------------------------------------------- roles
+
+
+def test_a_viewer_sees_no_edit_controls_and_the_api_refuses_edits(
+    toolgate: Toolgate, everything: Any, browser: Browser, shots: Path
+) -> None:
+    admin = new_context(browser, toolgate.base)
+    w = watch(admin, shots)
+    page = w.page
+    sign_up_in_browser(page)
+    csrf = {"X-CSRF-Token": csrf_cookie(admin)}
+    r = page.request.post(f"{toolgate.base}/v1/servers", data={"name": "everything", "url": everything.url}, headers=csrf)
+    assert r.status == 201, r.text()
+    server = r.json()
+    r = page.request.put(
+        f"{toolgate.base}/v1/servers/{server['id']}/policy",
+        data={"version": "1", "default": "deny", "tools": {"echo": {}}},
+        headers=csrf,
+    )
+    assert r.status == 200, r.text()
+
+    # The admin's other pages, checked and pictured.
+    page.goto("/settings")
+    page.get_by_label("Key name").fill("ci")
+    page.get_by_role("button", name="Create API key").click()
+    expect(page.locator("#new-key")).to_contain_text("tgk_")
+    w.shot("settings")
+    assert axe_violations(page) == []
+    page.goto("/grants")
+    expect(page.get_by_role("heading", name="Grants")).to_be_visible()
+    assert axe_violations(page) == []
+
+    # The admin invites a viewer from the Team page.
+    invited = f"viewer-{secrets.token_hex(4)}@example.com"
+    page.goto("/team")
+    page.get_by_label("Email").fill(invited)
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Send invitation").click()
+    link = page.locator("#invite-link").inner_text()
+    assert "/invitations/accept#token=" in link
+    expect(page.get_by_role("table", name="Invitations")).to_contain_text(invited)
+    w.shot("team")
+    assert axe_violations(page) == []
+
+    # The viewer joins through the link, in a browser of their own.
+    viewer = new_context(browser, toolgate.base)
+    v = watch(viewer, shots)
+    vp = v.page
+    vp.goto(link)
+    expect(vp.get_by_role("heading", name="Join the team")).to_be_visible()
+    vp.get_by_label("Your email (the invited address)").fill(invited)
+    vp.get_by_label("Password").fill(PASSWORD)
+    vp.get_by_role("button", name="Accept the invitation").click()
+    expect(vp.get_by_role("heading", name="Servers")).to_be_visible()
+    expect(vp.get_by_text(f"{invited} · viewer")).to_be_visible()
+
+    # No edit controls anywhere.
+    expect(vp.get_by_role("heading", name="Add a server")).to_have_count(0)
+    vp.get_by_role("link", name="everything").click()
+    expect(vp.get_by_role("heading", name="everything", exact=True)).to_be_visible()
+    expect(vp.get_by_role("button", name="Discover tools again")).to_have_count(0)
+    vp.get_by_role("link", name="View the policy").click()
+    expect(vp.get_by_text("Your role can read the policy, not change it.")).to_be_visible()
+    expect(vp.get_by_role("button", name="Review changes")).to_have_count(0)
+    expect(vp.get_by_role("button", name="Start from the recommended policy")).to_have_count(0)
+    expect(vp.locator('[data-rule="echo"]').get_by_label("Allow", exact=True)).to_be_disabled()
+    v.shot("viewer-policy")
+    vp.goto("/grants")
+    expect(vp.get_by_role("button", name="Create grant")).to_have_count(0)
+    vp.goto("/team")
+    expect(vp.get_by_role("button", name="Send invitation")).to_have_count(0)
+    vp.goto("/settings")
+    expect(vp.get_by_role("button", name="Save account")).to_have_count(0)
+    expect(vp.get_by_role("button", name="Create API key")).to_have_count(0)
+
+    # And the API refuses the edits anyway, with a valid CSRF proof.
+    vcsrf = {"X-CSRF-Token": csrf_cookie(viewer)}
+    r = vp.request.post(f"{toolgate.base}/v1/servers", data={"name": "x", "url": everything.url}, headers=vcsrf)
+    assert r.status == 403, r.text()
+    r = vp.request.put(
+        f"{toolgate.base}/v1/servers/{server['id']}/policy", data={"version": "1", "default": "allow"}, headers=vcsrf
+    )
+    assert r.status == 403, r.text()
+    r = vp.request.post(f"{toolgate.base}/v1/grants", data={"name": "x"}, headers=vcsrf)
+    assert r.status == 403, r.text()
+    v.assert_quiet()
+    w.assert_quiet()
+    viewer.close()
+    admin.close()

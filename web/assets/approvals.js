@@ -35,7 +35,7 @@ function timeLeft(expiresAt) {
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s left` : `${s} s left`;
 }
 
-async function approvalCard(a, look, onDecided, headingLevel = "h3") {
+async function approvalCard(a, look, onDecided, headingLevel = "h3", mayDecide = true) {
   const [grant, risk] = await Promise.all([look.grantName(a.grant_id), look.risk(a.server_id, a.tool)]);
   const left = h("span", { class: "time-left" }, timeLeft(a.expires_at));
   const card = h("article", { class: "card approval", "data-approval": a.id, "aria-label": `Approval for ${a.tool}` },
@@ -52,7 +52,7 @@ async function approvalCard(a, look, onDecided, headingLevel = "h3") {
       a.reason ? [h("dt", {}, "Reason"), h("dd", {}, a.reason)] : null),
     h("h4", {}, "Arguments"),
     a.arguments === undefined ? h("p", { class: "hint" }, "Your role does not show arguments.") : json(a.arguments),
-    a.status === "pending" ? decisionForm(a, onDecided) : null);
+    a.status === "pending" && mayDecide ? decisionForm(a, onDecided) : null);
   card.tick = () => { left.textContent = timeLeft(a.expires_at); };
   return card;
 }
@@ -99,7 +99,7 @@ export async function approvalsPage(ctx) {
     if (key !== shown) {
       // Keep what a person is typing: only redraw when the queue changed.
       shown = key;
-      cards = await Promise.all(pending.map((a) => approvalCard(a, look, () => { shown = null; refresh(); loadHistory(); })));
+      cards = await Promise.all(pending.map((a) => approvalCard(a, look, () => { shown = null; refresh(); loadHistory(); }, "h3", ctx.can("DecideApprovals"))));
       mount(queue, cards.length ? cards : empty("Nothing is waiting for a decision."));
     }
     cards.forEach((c) => c.tick());
@@ -138,7 +138,7 @@ export async function approvalPage(ctx, id) {
         h("p", {}, h("a", { href: "/approvals" }, "See all approvals")));
       return null;
     }
-    const card = await approvalCard(a, look, () => { load(); }, "h2");
+    const card = await approvalCard(a, look, () => { load(); }, "h2", ctx.can("DecideApprovals"));
     mount(main,
       h("p", { class: "crumbs" }, h("a", { href: "/approvals" }, "Approvals"), " / "),
       h("h1", {}, `Approval ${a.id}`), card, say);

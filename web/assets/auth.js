@@ -14,7 +14,8 @@ export function signInPage({ main, signedIn }) {
     h("h1", {}, "Sign in to Toolgate"),
     fields["/email"], fields["/password"], alert,
     h("button", { type: "submit" }, "Sign in"),
-    h("p", {}, "No account yet? ", h("a", { href: "/signup" }, "Create one")));
+    h("p", {}, "No account yet? ", h("a", { href: "/signup" }, "Create one")),
+    h("p", {}, h("a", { href: "/reset-password" }, "Forgot your password?")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     alert.textContent = "";
@@ -63,4 +64,84 @@ export function signUpPage({ main, signedIn }) {
   });
   mount(main, form);
   account.focus();
+}
+
+/** The token a mailed link carries after `#token=` (never sent to the server as part of the URL). */
+function linkToken() {
+  return new URLSearchParams(location.hash.slice(1)).get("token") || "";
+}
+
+export function resetPasswordPage({ main }) {
+  const token = linkToken();
+  const alert = h("p", { class: "form-error", role: "alert" });
+  if (!token) {
+    // Ask for a link.
+    const email = h("input", { type: "email", autocomplete: "username", required: true });
+    const fields = { "/email": field("Email", email) };
+    const done = h("div", { "aria-live": "polite" });
+    const form = h("form", { class: "card narrow", novalidate: true },
+      h("h1", {}, "Reset your password"),
+      h("p", {}, "We mail a link to set a new password, if the address has an account."),
+      fields["/email"], alert, h("button", { type: "submit" }, "Mail me a link"), done,
+      h("p", {}, h("a", { href: "/signin" }, "Back to sign in")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const answer = await post("/password-reset", { email: email.value });
+        mount(done, h("p", { class: "status ok" }, answer.detail));
+      } catch (err) {
+        showProblem(err, fields, alert);
+      }
+    });
+    mount(main, form);
+    email.focus();
+    return;
+  }
+  const password = h("input", { type: "password", autocomplete: "new-password", required: true });
+  const fields = { "/password": field("New password", password, "At least 10 characters.") };
+  const form = h("form", { class: "card narrow", novalidate: true },
+    h("h1", {}, "Choose a new password"), fields["/password"], alert,
+    h("button", { type: "submit" }, "Set the password"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await post("/password-reset/confirm", { token, password: password.value });
+      mount(main, h("div", { class: "card narrow" }, h("h1", {}, "Password changed"),
+        h("p", {}, "Every session of yours has ended. ", h("a", { href: "/signin" }, "Sign in"), " with the new password.")));
+    } catch (err) {
+      showProblem(err, fields, alert);
+    }
+  });
+  mount(main, form);
+  password.focus();
+}
+
+export function acceptInvitationPage({ main, signedIn }) {
+  const token = linkToken();
+  const email = h("input", { type: "email", autocomplete: "username", required: true });
+  const password = h("input", { type: "password", autocomplete: "new-password", required: true });
+  const fields = {
+    "/email": field("Your email (the invited address)", email),
+    "/password": field("Password", password, "New here: choose one (at least 10 characters). Already have an account: your password."),
+    "/token": h("div", {}),
+  };
+  fields["/token"].showError = (m) => { if (m) alert.textContent = m; };
+  const alert = h("p", { class: "form-error", role: "alert" }, token ? "" : "This link has no invitation token: open the link from the invitation as it was sent.");
+  const form = h("form", { class: "card narrow", novalidate: true },
+    h("h1", {}, "Join the team"),
+    fields["/email"], fields["/password"], alert,
+    h("button", { type: "submit", disabled: !token }, "Accept the invitation"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    alert.textContent = "";
+    try {
+      const joined = await post("/invitations/accept", { token, password: password.value });
+      await post("/session", { email: email.value, password: password.value, account: joined.account_id });
+      signedIn("/servers");
+    } catch (err) {
+      showProblem(err, fields, alert);
+    }
+  });
+  mount(main, form);
+  email.focus();
 }

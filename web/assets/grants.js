@@ -6,13 +6,13 @@ import { showProblem } from "./forms.js";
 
 export async function grantsPage(ctx) {
   const { main } = ctx;
-  const [grants, servers, used] = await Promise.all([all("/grants"), all("/servers"), get("/usage/grants")]);
+  const [grants, servers, used] = await Promise.all([all("/grants"), all("/servers"), get("/usage/grants").catch(() => ({ items: [] }))]);
   const lastUsed = new Map(used.items.map((u) => [u.grant, u.last_used_at]));
   const names = new Map(servers.map((s) => [s.id, s.name]));
   const created = h("div", { "aria-live": "polite" });
   const say = status();
   const rows = grants.map((g) => {
-    const revoke = g.status === "active"
+    const revoke = g.status === "active" && ctx.can("ManageGrants")
       ? h("button", { type: "button", class: "danger" }, `Revoke ${g.name}`)
       : null;
     if (revoke) {
@@ -39,7 +39,7 @@ export async function grantsPage(ctx) {
     h("h1", {}, "Grants"),
     h("p", {}, "A grant is an agent's credential for the gateway: a token sent as ", h("code", {}, "Authorization: Bearer"), "."),
     created,
-    newGrantForm(servers, created, ctx),
+    ctx.can("ManageGrants") ? newGrantForm(servers, created, ctx) : null,
     grants.length
       ? h("div", { class: "table-scroll" }, h("table", { class: "table" },
           h("caption", { class: "visually-hidden" }, "Grants"),

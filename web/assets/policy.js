@@ -22,6 +22,7 @@ const escapePointer = (s) => s.replace(/~/g, "~0").replace(/\//g, "~1");
 
 export async function policyPage(ctx, id) {
   const { main } = ctx;
+  const mayEdit = ctx.can("ManagePolicies");
   const [server, catalog, versions] = await Promise.all([
     get(`/servers/${enc(id)}`),
     get(`/servers/${enc(id)}/tools`),
@@ -45,7 +46,10 @@ export async function policyPage(ctx, id) {
   function draw() {
     state.pointers = new Map();
     errorList.textContent = "";
-    mount(editor, state.mode === "builder" ? builder() : raw());
+    // A role that cannot change the policy sees it, with every control off.
+    mount(editor, h("fieldset", { class: "plain", disabled: !mayEdit },
+      h("legend", { class: "visually-hidden" }, "The policy"),
+      state.mode === "builder" ? builder() : raw()));
   }
 
   function register(pointer, wrapper) {
@@ -329,7 +333,7 @@ export async function policyPage(ctx, id) {
             h("td", {}, String(v.version), v === live ? [" ", badge("live", "active")] : null),
             h("td", {}, time(v.created_at)),
             h("td", { class: "mono" }, v.created_by ? `user ${v.created_by}` : "an API key"),
-            h("td", {}, v === live ? null : h("button", { type: "button", class: "secondary", onclick: () => {
+            h("td", {}, v === live || !mayEdit ? null : h("button", { type: "button", class: "secondary", onclick: () => {
               state.doc = structuredClone(v.policy);
               draw();
               reviewChanges(`Rolling back: saving version ${v.version}'s document as the new live version.`);
@@ -340,11 +344,12 @@ export async function policyPage(ctx, id) {
     h("p", { class: "crumbs" }, h("a", { href: "/servers" }, "Servers"), " / ", h("a", { href: `/servers/${enc(id)}` }, server.name), " / "),
     h("h1", {}, `Policy of ${server.name}`),
     h("p", {}, live ? ["Live: version ", String(live.version), "."] : "No policy yet."),
-    h("div", { class: "actions" }, h("span", { role: "group", "aria-label": "Editing mode", class: "actions" }, modeButtons), recommend),
+    h("div", { class: "actions" }, h("span", { role: "group", "aria-label": "Editing mode", class: "actions" }, modeButtons), mayEdit ? recommend : null),
+    mayEdit ? null : h("p", { class: "hint" }, "Your role can read the policy, not change it."),
     say,
     editor,
     errorList,
-    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => reviewChanges() }, "Review changes")),
+    mayEdit ? h("div", { class: "actions" }, h("button", { type: "button", onclick: () => reviewChanges() }, "Review changes")) : null,
     review,
     history);
   draw();

@@ -7,7 +7,7 @@ import { get, post, enc } from "./api.js";
 import { clientConfigs } from "./clients.js";
 
 export async function serverPage(ctx, id) {
-  const { main } = ctx;
+  const { main, can } = ctx;
   const [server, catalog, account] = await Promise.all([
     get(`/servers/${enc(id)}`),
     get(`/servers/${enc(id)}/tools`),
@@ -46,8 +46,8 @@ export async function serverPage(ctx, id) {
         catalog.catalog.detail ? [h("dt", {}, "Detail"), h("dd", {}, catalog.catalog.detail)] : null,
         h("dt", {}, "Upstream"), h("dd", { class: "mono wrap" }, server.url),
         h("dt", {}, "Credentials"), h("dd", {}, server.header_names.length ? server.header_names.join(", ") + " (write-only)" : "none")),
-      h("div", { class: "actions" }, refresh,
-        h("a", { class: "button", href: `/servers/${enc(id)}/policy` }, "Edit the policy")),
+      h("div", { class: "actions" }, can("ManageCatalog") ? refresh : null,
+        h("a", { class: "button", href: `/servers/${enc(id)}/policy` }, can("ManagePolicies") ? "Edit the policy" : "View the policy")),
       say),
     review.length ? reviewSection(ctx, id, review) : null,
     h("section", { "aria-labelledby": "tools-h" },
@@ -97,7 +97,7 @@ function reviewSection(ctx, id, tools) {
     tools.map((tool) => {
       const change = (tool.history || [])[0];
       const say = status();
-      const accept = h("button", { type: "button" }, `Accept the new definition of ${tool.name}`);
+      const accept = ctx.can("ManageCatalog") ? h("button", { type: "button" }, `Accept the new definition of ${tool.name}`) : h("span", {});
       accept.addEventListener("click", async () => {
         accept.disabled = true;
         try {

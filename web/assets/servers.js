@@ -4,7 +4,7 @@ import { h, mount, field, badge, time, empty } from "./dom.js";
 import { all, post } from "./api.js";
 import { showProblem } from "./forms.js";
 
-export async function serversPage({ main, navigate }) {
+export async function serversPage({ main, navigate, can }) {
   const servers = await all("/servers");
   const list = servers.length
     ? h("table", { class: "table" },
@@ -17,10 +17,10 @@ export async function serversPage({ main, navigate }) {
           h("td", {}, s.catalog.tool_count ?? "—"),
           h("td", {}, time(s.created_at))))))
     : empty("No servers yet. Add the first one below: Toolgate will list its tools and classify their risk.");
-  mount(main, h("h1", {}, "Servers"), list, addServerForm(navigate));
+  mount(main, h("h1", {}, "Servers"), list, can("ManageServers") ? addServerForm(navigate, can("ManageCredentials")) : null);
 }
 
-function addServerForm(navigate) {
+function addServerForm(navigate, credentials) {
   const name = h("input", { type: "text", name: "name", required: true, autocomplete: "off", placeholder: "everything" });
   const url = h("input", { type: "url", name: "url", required: true, autocomplete: "off", placeholder: "https://mcp.example.com/mcp" });
   const headers = h("div", { class: "header-rows" });
@@ -42,7 +42,7 @@ function addServerForm(navigate) {
   const form = h("form", { class: "card", novalidate: true },
     h("h2", {}, "Add a server"),
     fields["/name"], fields["/url"],
-    h("fieldset", {},
+    !credentials ? null : h("fieldset", {},
       h("legend", {}, "Credentials (optional)"),
       h("p", { class: "hint" }, "Headers Toolgate adds to every request to the upstream. They are stored encrypted and never shown again."),
       headers,

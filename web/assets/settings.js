@@ -14,7 +14,9 @@ function shownOnce(title, secret, id) {
 
 export async function settingsPage(ctx) {
   const { main } = ctx;
-  const [account, keys] = await Promise.all([get("/account"), all("/api-keys")]);
+  const mayKeys = ctx.can("ManageApiKeys");
+  const mayAccount = ctx.can("ManageAccount");
+  const [account, keys] = await Promise.all([get("/account"), mayKeys ? all("/api-keys") : Promise.resolve([])]);
 
   // The account and its webhook.
   const name = h("input", { type: "text", value: account.name, autocomplete: "organization" });
@@ -52,7 +54,7 @@ export async function settingsPage(ctx) {
 
   // API keys.
   const keyName = h("input", { type: "text", autocomplete: "off" });
-  const keyFields = { "/name": field("Name", keyName, "What uses it, e.g. CI.") };
+  const keyFields = { "/name": field("Key name", keyName, "What uses it, e.g. CI.") };
   const keyAlert = h("p", { class: "form-error", role: "alert" });
   const keySaid = h("div", { "aria-live": "polite", id: "keys-said" });
   const say = status();
@@ -93,5 +95,9 @@ export async function settingsPage(ctx) {
     }
   });
 
-  mount(main, h("h1", {}, "Settings"), accountForm, keyForm);
+  if (!mayAccount) {
+    [name, webhook].forEach((input) => { input.disabled = true; });
+    accountForm.querySelector("button[type=submit]").remove();
+  }
+  mount(main, h("h1", {}, "Settings"), accountForm, mayKeys ? keyForm : null);
 }

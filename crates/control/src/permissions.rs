@@ -255,6 +255,12 @@ pub const ROUTES: &[RouteRule] = &[
         Trail::Record("session", "sign_out"),
     ),
     route(
+        "POST",
+        "/v1/session/switch",
+        Access::Session,
+        Trail::Record("session", "switch_account"),
+    ),
+    route(
         "DELETE",
         "/v1/session",
         Access::Session,

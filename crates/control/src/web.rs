@@ -34,6 +34,8 @@ const SCREENS: &[&str] = &[
     "/",
     "/signin",
     "/signup",
+    "/reset-password",
+    "/invitations/accept",
     "/servers",
     "/servers/{*rest}",
     "/approvals",
@@ -58,7 +60,10 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     router
         .route("/assets/{*path}", get(asset))
         .layer(CompressionLayer::new())
-        .layer(header(CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE))
+        .layer(header(
+            CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY_VALUE,
+        ))
         .layer(header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(X_FRAME_OPTIONS, "DENY"))
         .layer(header(REFERRER_POLICY, "no-referrer"))

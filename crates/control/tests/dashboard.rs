@@ -11,7 +11,6 @@ use common::{TestApp, PASSWORD};
 use serde_json::json;
 use sqlx::PgPool;
 
-
 fn cookies(r: &common::Response) -> Vec<String> {
     r.headers
         .get_all(header::SET_COOKIE)
@@ -32,10 +31,19 @@ async fn browser_session(app: &TestApp, email: &str) -> (String, String) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
-    assert!(r.body.get("token").is_none(), "the session never goes in the body");
+    assert!(
+        r.body.get("token").is_none(),
+        "the session never goes in the body"
+    );
     let set = cookies(&r);
-    let session = set.iter().find(|c| c.starts_with("toolgate_session=")).unwrap();
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    let session = set
+        .iter()
+        .find(|c| c.starts_with("toolgate_session="))
+        .unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
     let pair = |c: &String| c.split(';').next().unwrap().to_owned();
     let jar = set.iter().map(pair).collect::<Vec<_>>().join("; ");
     (jar, r.body["csrf_token"].as_str().unwrap().to_owned())
@@ -80,7 +88,10 @@ async fn the_dashboard_is_served_with_strict_headers(pool: PgPool) {
     }
     let r = app.call(Method::GET, "/assets/app.js", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().contains("javascript"));
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
     // Unknown files and paths stay problems, not the page.
     app.call(Method::GET, "/assets/nope.js", None, None)
         .await
@@ -101,13 +112,37 @@ async fn a_cookie_session_needs_its_csrf_proof_to_change_anything(pool: PgPool) 
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     // Writing needs the proof too: missing or another session's is 403.
     let grant = json!({"name": "ci"});
-    let r = with_cookie(&app, Method::POST, "/v1/grants", &jar, None, Some(grant.clone())).await;
+    let r = with_cookie(
+        &app,
+        Method::POST,
+        "/v1/grants",
+        &jar,
+        None,
+        Some(grant.clone()),
+    )
+    .await;
     let problem = r.problem(StatusCode::FORBIDDEN);
     assert!(problem["detail"].as_str().unwrap().contains("X-CSRF-Token"));
     let forged = toolgate_control::auth::cookie::csrf_token("another.session.token");
-    let r = with_cookie(&app, Method::POST, "/v1/grants", &jar, Some(&forged), Some(grant.clone())).await;
+    let r = with_cookie(
+        &app,
+        Method::POST,
+        "/v1/grants",
+        &jar,
+        Some(&forged),
+        Some(grant.clone()),
+    )
+    .await;
     r.problem(StatusCode::FORBIDDEN);
-    let r = with_cookie(&app, Method::POST, "/v1/grants", &jar, Some(&csrf), Some(grant)).await;
+    let r = with_cookie(
+        &app,
+        Method::POST,
+        "/v1/grants",
+        &jar,
+        Some(&csrf),
+        Some(grant),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
     // The Bearer API is unchanged (and needs no proof).
     let r = app.post("/v1/grants", &token, json!({"name": "bot"})).await;
@@ -120,7 +155,10 @@ async fn a_cookie_session_needs_its_csrf_proof_to_change_anything(pool: PgPool) 
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let cleared = cookies(&r);
     assert_eq!(cleared.len(), 2);
-    assert!(cleared.iter().all(|c| c.contains("Max-Age=0")), "{cleared:?}");
+    assert!(
+        cleared.iter().all(|c| c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -138,6 +176,14 @@ async fn a_wrong_password_sets_no_cookie(pool: PgPool) {
     r.problem(StatusCode::UNAUTHORIZED);
     assert!(cookies(&r).is_empty());
     // An API key in the cookie is not a session.
-    let r = with_cookie(&app, Method::GET, "/v1/account", "toolgate_session=tgk_abc", None, None).await;
+    let r = with_cookie(
+        &app,
+        Method::GET,
+        "/v1/account",
+        "toolgate_session=tgk_abc",
+        None,
+        None,
+    )
+    .await;
     r.problem(StatusCode::UNAUTHORIZED);
 }

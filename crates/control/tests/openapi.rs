@@ -22,6 +22,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("POST", "/v1/login"),
     ("POST", "/v1/session"),
     ("DELETE", "/v1/session"),
+    ("POST", "/v1/session/switch"),
     ("GET", "/v1/usage"),
     ("GET", "/v1/usage/grants"),
     ("POST", "/v1/logout"),

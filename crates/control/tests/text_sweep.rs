@@ -155,6 +155,7 @@ const APPROVE: &str = "POST /v1/approvals/{id}/approve";
 const PIN: &str = "POST /v1/servers/{id}/tools/{name}/pin";
 const DENY: &str = "POST /v1/approvals/{id}/deny";
 const SWITCH: &str = "POST /v1/me/switch";
+const SESSION_SWITCH: &str = "POST /v1/session/switch";
 const MY_PASSWORD: &str = "POST /v1/me/password";
 const MEMBER: &str = "PATCH /v1/members/{id}";
 const HANDOVER: &str = "POST /v1/account/handover";
@@ -213,6 +214,7 @@ const CASES: &[Case] = &[
     case(SESSION, "/account", "/account", Read::Nothing),
     case(LOGIN, "/account", "/account", Read::Nothing),
     case(SWITCH, "/account_id", "/account_id", Read::Nothing),
+    case(SESSION_SWITCH, "/account_id", "/account_id", Read::Nothing),
     // The current password is never right here, so nothing ever changes.
     case(
         MY_PASSWORD,
@@ -352,7 +354,7 @@ fn base_body(op: &str, n: usize) -> Value {
                 "limits": [{"counter": "c", "window": "minute", "max": 1, "scope": "grant"}]
             }}
         }),
-        APPROVE | DENY | PIN | SWITCH | MEMBER => json!({}),
+        APPROVE | DENY | PIN | SWITCH | SESSION_SWITCH | MEMBER => json!({}),
         MY_PASSWORD => json!({
             "current_password": "not the password at all",
             "new_password": "a different passphrase 42",
@@ -435,7 +437,7 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
     };
     match op {
         SIGNUP | LOGIN | SESSION | SIGNUP_VERIFY | ACCOUNT | API_KEY | SERVER | GRANT | SWITCH
-        | MY_PASSWORD | HANDOVER | INVITE | ACCEPT | RESET | RESET_CONFIRM => {
+        | SESSION_SWITCH | MY_PASSWORD | HANDOVER | INVITE | ACCEPT | RESET | RESET_CONFIRM => {
             at(op.split_once(' ').unwrap().1.to_owned(), None)
         }
         SERVER_PATCH => at(

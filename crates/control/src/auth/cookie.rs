@@ -146,7 +146,10 @@ mod tests {
     #[test]
     fn reads_the_session_cookie_among_others() {
         let p = parts("GET", &[("cookie", "a=1; toolgate_session=abc.def; b=2")]);
-        assert_eq!(session_token(&p.headers).unwrap().as_deref(), Some("abc.def"));
+        assert_eq!(
+            session_token(&p.headers).unwrap().as_deref(),
+            Some("abc.def")
+        );
         assert_eq!(session_token(&parts("GET", &[]).headers).unwrap(), None);
         let empty = parts("GET", &[("cookie", "toolgate_session=")]);
         assert_eq!(session_token(&empty.headers).unwrap(), None);

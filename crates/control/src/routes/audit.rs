@@ -90,7 +90,11 @@ pub(super) fn parsed<T: std::str::FromStr>(
     )
 }
 
-pub(super) fn time(violations: &mut Violations, name: &str, value: Option<&str>) -> Option<DateTime<Utc>> {
+pub(super) fn time(
+    violations: &mut Violations,
+    name: &str,
+    value: Option<&str>,
+) -> Option<DateTime<Utc>> {
     let value = value?;
     violations.check(
         name,

@@ -7,14 +7,15 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toolgate_store::ids::AccountId;
-use toolgate_store::memberships::Role;
+use toolgate_store::memberships::{self, Role};
 use toolgate_store::sessions;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{cookie, Auth};
+use crate::access::{Actor, Change};
+use crate::auth::{cookie, start_session, Auth};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::routes::auth::{sign_in, LoginIn};
@@ -22,7 +23,9 @@ use crate::routes::TAG_AUTH;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(browser_sign_in, browser_sign_out))
+    OpenApiRouter::new()
+        .routes(routes!(browser_sign_in, browser_sign_out))
+        .routes(routes!(browser_switch))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -76,10 +79,7 @@ async fn browser_sign_in(
         (status = 401, description = "No live session", body = crate::error::Problem),
         (status = 403, description = "The session cookie came without its CSRF proof", body = crate::error::Problem),
     ))]
-async fn browser_sign_out(
-    State(state): State<AppState>,
-    auth: Auth,
-) -> Result<Response, ApiError> {
+async fn browser_sign_out(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
     if let Some(session) = auth.session {
         sessions::revoke(&state.pool, session).await?;
     }
@@ -88,6 +88,57 @@ async fn browser_sign_out(
         headers.append(SET_COOKIE, value);
     }
     Ok((StatusCode::NO_CONTENT, headers).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserSwitchIn {
+    /// One of the person's accounts.
+    account_id: AccountId,
+}
+
+/// Switch a browser to another of the person's accounts: as
+/// `POST /v1/me/switch`, but the new session replaces the cookies, and the
+/// one it replaces ends.
+#[utoipa::path(post, path = "/session/switch", tag = TAG_AUTH,
+    request_body = BrowserSwitchIn,
+    responses(
+        (status = 200, description = "Switched: `Set-Cookie` carries the new session and its CSRF proof", body = BrowserSessionOut),
+        (status = 403, description = "Not a browser session, or no CSRF proof", body = crate::error::Problem),
+        (status = 404, description = "Not one of the person's accounts", body = crate::error::Problem),
+    ))]
+async fn browser_switch(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(input): ApiJson<BrowserSwitchIn>,
+) -> Result<Response, ApiError> {
+    let (Some(user_id), Some(old)) = (auth.user_id(), auth.session) else {
+        return Err(ApiError::Forbidden("API keys have no sessions".to_owned()));
+    };
+    let role = memberships::role(&state.pool, input.account_id, user_id)
+        .await?
+        .ok_or(ApiError::NotFound("not found".to_owned()))?;
+    let started = start_session(&state, &state.pool, user_id, input.account_id).await?;
+    sessions::revoke(&state.pool, old).await?;
+    // Recorded in the account switched to: that is where the session acts.
+    let change = Change::new(serde_json::json!({ "from_account": auth.account_id }))
+        .on(started.id)
+        .by(Actor {
+            account_id: input.account_id,
+            user_id,
+            email: auth.label.clone(),
+        });
+    let mut headers = HeaderMap::new();
+    for value in cookie::start(&started.token, started.expires_in, secure(&state)) {
+        headers.append(SET_COOKIE, value);
+    }
+    let body = BrowserSessionOut {
+        csrf_token: cookie::csrf_token(&started.token),
+        expires_in: started.expires_in,
+        account_id: input.account_id,
+        role,
+    };
+    Ok((headers, Extension(change), Json(body)).into_response())
 }
 
 fn secure(state: &AppState) -> bool {

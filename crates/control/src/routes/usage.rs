@@ -88,7 +88,12 @@ impl UsageParams {
         let grant = parsed(&mut v, "grant", self.grant.as_deref(), "a grant id");
         let since = time(&mut v, "since", self.since.as_deref());
         let until = time(&mut v, "until", self.until.as_deref());
-        let bucket: Option<i64> = parsed(&mut v, "bucket", self.bucket.as_deref(), "a whole number of seconds");
+        let bucket: Option<i64> = parsed(
+            &mut v,
+            "bucket",
+            self.bucket.as_deref(),
+            "a whole number of seconds",
+        );
         if self.tool.as_deref().is_some_and(str::is_empty) {
             v.add("tool", "must not be empty");
         }
@@ -100,7 +105,10 @@ impl UsageParams {
         if span <= 0 {
             v.add("until", "must be after since");
         } else if span > MAX_WINDOW_DAYS * 86400 {
-            v.add("until", format!("must be at most {MAX_WINDOW_DAYS} days after since"));
+            v.add(
+                "until",
+                format!("must be at most {MAX_WINDOW_DAYS} days after since"),
+            );
         }
         let bucket = match bucket {
             Some(b) if !(60..=86400).contains(&b) => {
