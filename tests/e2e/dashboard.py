@@ -38,7 +38,8 @@ class Watched:
         self.page.screenshot(path=str(path), full_page=full_page)
         if name in README_SHOTS and os.environ.get("TOOLGATE_E2E_README_SHOTS"):
             README_SHOTS_DIR.mkdir(parents=True, exist_ok=True)
-            # The README's copies show the first screen only.
+            # The README's copies show the first screen only, from the top.
+            self.page.evaluate("() => window.scrollTo(0, 0)")
             self.page.screenshot(path=str(README_SHOTS_DIR / f"{name}.png"), full_page=False)
         return path
 

@@ -208,6 +208,7 @@ def test_a_person_gates_server_everything_from_the_browser(
     page = w.page
     sign_up_in_browser(page)
     w.shot("servers-empty")
+    assert axe_violations(page) == []
 
     # Add server-everything.
     page.get_by_label("Name").fill("everything")
@@ -293,6 +294,7 @@ def test_a_person_gates_server_everything_from_the_browser(
     expect(page.get_by_role("heading", name=f"Approval {approval_id}")).to_be_visible()
     expect(page.locator(".badge").filter(has_text=re.compile("approved|used"))).to_be_visible()
     w.shot("approval")
+    assert axe_violations(page) == []
 
     # A second version denies echo; rolling back to version 1 restores it.
     page.goto(gateway_policy_path(page, toolgate, gateway_url))
@@ -303,6 +305,7 @@ def test_a_person_gates_server_everything_from_the_browser(
     expect(page.get_by_text("Rolling back")).to_be_visible()
     page.get_by_role("button", name="Save as version 3").click()
     expect(page.get_by_role("status").filter(has_text="Saved version 3")).to_be_visible()
+    expect(page.get_by_role("table", name="Policy versions")).to_contain_text("@example.com")
     w.shot("policy-versions")
     deadline = time.monotonic() + 5
     while visible_tools(gateway_url, token) != {"echo", "get-sum"} and time.monotonic() < deadline:

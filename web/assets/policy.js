@@ -23,11 +23,13 @@ const escapePointer = (s) => s.replace(/~/g, "~0").replace(/\//g, "~1");
 export async function policyPage(ctx, id) {
   const { main } = ctx;
   const mayEdit = ctx.can("ManagePolicies");
-  const [server, catalog, versions] = await Promise.all([
+  const [server, catalog, versions, members] = await Promise.all([
     get(`/servers/${enc(id)}`),
     get(`/servers/${enc(id)}/tools`),
     all(`/servers/${enc(id)}/policy/versions`),
+    get("/members").then((m) => m.items).catch(() => []),
   ]);
+  const who = new Map(members.map((m) => [m.user_id, m.email]));
   versions.sort((x, y) => y.version - x.version);
   const live = versions[0] || null;
   const state = {
@@ -332,7 +334,7 @@ export async function policyPage(ctx, id) {
           h("tbody", {}, versions.map((v) => h("tr", {},
             h("td", {}, String(v.version), v === live ? [" ", badge("live", "active")] : null),
             h("td", {}, time(v.created_at)),
-            h("td", { class: "mono" }, v.created_by ? `user ${v.created_by}` : "an API key"),
+            h("td", { class: "wrap" }, v.created_by ? who.get(v.created_by) || `user ${v.created_by}` : "an API key"),
             h("td", {}, v === live || !mayEdit ? null : h("button", { type: "button", class: "secondary", onclick: () => {
               state.doc = structuredClone(v.policy);
               draw();

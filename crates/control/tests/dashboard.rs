@@ -187,3 +187,61 @@ async fn a_wrong_password_sets_no_cookie(pool: PgPool) {
     .await;
     r.problem(StatusCode::UNAUTHORIZED);
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_browser_switches_account_with_new_cookies_and_its_old_session_ends(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let (acme, _) = app.signup("ada@example.com", "Acme").await;
+    let (bob, _) = app.signup("bob@example.com", "Bobs").await;
+    // Bob joins Acme as a viewer: he now belongs to two accounts.
+    let invitation = app
+        .post(
+            "/v1/invitations",
+            &acme,
+            json!({"email": "bob@example.com", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(invitation.status, StatusCode::CREATED, "{}", invitation.raw);
+    let r = app
+        .post(
+            "/v1/invitations/accept",
+            &bob,
+            json!({"token": invitation.body["token"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    let acme_id = r.body["account_id"].as_str().unwrap().to_owned();
+
+    let (jar, csrf) = browser_session(&app, "bob@example.com").await;
+    let switch = json!({"account_id": acme_id});
+    // Without the proof: refused.
+    let r = with_cookie(
+        &app,
+        Method::POST,
+        "/v1/session/switch",
+        &jar,
+        None,
+        Some(switch.clone()),
+    )
+    .await;
+    r.problem(StatusCode::FORBIDDEN);
+    let r = with_cookie(
+        &app,
+        Method::POST,
+        "/v1/session/switch",
+        &jar,
+        Some(&csrf),
+        Some(switch),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    assert_eq!(r.body["role"], "viewer");
+    let pair = |c: &String| c.split(';').next().unwrap().to_owned();
+    let new_jar = cookies(&r).iter().map(pair).collect::<Vec<_>>().join("; ");
+    // The new cookies act in Acme; the old session has ended.
+    let me = with_cookie(&app, Method::GET, "/v1/account", &new_jar, None, None).await;
+    assert_eq!(me.body["id"], acme_id.as_str(), "{}", me.raw);
+    with_cookie(&app, Method::GET, "/v1/account", &jar, None, None)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+}
