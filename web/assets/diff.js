@@ -31,7 +31,7 @@ export function diffView(before, after) {
   const changed = lines.filter(([k]) => k !== " ").length;
   return h("div", { class: "diffview" },
     h("p", {}, changed ? `${lines.filter(([k]) => k === "+").length} lines added, ${lines.filter(([k]) => k === "-").length} removed.` : "No change."),
-    h("pre", { class: "code diff-lines" }, lines.map(([kind, text]) =>
+    h("pre", { class: "code diff-lines", tabindex: "0" }, lines.map(([kind, text]) =>
       h("span", { class: kind === "+" ? "add" : kind === "-" ? "del" : "same" },
         h("span", { class: "visually-hidden" }, kind === "+" ? "added: " : kind === "-" ? "removed: " : ""),
         `${kind} ${text}\n`))));

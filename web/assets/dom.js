@@ -82,7 +82,8 @@ export function button(label, onclick, props = {}) {
 
 /** A pre block of JSON (as text). */
 export function json(value) {
-  return h("pre", { class: "code" }, JSON.stringify(value, null, 2));
+  // Focusable, so a keyboard can scroll a long one.
+  return h("pre", { class: "code", tabindex: "0" }, JSON.stringify(value, null, 2));
 }
 
 export function time(iso) {

@@ -5,6 +5,7 @@
 import { h, mount, badge, time, copyButton, json, empty, status } from "./dom.js";
 import { get, post, enc } from "./api.js";
 import { clientConfigs } from "./clients.js";
+import { diffView } from "./diff.js";
 
 export async function serverPage(ctx, id) {
   const { main, can } = ctx;
@@ -49,7 +50,7 @@ export async function serverPage(ctx, id) {
       h("div", { class: "actions" }, can("ManageCatalog") ? refresh : null,
         h("a", { class: "button", href: `/servers/${enc(id)}/policy` }, can("ManagePolicies") ? "Edit the policy" : "View the policy")),
       say),
-    review.length ? reviewSection(ctx, id, review) : null,
+    review.length ? await reviewSection(ctx, id, review) : null,
     h("section", { "aria-labelledby": "tools-h" },
       h("h2", { id: "tools-h" }, `Tools (${catalog.tools.length})`),
       catalog.tools.length
@@ -90,7 +91,10 @@ export function policyLabel(p) {
   }
 }
 
-function reviewSection(ctx, id, tools) {
+async function reviewSection(ctx, id, tools) {
+  // The reviewed definitions, to compare with the new ones.
+  const pinned = new Map(await Promise.all(tools.map(async (tool) => [tool.name,
+    tool.pin.pinned_hash ? await get(`/servers/${enc(id)}/tools/${enc(tool.name)}/pinned`).catch(() => null) : null])));
   return h("section", { class: "card attention", "aria-labelledby": "rev-h" },
     h("h2", { id: "rev-h" }, "Definition changes waiting for review"),
     h("p", {}, "Agents do not see these tools, and their calls are refused, until you accept the definition as it is now."),
@@ -115,11 +119,10 @@ function reviewSection(ctx, id, tools) {
           h("dt", {}, "What changed"), h("dd", {}, change && Array.isArray(change.changes) && change.changes.length ? change.changes.join(", ") : "new tool"),
           h("dt", {}, "Reviewed (old)"), h("dd", { class: "mono wrap" }, tool.pin.pinned_hash || "never reviewed"),
           h("dt", {}, "Now (new)"), h("dd", { class: "mono wrap" }, tool.hash)),
-        h("div", { class: "diff" },
-          h("div", {}, h("h4", {}, "Reviewed definition"), tool.pin.pinned_hash
-            ? h("p", { class: "hint" }, "Toolgate keeps the reviewed definition's hash only; the parts that changed are listed above.")
-            : h("p", { class: "hint" }, "None: never reviewed.")),
-          h("div", {}, h("h4", {}, "New definition"), json(tool.definition))),
+        h("h4", {}, "Reviewed definition → new definition"),
+        pinned.get(tool.name)
+          ? diffView(JSON.stringify(pinned.get(tool.name).definition, null, 2), JSON.stringify(tool.definition, null, 2))
+          : [h("p", { class: "hint" }, "Never reviewed: the whole definition is new."), json(tool.definition)],
         accept, say);
     }));
 }
@@ -133,7 +136,7 @@ function clientTabs(server, account) {
     const panel = h("div", { role: "tabpanel", id: `panel-${i}`, "aria-labelledby": `tab-${i}`, hidden: i !== 0, tabindex: "0" },
       h("p", { class: "hint" }, c.where),
       h("div", { class: "copy-row" }, copyButton(c.text, "Copy configuration")),
-      h("pre", { class: "code" }, c.text));
+      h("pre", { class: "code", tabindex: "0" }, c.text));
     const select = () => {
       tablist.querySelectorAll("[role=tab]").forEach((t) => { t.setAttribute("aria-selected", "false"); t.tabIndex = -1; });
       panels.querySelectorAll("[role=tabpanel]").forEach((p) => { p.hidden = true; });

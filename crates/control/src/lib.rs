@@ -51,6 +51,7 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::catalog::router())
         .merge(routes::session::router())
         .merge(routes::usage::router())
+        .merge(routes::reviewed::router())
 }
 
 /// The control plane's router, with its state applied.

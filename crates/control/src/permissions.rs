@@ -349,6 +349,7 @@ pub const ROUTES: &[RouteRule] = &[
         "delete",
     ),
     read("GET", "/v1/servers/{id}/tools", ReadServers),
+    read("GET", "/v1/servers/{id}/tools/{name}/pinned", ReadServers),
     change(
         "POST",
         "/v1/servers/{id}/tools/refresh",

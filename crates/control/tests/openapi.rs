@@ -25,6 +25,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("POST", "/v1/session/switch"),
     ("GET", "/v1/usage"),
     ("GET", "/v1/usage/grants"),
+    ("GET", "/v1/servers/{id}/tools/{name}/pinned"),
     ("POST", "/v1/logout"),
     ("POST", "/v1/logout/everywhere"),
     ("GET", "/v1/me"),

@@ -14,6 +14,7 @@ pub mod me;
 pub mod members;
 pub mod password_reset;
 pub mod policies;
+pub mod reviewed;
 pub mod servers;
 pub mod session;
 pub mod signup;
