@@ -417,6 +417,7 @@ mod tests {
             latency_ms: 1,
             argument_keys: vec!["a\nb".to_owned()],
             arguments: Some(serde_json::json!({"a\nb": "c\nd"})),
+            shadow: None,
         }
     }
 

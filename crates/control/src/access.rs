@@ -2,9 +2,7 @@
 //! route's permission from [`crate::permissions::ROUTES`], and records each
 //! successful change in the account's trail.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -12,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use toolgate_store::account_events::{self, ActorKind, NewAccountEvent};
 use toolgate_store::ids::{AccountId, UserId};
 
+use crate::auth::client_addr::{ClientAddr, TrustedProxies};
 use crate::auth::{cookie, Auth, Principal};
 use crate::error::ApiError;
 use crate::permissions::{self, Access, Trail};
@@ -67,11 +66,10 @@ struct Origin {
 const MAX_USER_AGENT: usize = 512;
 
 impl Origin {
-    fn of(parts: &Parts) -> Self {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+    /// The client address honours `TOOLGATE_TRUSTED_PROXIES`, as sign-in
+    /// throttling does.
+    fn of(parts: &Parts, proxies: &TrustedProxies) -> Self {
+        let ip = ClientAddr::of(parts, proxies).0.map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(USER_AGENT)
@@ -127,7 +125,7 @@ pub async fn gate(
             }
         }
     };
-    let origin = Origin::of(&parts);
+    let origin = Origin::of(&parts, &state.trusted_proxies);
     let concrete_path = parts.uri.path().to_owned();
     if let Some(auth) = &auth {
         parts.extensions.insert(auth.clone());

@@ -75,6 +75,10 @@ pub enum ApiError {
     /// A sign-up token that cannot be redeemed (unknown, used or expired).
     #[error("{0}")]
     SignupToken(&'static str),
+    /// Too many attempts; `retry_after` whole seconds from now, another may
+    /// pass (sent as `Retry-After`).
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     /// A dependency cannot take the request now; trying later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -105,6 +109,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Rejected(status, _) => *status,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -125,6 +130,7 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "/problems/method-not-allowed",
             Self::Conflict(_) => "/problems/conflict",
             Self::SignupToken(_) => "/problems/invalid-signup-token",
+            Self::TooManyRequests { .. } => "/problems/too-many-requests",
             Self::Unavailable(_) => "/problems/unavailable",
             Self::Internal(_) => "/problems/internal",
             Self::Rejected(status, _) => match status.as_u16() {
@@ -182,6 +188,9 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"toolgate\""),
             );
+        }
+        if let Self::TooManyRequests { retry_after, .. } = &self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

@@ -53,9 +53,16 @@ pub fn password(raw: &str) -> Result<(), String> {
     }
 }
 
+/// The lowest strength estimate a new password needs: zxcvbn's score 3,
+/// "safely unguessable" (about 10^10 guesses: beyond an online attack, and
+/// costly offline against argon2).
+pub const MIN_PASSWORD_SCORE: u8 = 3;
+
 /// A password being set (sign-up, invitation, change, reset): [`password`]'s
-/// bounds; `user_inputs` (the email, the account's name) are what a guess
-/// would start from.
+/// bounds, without any of `user_inputs` (the email, the account's name) in
+/// it, and hard enough to guess by zxcvbn's estimate, which knows common
+/// passwords, words, names, keyboard patterns, dates and repeats, and counts
+/// parts of `user_inputs` as easy guesses. The message says what to change.
 pub fn new_password(raw: &str, user_inputs: &[&str]) -> Result<(), String> {
     password(raw)?;
     let lowered = raw.to_lowercase();
@@ -66,7 +73,42 @@ pub fn new_password(raw: &str, user_inputs: &[&str]) -> Result<(), String> {
     {
         return Err("must not contain your email or the account's name".to_owned());
     }
-    Ok(())
+    // Parts of an email are guesses of their own ("ada" in ada@acme.com).
+    let mut inputs: Vec<&str> = Vec::with_capacity(user_inputs.len() * 3);
+    for input in user_inputs {
+        inputs.push(input);
+        if let Some((local, domain)) = input.split_once('@') {
+            inputs.push(local);
+            inputs.extend(domain.split('.').next());
+        }
+    }
+    let estimate = zxcvbn::zxcvbn(raw, &inputs);
+    if u8::from(estimate.score()) >= MIN_PASSWORD_SCORE {
+        return Ok(());
+    }
+    let mut message = "is too easy to guess".to_owned();
+    let feedback = estimate.feedback();
+    if let Some(warning) = feedback.and_then(zxcvbn::feedback::Feedback::warning) {
+        let warning = warning.to_string();
+        let mut chars = warning.chars();
+        if let Some(first) = chars.next() {
+            message.push_str(": ");
+            message.extend(first.to_lowercase());
+            message.push_str(chars.as_str().trim_end_matches('.'));
+        }
+    }
+    message.push('.');
+    let suggestions = feedback.map(zxcvbn::feedback::Feedback::suggestions);
+    match suggestions {
+        Some(suggestions) if !suggestions.is_empty() => {
+            for suggestion in suggestions {
+                message.push(' ');
+                message.push_str(&suggestion.to_string());
+            }
+        }
+        _ => message.push_str(" Add another word or two; uncommon words are better."),
+    }
+    Err(message)
 }
 
 /// A display name: trimmed, non-empty, bounded, printable, and free of
@@ -169,6 +211,41 @@ mod tests {
         ] {
             assert!(email(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn new_passwords_must_be_hard_to_guess() {
+        for strong in [
+            "correct horse battery staple",
+            "tangerine-quasar-bicycle",
+            "Vx9#mQ2!zR7p",
+        ] {
+            assert_eq!(
+                new_password(strong, &["ada@example.com", "Acme"]),
+                Ok(()),
+                "{strong}"
+            );
+        }
+        let short = new_password("Vx9#mQ2!", &[]).unwrap_err();
+        assert_eq!(short, "must be at least 10 characters");
+        let common = new_password("password1234", &[]).unwrap_err();
+        assert!(
+            common.starts_with("is too easy to guess: this is "),
+            "{common}"
+        );
+        for weak in ["qazwsxedcrfv", "aaaaaaaaaaaa", "1234567890", "Password2024"] {
+            assert!(new_password(weak, &[]).is_err(), "{weak}");
+        }
+    }
+
+    #[test]
+    fn new_passwords_must_not_be_made_of_the_account_itself() {
+        let mine = "acmecorp2026!";
+        assert_eq!(new_password(mine, &[]), Ok(()), "strong on its own");
+        let err = new_password(mine, &["lovelace@acmecorp.com", "Acme Corp"]).unwrap_err();
+        assert!(err.starts_with("is too easy to guess"), "{err}");
+        let err = new_password("my acme corp password", &["Acme"]).unwrap_err();
+        assert_eq!(err, "must not contain your email or the account's name");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod openapi;
 pub mod permissions;
 mod rejections;
+pub mod replay;
 pub mod routes;
 pub mod state;
 pub mod web;
@@ -46,6 +47,7 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::servers::router())
         .merge(routes::grants::router())
         .merge(routes::policies::router())
+        .merge(routes::rollout::router())
         .merge(routes::audit::router())
         .merge(routes::approvals::router())
         .merge(routes::catalog::router())

@@ -7,7 +7,9 @@ use toolgate_discovery::Limits;
 use toolgate_netguard::OutboundGuard;
 use toolgate_store::secrets::SecretKey;
 
+use crate::auth::client_addr::TrustedProxies;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::throttle::{Throttle, ThrottleSettings};
 use crate::mail::Outbox;
 
 /// Deployment settings the API needs at request time.
@@ -54,6 +56,11 @@ pub struct AppState {
     pub probes: Vec<(&'static str, ReadinessProbe)>,
     /// Asks upstreams what they offer, through `guard`.
     pub discovery: Discovery,
+    /// Failed logins and sign-ups per email and client address (in this
+    /// process by default: a single node).
+    pub throttle: Throttle,
+    /// Proxies whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// The discovery client, if one could be built (it cannot only when TLS
@@ -95,7 +102,22 @@ impl AppState {
             changes,
             approvals: ApprovalBus::in_process(),
             probes: Vec::new(),
+            throttle: Throttle::in_process(ThrottleSettings::default()),
+            trusted_proxies: Arc::default(),
         }
+    }
+
+    /// Throttles sign-in with `throttle` instead of the in-process default.
+    pub fn with_throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// Believes `X-Forwarded-For` from `proxies` (see
+    /// [`crate::auth::client_addr::ClientAddr`]).
+    pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
     }
 
     /// Where approval decisions are announced (in process by default: a

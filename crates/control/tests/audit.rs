@@ -39,6 +39,7 @@ fn event(account: AccountId, server: ServerId, grant: GrantId, minutes_ago: i64)
         latency_ms: 2,
         argument_keys: vec!["message".to_owned()],
         arguments: None,
+        shadow: None,
     }
 }
 

@@ -287,7 +287,7 @@ async fn a_registered_email_gets_a_notice_and_nothing_is_stored(pool: PgPool) {
     let app = TestApp::verifying(pool, &sink);
     registered(&app, "ada@example.com").await;
 
-    let r = signup(&app, "ada@example.com", "mallory's password", "Mallory").await;
+    let r = signup(&app, "ada@example.com", "an intruder's password", "Mallory").await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.raw);
     let mail = sink.wait_for(1).await.remove(0);
     assert_eq!(mail.to, vec!["ada@example.com"]);
@@ -301,7 +301,7 @@ async fn a_registered_email_gets_a_notice_and_nothing_is_stored(pool: PgPool) {
     assert_eq!(pending_signups(&app).await, 0);
     assert_eq!(accounts(&app).await, 1);
     assert_eq!(
-        login(&app, "ada@example.com", "mallory's password").await,
+        login(&app, "ada@example.com", "an intruder's password").await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(

@@ -150,6 +150,8 @@ const API_KEY: &str = "POST /v1/api-keys";
 const SERVER: &str = "POST /v1/servers";
 const SERVER_PATCH: &str = "PATCH /v1/servers/{id}";
 const POLICY: &str = "PUT /v1/servers/{id}/policy";
+const SHADOW: &str = "PUT /v1/servers/{id}/policy/shadow";
+const SIMULATE: &str = "POST /v1/servers/{id}/policy/simulate";
 const GRANT: &str = "POST /v1/grants";
 const APPROVE: &str = "POST /v1/approvals/{id}/approve";
 const PIN: &str = "POST /v1/servers/{id}/tools/{name}/pin";
@@ -169,6 +171,7 @@ const NOBODY: &str = "usr_0190d0f0a0b07c008000000000000001";
 const EMAIL: (&str, &str) = ("u", "@n{n}.example.com");
 const URL: (&str, &str) = ("https://93.184.216.34/mcp/", "");
 const POLICY_READ: Read = Read::Get("/v1/servers/{id}/policy", "/policy{at}");
+const SHADOW_READ: Read = Read::Get("/v1/servers/{id}/policy/shadow", "/shadow/policy{at}");
 
 const CASES: &[Case] = &[
     wrapped(
@@ -309,6 +312,11 @@ const CASES: &[Case] = &[
         POLICY_READ,
     ),
     case(POLICY, "", "/tools/t/arguments/description", POLICY_READ),
+    case(SHADOW, "", "/tools/{key}", SHADOW_READ),
+    case(SHADOW, "", "/tools/t/reason", SHADOW_READ),
+    case(SHADOW, "", "/tools/t/limits/0/counter", SHADOW_READ),
+    case(SIMULATE, "/since", "/since", Read::Nothing),
+    case(SIMULATE, "/until", "/until", Read::Nothing),
     case(
         GRANT,
         "/name",
@@ -344,7 +352,8 @@ fn base_body(op: &str, n: usize) -> Value {
             json!({"name": format!("s{n}"), "url": "https://93.184.216.34/mcp", "headers": {}})
         }
         SERVER_PATCH => json!({"headers": {}}),
-        POLICY => json!({
+        SIMULATE => json!({"document": {"version": "1", "default": "deny"}}),
+        POLICY | SHADOW => json!({
             "version": "1",
             "default": "deny",
             "hide": ["h"],
@@ -449,6 +458,14 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
             Some(t.server.to_string()),
         ),
         MEMBER => at(format!("/v1/members/{NOBODY}"), None),
+        SHADOW => at(
+            format!("/v1/servers/{}/policy/shadow", t.server),
+            Some(t.server.to_string()),
+        ),
+        SIMULATE => at(
+            format!("/v1/servers/{}/policy/simulate", t.server),
+            Some(t.server.to_string()),
+        ),
         PIN => at(
             format!("/v1/servers/{}/tools/t/pin", t.server),
             Some(t.server.to_string()),
@@ -502,10 +519,10 @@ async fn sweep_one(
     let is_key = c.at.ends_with("/{key}");
     if is_key {
         // The key's value must be valid on its own.
-        let value = if c.op == POLICY && c.at.starts_with("/tools/") && !c.at.contains("/arguments")
-        {
+        let policy = c.op == POLICY || c.op == SHADOW;
+        let value = if policy && c.at.starts_with("/tools/") && !c.at.contains("/arguments") {
             json!({})
-        } else if c.op == POLICY {
+        } else if policy {
             json!({"type": "string"})
         } else {
             json!("v")

@@ -107,10 +107,32 @@ impl MemoryCounters {
     }
 
     pub fn acquire(&self, account: &str, limits: &[LimitRequest]) -> Result<Outcome, BackendError> {
+        self.decide(account, limits, None)
+    }
+
+    /// [`MemoryCounters::acquire`] at `now_ms` (milliseconds since the Unix
+    /// epoch) instead of the store's clock: replaying recorded calls at the
+    /// times they were made. Calls must come in time order; expired
+    /// counters are swept by the same clock.
+    pub fn acquire_at(
+        &self,
+        account: &str,
+        limits: &[LimitRequest],
+        now_ms: i64,
+    ) -> Result<Outcome, BackendError> {
+        self.decide(account, limits, Some(now_ms))
+    }
+
+    fn decide(
+        &self,
+        account: &str,
+        limits: &[LimitRequest],
+        at_ms: Option<i64>,
+    ) -> Result<Outcome, BackendError> {
         let planned = plan(DEFAULT_NAMESPACE, account, limits)?;
         let request_id: u128 = rand::random();
         let mut state = self.lock();
-        let now = self.now_ms();
+        let now = at_ms.unwrap_or_else(|| self.now_ms());
 
         // Phase 1: check everything, write nothing.
         let mut refused: Option<(usize, i64)> = None;
@@ -265,6 +287,33 @@ impl MemoryCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_replayed_at_their_own_times_use_the_same_windows() {
+        let store = MemoryCounters::new();
+        let limit = [LimitRequest {
+            key: "c:replay".into(),
+            window_secs: 60,
+            max: 2,
+            cost: 1,
+            algorithm: Algorithm::Fixed,
+        }];
+        // 2026-01-01T00:00:00Z and on: far from the store's own clock.
+        let base = 1_767_225_600_000;
+        let admitted = |at| {
+            matches!(
+                store.acquire_at("acc_1", &limit, at),
+                Ok(Outcome::Admitted(_))
+            )
+        };
+        assert!(admitted(base));
+        assert!(admitted(base + 59_000));
+        assert!(
+            !admitted(base + 59_999),
+            "the third call of one minute is over"
+        );
+        assert!(admitted(base + 60_000), "a new window starts at the minute");
+    }
 
     #[test]
     fn expired_counters_are_swept() {

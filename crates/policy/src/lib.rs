@@ -33,6 +33,7 @@ mod section;
 mod suggest;
 mod treatment;
 mod validate;
+mod values;
 mod window;
 
 pub use compile::{CompiledPolicy, CounterSpec};

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use toolgate_audit::{AuditDecision as Recorded, AuditEvent, AuditSink, UpstreamOutcome};
 use toolgate_mcp::Id;
 use toolgate_policy::{CompiledPolicy, Decision, Kind, RefusalKind};
+use toolgate_store::audit::ShadowVerdict;
 use toolgate_store::ids::{AccountId, EventId, GrantId, ServerId};
 use toolgate_store::target_kind::TargetKind;
 
@@ -30,6 +31,65 @@ pub struct CallNote {
     reason: Option<String>,
     argument_keys: Vec<String>,
     arguments: Option<Value>,
+    /// What the server's shadow policy decided, if it has one.
+    shadow: Option<ShadowVerdict>,
+}
+
+/// A policy decision in the audit trail's terms: what is recorded and the
+/// pointer of the part of the policy that decided.
+fn recorded(
+    kind: Kind,
+    tool: &str,
+    policy: &CompiledPolicy,
+    decision: &Decision,
+) -> (Recorded, String, Option<String>) {
+    match decision {
+        Decision::Allow { .. } => (
+            Recorded::Allowed,
+            policy.governing_pointer_of(kind, tool).to_owned(),
+            None,
+        ),
+        Decision::RequireApproval { pointer, .. } => {
+            (Recorded::ApprovalRequired, pointer.clone(), None)
+        }
+        Decision::Refuse {
+            reason,
+            pointer,
+            kind,
+        } => {
+            let recorded = match kind {
+                RefusalKind::Denied => Recorded::Refused,
+                RefusalKind::Hidden | RefusalKind::Unknown => Recorded::UnknownTool,
+            };
+            (recorded, pointer.clone(), Some(reason.clone()))
+        }
+    }
+}
+
+/// What `shadow` decides about a call, as recorded beside the live decision.
+/// Its limits are named, never checked: the shadow costs no counter-store
+/// round trip.
+pub fn shadow_verdict(
+    shadow: &CompiledPolicy,
+    kind: Kind,
+    tool: &str,
+    arguments: &Value,
+) -> ShadowVerdict {
+    let decision = shadow.decide_of(kind, tool, arguments);
+    let (recorded, rule, _) = recorded(kind, tool, shadow, &decision);
+    let counters = match &decision {
+        Decision::Allow { limits } | Decision::RequireApproval { limits, .. } => {
+            let mut names: Vec<String> = limits.iter().map(|l| l.counter.clone()).collect();
+            names.dedup();
+            names
+        }
+        Decision::Refuse { .. } => Vec::new(),
+    };
+    ShadowVerdict {
+        decision: recorded,
+        rule: Some(rule),
+        counters,
+    }
 }
 
 impl CallNote {
@@ -41,37 +101,34 @@ impl CallNote {
         policy: &CompiledPolicy,
         decision: &Decision,
     ) -> Self {
-        let (recorded, rule, reason) = match decision {
-            Decision::Allow { .. } => (Recorded::Allowed, None, None),
-            Decision::RequireApproval { pointer, .. } => {
-                (Recorded::ApprovalRequired, Some(pointer.clone()), None)
-            }
-            Decision::Refuse {
-                reason,
-                pointer,
-                kind,
-            } => {
-                let recorded = match kind {
-                    RefusalKind::Denied => Recorded::Refused,
-                    RefusalKind::Hidden | RefusalKind::Unknown => Recorded::UnknownTool,
-                };
-                (recorded, Some(pointer.clone()), Some(reason.clone()))
-            }
-        };
+        let (recorded, rule, reason) = recorded(kind, tool, policy, decision);
         let keeps_values = policy.audit_arguments_of(kind, tool);
         Self {
             id: id.clone().into_owned(),
             kind: target_kind(kind),
             tool: tool.to_owned(),
             decision: recorded,
-            rule: rule.or_else(|| Some(policy.governing_pointer_of(kind, tool).to_owned())),
+            rule: Some(rule),
             reason,
             argument_keys: arguments
                 .as_object()
                 .map(|o| o.keys().cloned().collect())
                 .unwrap_or_default(),
             arguments: keeps_values.then(|| arguments.clone()),
+            shadow: None,
         }
+    }
+
+    /// Notes what the server's shadow policy, if any, decides about the call.
+    pub fn shadowed(
+        mut self,
+        shadow: Option<&CompiledPolicy>,
+        kind: Kind,
+        tool: &str,
+        arguments: &Value,
+    ) -> Self {
+        self.shadow = shadow.map(|shadow| shadow_verdict(shadow, kind, tool, arguments));
+        self
     }
 
     /// A call refused before the policy judged it, with no rule to name:
@@ -94,6 +151,7 @@ impl CallNote {
             reason: Some(reason),
             argument_keys: Vec::new(),
             arguments: None,
+            shadow: None,
         }
     }
 
@@ -151,6 +209,11 @@ impl CallNote {
     #[cfg(test)]
     pub(crate) fn decision(&self) -> Recorded {
         self.decision
+    }
+
+    #[cfg(test)]
+    pub(crate) fn shadow(&self) -> Option<&ShadowVerdict> {
+        self.shadow.as_ref()
     }
 }
 
@@ -222,6 +285,7 @@ impl Trail {
             latency_ms: elapsed_ms(self.started),
             argument_keys: note.argument_keys,
             arguments: note.arguments,
+            shadow: note.shadow,
         }
     }
 

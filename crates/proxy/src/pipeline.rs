@@ -77,6 +77,7 @@ pub async fn serve(
         request.body,
         Judge {
             policy: &server.policy,
+            shadow: server.shadow.as_deref(),
             pins,
             version: request.version,
             audit: state.audit.is_enabled(),

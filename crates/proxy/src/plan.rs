@@ -99,6 +99,9 @@ pub struct Plan {
 #[derive(Clone, Copy)]
 pub struct Judge<'a> {
     pub policy: &'a CompiledPolicy,
+    /// The server's shadow policy: what it decides is noted for the audit
+    /// trail beside the live decision, and nothing else.
+    pub shadow: Option<&'a CompiledPolicy>,
     /// The server's pinned tool definitions, once its catalog is known.
     pub pins: Option<PinCheck<'a>>,
     pub version: ProtocolVersion,
@@ -205,6 +208,7 @@ fn target<'m>(message: &'m Message<'_>) -> Option<Target<'m>> {
 fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, RequestDecision) {
     let Judge {
         policy,
+        shadow,
         pins,
         version,
         audit,
@@ -266,7 +270,11 @@ fn decide(message: &Message<'_>, judge: Judge<'_>) -> (Step, Option<CallNote>, R
         }
     };
     let decision = policy.decide_of(kind, name, &arguments);
-    let note = audit.then(|| CallNote::new(id, kind, name, &arguments, policy, &decision));
+    // The shadow is pure and only recorded: judged only when audited.
+    let note = audit.then(|| {
+        CallNote::new(id, kind, name, &arguments, policy, &decision)
+            .shadowed(shadow, kind, name, &arguments)
+    });
     // A limited call counts as forwarded until a limit refuses it.
     let action = match decision {
         Decision::Allow { limits } if limits.is_empty() => {
@@ -389,6 +397,7 @@ mod tests {
     fn judge(policy: &CompiledPolicy, version: ProtocolVersion) -> Judge<'_> {
         Judge {
             policy,
+            shadow: None,
             pins: None,
             version,
             audit: false,
@@ -643,6 +652,50 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn the_shadow_is_noted_beside_the_live_decision_and_never_acted_on() {
+        let shadow = toolgate_policy::parse(&json!({
+            "version": "1",
+            "default": "deny",
+            "tools": {
+                "add": {"action": "deny"},
+                "echo": {"limits": [{"counter": "shadow_echo", "window": "minute", "max": 1, "scope": "grant"}]}
+            }
+        }))
+        .unwrap();
+        let live = policy();
+        let judged = |body: &str, audit: bool| {
+            plan(
+                &toolgate_mcp::peek(body.as_bytes()).unwrap(),
+                Judge {
+                    shadow: Some(&shadow),
+                    audit,
+                    ..judge(&live, ProtocolVersion::V2025_03_26)
+                },
+            )
+        };
+        let add = judged(&call(1, "add", json!({"a": 1})), true);
+        assert!(
+            matches!(steps(&add)[..], [Step::Forward]),
+            "the live policy acts"
+        );
+        let note = add.messages[0].note.as_ref().unwrap();
+        assert_eq!(note.decision(), toolgate_audit::AuditDecision::Allowed);
+        let verdict = note.shadow().unwrap();
+        assert_eq!(verdict.decision, toolgate_audit::AuditDecision::UnknownTool);
+        assert_eq!(verdict.rule.as_deref(), Some("/tools/add"));
+        // Shadow limits are named, never acquired: the live step has none.
+        let echo = judged(&call(2, "echo", json!({"message": "hi"})), true);
+        assert!(matches!(steps(&echo)[..], [Step::Forward]));
+        let verdict = echo.messages[0].note.as_ref().unwrap().shadow().unwrap();
+        assert_eq!(verdict.decision, toolgate_audit::AuditDecision::Allowed);
+        assert_eq!(verdict.counters, vec!["shadow_echo".to_owned()]);
+        // Unaudited: nothing to record, so the shadow is not judged.
+        assert!(judged(&call(3, "add", json!({})), false).messages[0]
+            .note
+            .is_none());
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct ServerConfig {
     /// The stored version the policy came from; `None` means no policy was
     /// stored and the server is closed (every tool hidden).
     pub policy_version: Option<i32>,
+    /// The shadow policy: judged beside the live one for the audit trail,
+    /// never acted on. `None` when the server has none (or it no longer
+    /// compiles).
+    pub shadow: Option<Arc<CompiledPolicy>>,
     /// The pinned definitions of the upstream's tools; `None` until its
     /// catalog is known, when tools are judged by the policy alone.
     pub pins: Option<ServerPins>,
@@ -245,6 +249,15 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
             }
         },
     };
+    let shadow = server
+        .shadow
+        .and_then(|document| match compile_policy(&document) {
+            Ok(policy) => Some(policy),
+            Err(errors) => {
+                tracing::error!(server = %server.id, errors = errors.len(), "stored shadow policy no longer compiles; shadow ignored");
+                None
+            }
+        });
     Some(ServerConfig {
         id: server.id,
         name: server.name,
@@ -253,6 +266,7 @@ fn compile_server(server: ServerRows) -> Option<ServerConfig> {
         timeout: Duration::from_millis(u64::try_from(server.timeout_ms).unwrap_or(30_000)),
         policy,
         policy_version,
+        shadow,
         pins: server.catalog.map(ServerPins::new),
     })
 }
@@ -273,6 +287,7 @@ mod tests {
                 .collect(),
             timeout_ms: 1500,
             policy,
+            shadow: None,
             catalog: None,
         };
         let grant = |token: &str, servers: Option<Vec<ServerId>>, expires_at| GrantRows {

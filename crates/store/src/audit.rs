@@ -144,6 +144,25 @@ pub struct AuditEvent {
     /// The argument values, only when the rule says `"audit_arguments": true`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub arguments: Option<serde_json::Value>,
+    /// What the server's shadow policy decided, when it had one and the
+    /// policy judged the call.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shadow: Option<ShadowVerdict>,
+}
+
+/// What a server's shadow policy decided about one call. The gateway acts
+/// on the live decision only; the shadow's limits are never checked against
+/// the counter store (no extra round trip), so its decision is `allowed`,
+/// `refused`, `unknown_tool` or `approval_required`, never `limited`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShadowVerdict {
+    pub decision: AuditDecision,
+    /// JSON pointer of the shadow policy's part that decided.
+    pub rule: Option<String>,
+    /// The counters the shadow would have counted the call against: "would
+    /// have been counted", not counted.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub counters: Vec<String>,
 }
 
 /// RFC 3339 in UTC to the microsecond (what Postgres keeps), e.g.
@@ -203,6 +222,9 @@ pub async fn insert_batch(
     let mut latencies = Vec::with_capacity(events.len());
     let mut keys = Vec::with_capacity(events.len());
     let mut arguments = Vec::with_capacity(events.len());
+    let mut shadow_decisions = Vec::with_capacity(events.len());
+    let mut shadow_rules = Vec::with_capacity(events.len());
+    let mut shadow_counters = Vec::with_capacity(events.len());
     for e in events {
         ids.push(e.id.0);
         accounts.push(e.account.0);
@@ -230,6 +252,21 @@ pub async fn insert_batch(
                 .collect(),
         ));
         arguments.push(e.arguments.as_ref().map(|a| storable_json(a).into_owned()));
+        shadow_decisions.push(e.shadow.as_ref().map(|v| v.decision));
+        shadow_rules.push(
+            e.shadow
+                .as_ref()
+                .and_then(|v| v.rule.as_deref())
+                .map(storable_owned),
+        );
+        shadow_counters.push(e.shadow.as_ref().map(|v| {
+            serde_json::Value::Array(
+                v.counters
+                    .iter()
+                    .map(|c| serde_json::Value::String(storable_owned(c)))
+                    .collect(),
+            )
+        }));
     }
     // Arrays of enums or of nullable elements have no Rust type the macro
     // checks against `text[]` and the like (`as _`); the enums are stored
@@ -237,15 +274,19 @@ pub async fn insert_batch(
     let inserted = sqlx::query_scalar!(
         "INSERT INTO audit_events (id, account_id, occurred_at, server_id, grant_id, session_hash,
              tool, decision, rule, policy_version, reason, upstream, latency_ms, argument_keys, arguments,
-             kind)
+             kind, shadow_decision, shadow_rule, shadow_counters)
          SELECT id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
              rule, policy_version, reason, upstream, latency_ms,
-             ARRAY(SELECT jsonb_array_elements_text(keys)), arguments, kind
+             ARRAY(SELECT jsonb_array_elements_text(keys)), arguments, kind,
+             shadow_decision, shadow_rule,
+             CASE WHEN shadow_counters IS NULL THEN NULL
+                  ELSE ARRAY(SELECT jsonb_array_elements_text(shadow_counters)) END
          FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $5::uuid[], $6::text[],
              $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::int[],
-             $14::jsonb[], $15::jsonb[], $16::text[])
+             $14::jsonb[], $15::jsonb[], $16::text[], $17::text[], $18::text[], $19::jsonb[])
            AS t(id, account_id, occurred_at, server_id, grant_id, session_hash, tool, decision,
-             rule, policy_version, reason, upstream, latency_ms, keys, arguments, kind)
+             rule, policy_version, reason, upstream, latency_ms, keys, arguments, kind,
+             shadow_decision, shadow_rule, shadow_counters)
          ON CONFLICT (id) DO NOTHING RETURNING id",
         &ids,
         &accounts,
@@ -263,6 +304,9 @@ pub async fn insert_batch(
         &keys,
         &arguments as _,
         &kinds as _,
+        &shadow_decisions as _,
+        &shadow_rules as _,
+        &shadow_counters as _,
     )
     .fetch_all(&mut **tx)
     .await?;
@@ -358,7 +402,8 @@ pub async fn list(
         r#"SELECT id, account_id, occurred_at, server_id, grant_id, session_hash,
                   kind AS "kind: TargetKind", tool, decision AS "decision: AuditDecision", rule,
                   policy_version, reason, upstream AS "upstream: UpstreamOutcome", latency_ms,
-                  argument_keys, arguments
+                  argument_keys, arguments,
+                  shadow_decision AS "shadow_decision: AuditDecision", shadow_rule, shadow_counters
            FROM audit_events
            WHERE account_id = $1
              AND ($2::uuid IS NULL OR server_id = $2)
@@ -401,6 +446,11 @@ pub async fn list(
         latency_ms: u32::try_from(row.latency_ms).unwrap_or(0),
         argument_keys: row.argument_keys,
         arguments: row.arguments,
+        shadow: row.shadow_decision.map(|decision| ShadowVerdict {
+            decision,
+            rule: row.shadow_rule,
+            counters: row.shadow_counters.unwrap_or_default(),
+        }),
     })
     .collect();
     Ok(Page::from_rows(events, limit, |e| {

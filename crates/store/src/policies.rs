@@ -94,3 +94,23 @@ pub async fn list_versions(
     .await?;
     Ok(Page::from_rows(rows, page.limit, |v| v.version.to_string()))
 }
+
+/// One stored version, or `None` when the server has no such version.
+pub async fn get_version(
+    pool: &PgPool,
+    account_id: AccountId,
+    server_id: ServerId,
+    version: i32,
+) -> Result<Option<PolicyVersion>, StoreError> {
+    Ok(sqlx::query_as!(
+        PolicyVersion,
+        r#"SELECT server_id AS "server_id: ServerId", version, document,
+                  created_by AS "created_by: UserId", created_at
+           FROM policy_versions WHERE server_id = $1 AND account_id = $2 AND version = $3"#,
+        server_id.0,
+        account_id.0,
+        version,
+    )
+    .fetch_optional(pool)
+    .await?)
+}

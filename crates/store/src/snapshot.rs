@@ -28,6 +28,9 @@ pub struct ServerRows {
     pub timeout_ms: i32,
     /// The current policy version and document; `None` if none was stored.
     pub policy: Option<(i32, serde_json::Value)>,
+    /// The shadow policy's document, judged beside the live one but never
+    /// acted on; `None` when the server has no shadow.
+    pub shadow: Option<serde_json::Value>,
     /// The tools the upstream lists, by name, with their current and pinned
     /// hashes; `None` before the first successful discovery.
     pub catalog: Option<Vec<ToolPin>>,
@@ -50,6 +53,7 @@ struct ServerRow {
     timeout_ms: i32,
     policy_version: Option<i32>,
     policy: Option<serde_json::Value>,
+    shadow: Option<serde_json::Value>,
     catalog_known: bool,
 }
 
@@ -77,6 +81,7 @@ pub async fn load_by_slug(
         ServerRow,
         r#"SELECT s.id AS "id: ServerId", s.name, s.url, s.headers_enc, s.timeout_ms,
                   p.version AS "policy_version?", p.document AS "policy?",
+                  sh.document AS "shadow?",
                   EXISTS (SELECT 1 FROM server_catalogs c
                           WHERE c.server_id = s.id AND c.era IS NOT NULL) AS "catalog_known!"
            FROM servers s
@@ -84,6 +89,7 @@ pub async fn load_by_slug(
                SELECT version, document FROM policy_versions
                WHERE server_id = s.id ORDER BY version DESC LIMIT 1
            ) p ON true
+           LEFT JOIN policy_shadows sh ON sh.server_id = s.id
            WHERE s.account_id = $1"#,
         id.0,
     )
@@ -136,6 +142,7 @@ pub async fn load_by_slug(
                 headers,
                 timeout_ms: row.timeout_ms,
                 policy: row.policy_version.zip(row.policy),
+                shadow: row.shadow,
                 catalog: row
                     .catalog_known
                     .then(|| pins_by_server.remove(&row.id).unwrap_or_default()),

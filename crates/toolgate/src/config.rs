@@ -2,9 +2,12 @@
 //! start with errors that name the variable.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
+use toolgate_control::auth::client_addr::TrustedProxies;
+use toolgate_control::auth::throttle::{Backoff, ThrottleSettings};
 use toolgate_control::mail::{MailSettings, Mailbox, SmtpUrl};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -185,9 +188,91 @@ pub struct ServeArgs {
     #[arg(long, env = "TOOLGATE_MAIL_FROM")]
     pub mail_from: Option<String>,
 
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+
     /// Log format.
     #[arg(long, env = "TOOLGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// Sign-in throttling and the client address.
+#[derive(Debug, Clone, Args)]
+pub struct SignInArgs {
+    /// Failed logins per email before it locks (then for
+    /// TOOLGATE_LOGIN_BACKOFF_MS, doubling with each further failure).
+    #[arg(long, env = "TOOLGATE_LOGIN_FREE_ATTEMPTS", default_value_t = 5)]
+    pub login_free_attempts: u32,
+
+    /// Failed logins from one client address (across emails) before it locks.
+    #[arg(
+        long,
+        env = "TOOLGATE_LOGIN_FREE_ATTEMPTS_PER_ADDRESS",
+        default_value_t = 20
+    )]
+    pub login_free_attempts_per_address: u32,
+
+    /// The first lock, in milliseconds.
+    #[arg(long, env = "TOOLGATE_LOGIN_BACKOFF_MS", default_value_t = 1000)]
+    pub login_backoff_ms: u64,
+
+    /// The longest lock, in seconds.
+    #[arg(long, env = "TOOLGATE_LOGIN_BACKOFF_MAX_SECS", default_value_t = 900)]
+    pub login_backoff_max_secs: u64,
+
+    /// Seconds after its last lock ends (or its last failure) that an email's
+    /// or address's failures are forgotten.
+    #[arg(long, env = "TOOLGATE_LOGIN_FORGET_SECS", default_value_t = 3600)]
+    pub login_forget_secs: u64,
+
+    /// Sign-ups per client address per hour (0: no limit).
+    #[arg(long, env = "TOOLGATE_SIGNUPS_PER_HOUR", default_value_t = 10)]
+    pub signups_per_hour: u32,
+
+    /// Proxies whose X-Forwarded-For names the client: addresses and CIDR
+    /// ranges, comma-separated. Unset: the TCP peer is the client.
+    #[arg(long, env = "TOOLGATE_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+}
+
+impl SignInArgs {
+    /// The throttle's settings, checked.
+    pub fn throttle(&self) -> anyhow::Result<ThrottleSettings> {
+        anyhow::ensure!(
+            self.login_free_attempts >= 1,
+            "TOOLGATE_LOGIN_FREE_ATTEMPTS must be at least 1"
+        );
+        anyhow::ensure!(
+            self.login_free_attempts_per_address >= 1,
+            "TOOLGATE_LOGIN_FREE_ATTEMPTS_PER_ADDRESS must be at least 1"
+        );
+        anyhow::ensure!(
+            self.login_backoff_ms >= 1,
+            "TOOLGATE_LOGIN_BACKOFF_MS must be at least 1"
+        );
+        let base = Duration::from_millis(self.login_backoff_ms);
+        let max = Duration::from_secs(self.login_backoff_max_secs);
+        anyhow::ensure!(
+            max >= base,
+            "TOOLGATE_LOGIN_BACKOFF_MAX_SECS must be at least TOOLGATE_LOGIN_BACKOFF_MS"
+        );
+        let backoff = |free| Backoff {
+            free,
+            base,
+            max,
+            forget: Duration::from_secs(self.login_forget_secs),
+        };
+        Ok(ThrottleSettings {
+            per_email: backoff(self.login_free_attempts),
+            per_address: backoff(self.login_free_attempts_per_address),
+            signups_per_hour: self.signups_per_hour,
+        })
+    }
+
+    pub fn trusted_proxies(&self) -> anyhow::Result<TrustedProxies> {
+        TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("TOOLGATE_TRUSTED_PROXIES: {e}"))
+    }
 }
 
 /// Takes a value as a secret. Parsed later, by code whose errors never
@@ -273,6 +358,8 @@ impl ServeArgs {
             );
         }
         self.signup()?;
+        self.sign_in.throttle()?;
+        self.sign_in.trusted_proxies()?;
         if let Some(stream) = &self.audit_stream {
             anyhow::ensure!(
                 !stream.is_empty() && !stream.contains(['{', '}']),
@@ -316,5 +403,64 @@ mod tests {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert_eq!(cli.serve.redis_url.expose_secret(), redis);
+    }
+
+    #[test]
+    fn sign_in_settings_default_and_errors_name_the_variable() {
+        let cli = Cli::try_parse_from(["toolgate"]).unwrap();
+        let settings = cli.serve.sign_in.throttle().unwrap();
+        assert_eq!(settings, ThrottleSettings::default());
+        assert!(cli.serve.sign_in.trusted_proxies().unwrap().is_empty());
+
+        for (flag, value, variable) in [
+            (
+                "--login-free-attempts",
+                "0",
+                "TOOLGATE_LOGIN_FREE_ATTEMPTS ",
+            ),
+            (
+                "--login-free-attempts-per-address",
+                "0",
+                "TOOLGATE_LOGIN_FREE_ATTEMPTS_PER_ADDRESS ",
+            ),
+            ("--login-backoff-ms", "0", "TOOLGATE_LOGIN_BACKOFF_MS "),
+            (
+                "--login-backoff-max-secs",
+                "0",
+                "TOOLGATE_LOGIN_BACKOFF_MAX_SECS ",
+            ),
+            (
+                "--trusted-proxies",
+                "10.0.0.0/8,proxy",
+                "TOOLGATE_TRUSTED_PROXIES:",
+            ),
+        ] {
+            let cli = Cli::try_parse_from(["toolgate", flag, value]).unwrap();
+            let err = cli.serve.validate().unwrap_err().to_string();
+            assert!(err.starts_with(variable), "{flag}: {err}");
+        }
+        let cli = Cli::try_parse_from([
+            "toolgate",
+            "--login-backoff-ms",
+            "250",
+            "--login-backoff-max-secs",
+            "60",
+            "--signups-per-hour",
+            "0",
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.0.2.1",
+        ])
+        .unwrap();
+        cli.serve.validate().unwrap();
+        let settings = cli.serve.sign_in.throttle().unwrap();
+        assert_eq!(settings.per_email.base, Duration::from_millis(250));
+        assert_eq!(settings.per_address.max, Duration::from_secs(60));
+        assert_eq!(settings.signups_per_hour, 0);
+        assert!(cli
+            .serve
+            .sign_in
+            .trusted_proxies()
+            .unwrap()
+            .contains("192.0.2.1".parse().unwrap()));
     }
 }

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use toolgate_audit::SinkDrain;
 use toolgate_changes::{ApprovalBus, ChangeBus};
 use toolgate_control::auth::jwt::JwtKeys;
+use toolgate_control::auth::throttle::Throttle;
 use toolgate_control::mail::{Outbox, OutboxDrain, RetryPolicy};
 use toolgate_control::webhooks::{DeliveryPolicy, WebhookDispatcher};
 use toolgate_control::{AppState, Settings, SignupMode};
@@ -186,6 +187,17 @@ fn signup_mode(args: &ServeArgs) -> anyhow::Result<(SignupMode, Option<OutboxDra
     }
 }
 
+/// Where failed logins and sign-ups are counted: in Redis beside the change
+/// bus (every control-plane replica shares it), or in process with it.
+fn sign_in_throttle(args: &ServeArgs, names: &RedisNames) -> anyhow::Result<Throttle> {
+    let settings = args.sign_in.throttle()?;
+    match args.bus {
+        Bus::Redis => Throttle::redis(args.redis_url.expose_secret(), names.namespace(), settings)
+            .context("REDIS_URL"),
+        Bus::Memory => Ok(Throttle::in_process(settings)),
+    }
+}
+
 fn control_app(
     args: &ServeArgs,
     names: &RedisNames,
@@ -218,7 +230,9 @@ fn control_app(
         },
         changes,
     )
-    .with_approvals(approvals);
+    .with_approvals(approvals)
+    .with_throttle(sign_in_throttle(args, names)?)
+    .with_trusted_proxies(args.sign_in.trusted_proxies()?);
     let state = match limiter {
         Some(limiter) => {
             let store = limiter.store().clone();
@@ -324,6 +338,8 @@ pub async fn run(args: ServeArgs, role: Role) -> anyhow::Result<()> {
             }
         });
     tracing::info!(listen = %args.listen, public_url = %args.public_url(), ?role, "toolgate is serving");
+    // The peer address feeds sign-in throttling (ClientAddr).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -44,5 +44,6 @@ pub fn event(account: AccountId, tool: &str) -> AuditEvent {
         latency_ms: 3,
         argument_keys: vec!["a".to_owned()],
         arguments: None,
+        shadow: None,
     }
 }

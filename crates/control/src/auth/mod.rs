@@ -2,9 +2,11 @@
 //! request (by [`crate::access`]) into the account every handler then
 //! scopes its queries by, and the role its permissions come from.
 
+pub mod client_addr;
 pub mod cookie;
 pub mod jwt;
 pub mod password;
+pub mod throttle;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -37,6 +39,10 @@ pub struct Auth {
     pub session: Option<SessionId>,
     /// Who, in words, for the account's trail: the email or the key's name.
     pub label: String,
+    /// The person whose role bounds the caller's: the signed-in user, or the
+    /// key's creator (`None` for a key made before roles existed). A key
+    /// this caller makes answers to the same person.
+    pub person: Option<UserId>,
 }
 
 impl Auth {
@@ -98,6 +104,7 @@ impl Auth {
                 role: key.role,
                 session: None,
                 label: key.name,
+                person: key.created_by,
             });
         }
         let claims = state
@@ -115,6 +122,7 @@ impl Auth {
             role,
             session: Some(claims.sid),
             label: email,
+            person: Some(claims.sub),
         })
     }
 }

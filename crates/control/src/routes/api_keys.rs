@@ -92,8 +92,10 @@ async fn create_key(
     }
     violations.into_result()?;
     let name = name.unwrap_or_default();
+    // A key made by a key answers to that key's creator: demoting them
+    // takes both keys' strength away.
     let (key, secret) =
-        api_keys::create(&state.pool, auth.account_id, &name, role, auth.user_id()).await?;
+        api_keys::create(&state.pool, auth.account_id, &name, role, auth.person).await?;
     let change = Change::new(serde_json::json!({ "name": key.name, "role": role })).on(key.id);
     Ok((
         StatusCode::CREATED,

@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::{Actor, Change};
+use crate::auth::client_addr::ClientAddr;
 use crate::auth::{password, start_session, Auth};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
@@ -50,26 +51,37 @@ pub struct SessionOut {
 const BAD_LOGIN: &str = "wrong email or password";
 
 /// Exchange an email and password for a session token.
+///
+/// Failed attempts are throttled per email and per client address: past the
+/// free ones, each locks the email (or address) for a doubling time, during
+/// which every attempt is 429 with `Retry-After`, before any password is
+/// checked and whether or not the email has an account.
 #[utoipa::path(post, path = "/login", tag = TAG_AUTH, security(()),
     request_body = LoginIn,
     responses(
         (status = 200, body = SessionOut),
         (status = 401, description = "Wrong email or password, or not a member of the account asked for", body = crate::error::Problem),
+        (status = 429, description = "Too many failed attempts for this email or from this address; `Retry-After` says when to try again", body = crate::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The attempt counter cannot be reached; try again shortly", body = crate::error::Problem),
     ))]
 async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(input): ApiJson<LoginIn>,
 ) -> Result<(Extension<Change>, Json<SessionOut>), ApiError> {
-    let (change, out) = sign_in(&state, input).await?;
+    let (change, out) = sign_in(&state, client, input).await?;
     Ok((Extension(change), Json(out)))
 }
 
-/// Checks the password and starts a session: login's work, shared with
-/// the browser's sign-in ([`super::session`]).
+/// Checks the password (throttled) and starts a session: login's work,
+/// shared with the browser's sign-in ([`super::session`]).
 pub(crate) async fn sign_in(
     state: &AppState,
+    client: Option<std::net::IpAddr>,
     input: LoginIn,
 ) -> Result<(Change, SessionOut), ApiError> {
+    let claim = state.throttle.claim_login(&input.email, client).await?;
     // An unparseable email takes the unknown-user path: same answer, same cost.
     let found = match inputs::email(&input.email) {
         Ok(email) => users::credentials_by_email(&state.pool, &email)
@@ -82,6 +94,7 @@ pub(crate) async fn sign_in(
         return Err(ApiError::Unauthorized(BAD_LOGIN));
     }
     let (credentials, email) = found.ok_or(ApiError::Unauthorized(BAD_LOGIN))?;
+    state.throttle.login_succeeded(claim).await;
     let memberships = memberships::of_user(&state.pool, credentials.id).await?;
     let membership = match input.account {
         Some(account) => memberships.iter().find(|m| m.account_id == account),
@@ -108,6 +121,7 @@ pub(crate) async fn sign_in(
     ))
 }
 
+/// End this session: its token stops working on every replica at once.
 #[utoipa::path(post, path = "/logout", tag = TAG_AUTH,
     responses((status = 204), (status = 401, body = crate::error::Problem)))]
 async fn logout(State(state): State<AppState>, auth: Auth) -> Result<StatusCode, ApiError> {

@@ -15,6 +15,7 @@ pub mod members;
 pub mod password_reset;
 pub mod policies;
 pub mod reviewed;
+pub mod rollout;
 pub mod servers;
 pub mod session;
 pub mod signup;

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::{Actor, Change};
+use crate::auth::client_addr::ClientAddr;
 use crate::auth::{cookie, start_session, Auth};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
@@ -51,12 +52,16 @@ pub struct BrowserSessionOut {
     responses(
         (status = 200, description = "Signed in: `Set-Cookie` carries the session and its CSRF proof", body = BrowserSessionOut),
         (status = 401, description = "Wrong email or password, or not a member of the account asked for", body = crate::error::Problem),
+        (status = 429, description = "Too many failed attempts (as `POST /v1/login`); `Retry-After` says when to try again", body = crate::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "The attempt counter cannot be reached; try again shortly", body = crate::error::Problem),
     ))]
 async fn browser_sign_in(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(input): ApiJson<LoginIn>,
 ) -> Result<Response, ApiError> {
-    let (change, session) = sign_in(&state, input).await?;
+    let (change, session) = sign_in(&state, client, input).await?;
     let mut headers = HeaderMap::new();
     for value in cookie::start(&session.token, session.expires_in, secure(&state)) {
         headers.append(SET_COOKIE, value);

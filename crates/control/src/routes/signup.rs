@@ -21,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::{Actor, Change};
+use crate::auth::client_addr::ClientAddr;
 use crate::auth::{password, start_session};
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiJson, ApiQuery};
@@ -46,7 +47,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct SignupIn {
     #[schema(example = "ada@example.com")]
     email: String,
-    /// At least 10 characters.
+    /// At least 10 characters, and hard to guess: common passwords, words
+    /// on their own, keyboard patterns and the email or account name are
+    /// refused with advice.
     password: String,
     /// The account's display name; its slug (in gateway URLs) derives from it.
     #[schema(example = "Acme Corp")]
@@ -99,7 +102,10 @@ impl SignupIn {
             (Some(email), true) => violations.check("/email", mailbox(email)),
             _ => None,
         };
-        violations.check("/password", inputs::password(&self.password));
+        violations.check(
+            "/password",
+            inputs::new_password(&self.password, &[&self.email, &self.account]),
+        );
         let name = violations.check("/account", inputs::display_name(&self.account));
         let (Some(email), Some(name)) = (email, name) else {
             return Err(violations.into_error());
@@ -134,16 +140,20 @@ fn mailbox(email: &str) -> Result<Mailbox, String> {
         (status = 201, description = "`open` mode: the account, its owner and a session", body = SignupOut),
         (status = 202, description = "`verify` mode, for every valid sign-up: a message is on its way to the address", body = SignupAccepted),
         (status = 409, description = "`open` mode: the email is already registered", body = crate::error::Problem),
-        (status = 422, description = "Invalid email, password or account name", body = crate::error::Problem),
-        (status = 503, description = "`verify` mode: too much mail is waiting to be sent; try again shortly", body = crate::error::Problem),
+        (status = 422, description = "Invalid email, password (too short, or too easy to guess) or account name", body = crate::error::Problem),
+        (status = 429, description = "Too many sign-ups from this address; `Retry-After` says when to try again", body = crate::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`verify` mode: too much mail is waiting to be sent; or the sign-up counter cannot be reached. Try again shortly", body = crate::error::Problem),
     ))]
 async fn signup(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     ApiJson(input): ApiJson<SignupIn>,
 ) -> Result<Response, ApiError> {
     match &state.settings.signup {
         SignupMode::Open => {
             let (valid, _) = input.validate(false)?;
+            state.throttle.claim_signup(client).await?;
             open_signup(&state, valid)
                 .await
                 .map(IntoResponse::into_response)
@@ -151,6 +161,7 @@ async fn signup(
         SignupMode::Verify(outbox) => {
             let (valid, mailbox) = input.validate(true)?;
             let to = mailbox.ok_or(ApiError::validation("/email", "invalid email"))?;
+            state.throttle.claim_signup(client).await?;
             verified_signup(&state, outbox, valid, to).await?;
             Ok((StatusCode::ACCEPTED, Json(ACCEPTED)).into_response())
         }

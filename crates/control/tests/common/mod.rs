@@ -115,6 +115,13 @@ impl TestApp {
         Self::build(pool, key, false, SignupMode::Verify(outbox), |state| state)
     }
 
+    /// An `open`-mode app whose state `adjust` changes (its throttle, its
+    /// trusted proxies).
+    pub fn adjusted(pool: PgPool, adjust: impl FnOnce(AppState) -> AppState) -> Self {
+        let key = Arc::new(SecretKey::generate());
+        Self::build(pool, key, false, SignupMode::Open, adjust)
+    }
+
     /// Approval decisions are announced on `bus`, for tests that listen.
     pub fn with_approvals(pool: PgPool, bus: ApprovalBus) -> Self {
         let key = Arc::new(SecretKey::generate());

@@ -62,6 +62,19 @@ impl Ambiguity {
     }
 }
 
+impl Ambiguity {
+    /// Whether `reason` is the text of an ambiguity (as the audit trail
+    /// records it): every variant's text starts with one of these.
+    pub fn is_reason(reason: &str) -> bool {
+        const STARTS: [&str; 3] = [
+            "the arguments repeat the key ",
+            "the number ",
+            "the arguments nest deeper than ",
+        ];
+        STARTS.iter().any(|start| reason.starts_with(start))
+    }
+}
+
 impl fmt::Display for Ambiguity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -327,6 +340,27 @@ fn shorten(literal: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_ambiguity_is_known_by_its_reason() {
+        use super::Ambiguity;
+        for ambiguity in [
+            Ambiguity::DuplicateKey {
+                pointer: "/a".into(),
+                key: "a".into(),
+            },
+            Ambiguity::InexactNumber {
+                pointer: "/n".into(),
+                literal: "1e999".into(),
+            },
+            Ambiguity::TooDeep {
+                pointer: "/d".into(),
+            },
+        ] {
+            assert!(Ambiguity::is_reason(&ambiguity.to_string()), "{ambiguity}");
+        }
+        assert!(!Ambiguity::is_reason("arguments rejected at /a: too long"));
+    }
+
     use super::*;
 
     fn duplicate(text: &str) -> (String, String) {

@@ -367,6 +367,7 @@ async fn record_drift(
         latency_ms: 0,
         argument_keys: Vec::new(),
         arguments: None,
+        shadow: None,
     };
     audit::insert_batch(tx, std::slice::from_ref(&event)).await?;
     let data = json!({

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use toolgate_proxy::test_support::{
     database_url, fresh_database, json_response, post_mcp, serve, Seed,
 };
-use toolgate_store::ids::{AccountId, ServerId};
+use toolgate_store::ids::{AccountId, GrantId, ServerId};
 use toolgate_store::secrets::SecretKey;
 
 pub const SECRET_KEY_HEX: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -67,8 +67,12 @@ pub struct Fleet {
     children: Vec<Child>,
     pub urls: Vec<String>,
     pub token: String,
+    /// The grant `token` belongs to.
+    pub grant: GrantId,
     pub account: AccountId,
     pub server: ServerId,
+    /// The name the fleet was started with (its database is named after it).
+    pub name: String,
     /// The account's slug, as in the gateway URLs.
     pub slug: String,
     redis_url: String,
@@ -97,6 +101,25 @@ impl Drop for Fleet {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Drops the failed logins and sign-ups that earlier runs of a fleet counted
+/// (all from this host) under its fixed namespace.
+async fn forget_sign_ins(redis_url: &str, namespace: &str) {
+    let client = redis::Client::open(redis_url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{namespace}:{{signin}}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: () = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
     }
 }
 
@@ -137,6 +160,7 @@ impl Fleet {
     ) -> Fleet {
         let database = format!("toolgate_test_{name}");
         let pool = fresh_database(&database, 4).await;
+        forget_sign_ins(redis_url, &redis_namespace(name)).await;
         let url = database_url(&database);
         let (upstream, upstream_calls) = start_upstream().await;
         let key = SecretKey::parse(SECRET_KEY_HEX).unwrap();
@@ -187,8 +211,10 @@ impl Fleet {
                 .map(|u| format!("{u}{}", seeded.path()))
                 .collect(),
             token: seeded.token().to_owned(),
+            grant: seeded.grants[0].id,
             account: seeded.account,
             server: seeded.server,
+            name: name.to_owned(),
             slug: seeded.slug,
             redis_url: redis_url.to_owned(),
             namespace: redis_namespace(name),
