@@ -16,7 +16,8 @@ tool's advertised description and input schema (its behaviour stays), answering 
 its new definition, or 404 for an unknown tool; ``POST /_debug/reset`` clears the list
 and restores every tool's original definition.
 
-Usage: ``python upstream_py.py PORT [json] [legacy]``; with ``json`` it answers
+Usage: ``python upstream_py.py PORT [json] [legacy] [markup]``; with ``markup`` it also
+lists a tool whose name and description are HTML and script (for the dashboard's tests); with ``json`` it answers
 requests with ``application/json`` bodies instead of SSE streams; with ``legacy`` it
 speaks the legacy era only, refusing a 2026-07-28 request with 400 as a server on an
 older SDK does.
@@ -220,9 +221,31 @@ class LegacyOnly:
         await self.app(scope, receive, send)
 
 
+# Markup where a dashboard might render it: a tool's name and description.
+MARKUP_NAME = "<img src=x onerror=alert(1)>"
+MARKUP_TEXT = (
+    '<script>alert("description")</script><img src=x onerror="alert(\'img\')">'
+    '<a href="javascript:alert(\'link\')">click</a>'
+)
+
+
+def add_markup_tool() -> None:
+    """With the `markup` flag: a tool whose name and description are markup, echoing its
+    argument (an agent's text) back."""
+
+    def markup(text: str) -> str:
+        return f"markup: {text}"
+
+    mcp.add_tool(markup, name=MARKUP_NAME, description=MARKUP_TEXT)
+    tool = mcp._tool_manager.get_tool(MARKUP_NAME)
+    ORIGINAL_TOOLS[MARKUP_NAME] = (tool.description, copy.deepcopy(tool.parameters))
+
+
 def main() -> None:
     port = int(sys.argv[1])
     flags = set(sys.argv[2:])
+    if "markup" in flags:
+        add_markup_tool()
     app: Any = mcp.streamable_http_app(host="127.0.0.1", json_response="json" in flags)
     if "legacy" in flags:
         app = LegacyOnly(app)

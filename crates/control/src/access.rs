@@ -11,7 +11,7 @@ use toolgate_store::account_events::{self, ActorKind, NewAccountEvent};
 use toolgate_store::ids::{AccountId, UserId};
 
 use crate::auth::client_addr::{ClientAddr, TrustedProxies};
-use crate::auth::{Auth, Principal};
+use crate::auth::{cookie, Auth, Principal};
 use crate::error::ApiError;
 use crate::permissions::{self, Access, Trail};
 use crate::state::AppState;
@@ -98,6 +98,11 @@ pub async fn gate(
         return ApiError::Internal("this route declares no permission".into()).into_response();
     };
     let (mut parts, body) = request.into_parts();
+    if rule.access != Access::Public {
+        if let Err(error) = cookie::require_proof(&parts) {
+            return error.into_response();
+        }
+    }
     let auth = match rule.access {
         Access::Public => None,
         Access::Session => match Auth::authenticate(&parts.headers, &state).await {

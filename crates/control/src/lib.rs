@@ -18,6 +18,7 @@ mod rejections;
 pub mod replay;
 pub mod routes;
 pub mod state;
+pub mod web;
 pub mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
@@ -51,6 +52,9 @@ pub(crate) fn v1_router() -> OpenApiRouter<AppState> {
         .merge(routes::audit::router())
         .merge(routes::approvals::router())
         .merge(routes::catalog::router())
+        .merge(routes::session::router())
+        .merge(routes::usage::router())
+        .merge(routes::reviewed::router())
 }
 
 /// The control plane's router, with its state applied.
@@ -62,6 +66,8 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             access::gate,
         ))
+        // The dashboard: public files, outside the gate.
+        .merge(web::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))

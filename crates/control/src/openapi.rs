@@ -47,7 +47,6 @@ impl Modify for BearerAuth {
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::routes::health::router())
-        .merge(crate::routes::approval_links::router())
         .routes(routes!(openapi_json))
         .nest("/v1", crate::v1_router())
 }

@@ -195,8 +195,6 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/healthz", Access::Public, Trail::None),
     route("GET", "/readyz", Access::Public, Trail::None),
     route("GET", "/v1/openapi.json", Access::Public, Trail::None),
-    // An approval's link, as agents and webhooks give it: the page decides.
-    route("GET", "/approvals/{id}", Access::Public, Trail::None),
     // Sign-up and sign-in: the handler names the account and person.
     route(
         "POST",
@@ -214,6 +212,12 @@ pub const ROUTES: &[RouteRule] = &[
     route(
         "POST",
         "/v1/login",
+        Access::Public,
+        Trail::Record("session", "sign_in"),
+    ),
+    route(
+        "POST",
+        "/v1/session",
         Access::Public,
         Trail::Record("session", "sign_in"),
     ),
@@ -247,6 +251,18 @@ pub const ROUTES: &[RouteRule] = &[
     route(
         "POST",
         "/v1/logout",
+        Access::Session,
+        Trail::Record("session", "sign_out"),
+    ),
+    route(
+        "POST",
+        "/v1/session/switch",
+        Access::Session,
+        Trail::Record("session", "switch_account"),
+    ),
+    route(
+        "DELETE",
+        "/v1/session",
         Access::Session,
         Trail::Record("session", "sign_out"),
     ),
@@ -333,6 +349,7 @@ pub const ROUTES: &[RouteRule] = &[
         "delete",
     ),
     read("GET", "/v1/servers/{id}/tools", ReadServers),
+    read("GET", "/v1/servers/{id}/tools/{name}/pinned", ReadServers),
     change(
         "POST",
         "/v1/servers/{id}/tools/refresh",
@@ -408,6 +425,8 @@ pub const ROUTES: &[RouteRule] = &[
     ),
     read("GET", "/v1/audit", ReadAudit),
     read("GET", "/v1/audit/export", ReadAudit),
+    read("GET", "/v1/usage", ReadAudit),
+    read("GET", "/v1/usage/grants", ReadAudit),
 ];
 
 /// The rule of a route, by method and matched path template.

@@ -84,7 +84,6 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/healthz", Anyone),
     ("GET", "/readyz", Anyone),
     ("GET", "/v1/openapi.json", Anyone),
-    ("GET", "/approvals/{id}", Anyone),
     ("POST", "/v1/signup", Anyone),
     ("POST", "/v1/signup/verify", Anyone),
     ("GET", "/v1/signup/verify", Anyone),
@@ -97,6 +96,16 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/v1/me/password", Person),
     ("POST", "/v1/logout", Person),
     ("POST", "/v1/logout/everywhere", Person),
+    ("POST", "/v1/session", Anyone),
+    ("DELETE", "/v1/session", Person),
+    ("POST", "/v1/session/switch", Person),
+    (
+        "GET",
+        "/v1/servers/{id}/tools/{name}/pinned",
+        Roles(EVERY_ROLE),
+    ),
+    ("GET", "/v1/usage", Roles(READERS)),
+    ("GET", "/v1/usage/grants", Roles(READERS)),
     ("GET", "/v1/account", Roles(EVERY_ROLE)),
     ("PATCH", "/v1/account", Roles(ADMIN)),
     ("POST", "/v1/account/handover", PeopleOf(ADMIN)),
@@ -457,7 +466,7 @@ impl World {
             } else {
                 self.acme.grant.to_string()
             }
-        } else if template.starts_with("/v1/approvals/{id}") || template == "/approvals/{id}" {
+        } else if template.starts_with("/v1/approvals/{id}") {
             if uses_up {
                 hold(app, &self.acme).await
             } else {
@@ -516,7 +525,10 @@ impl World {
                 "account": format!("New {n}")
             }),
             ("POST", "/v1/signup/verify") => json!({"token": "tgv_nothing"}),
-            ("POST", "/v1/login") => json!({"email": "ada@example.com", "password": PASSWORD}),
+            ("POST", "/v1/login" | "/v1/session") => {
+                json!({"email": "ada@example.com", "password": PASSWORD})
+            }
+            ("POST", "/v1/session/switch") => json!({"account_id": self.acme.account.to_string()}),
             ("POST", "/v1/invitations/accept") => {
                 let r = app
                     .post(
@@ -687,7 +699,9 @@ async fn every_route_answers_every_role_and_key_as_the_roles_say(pool: PgPool) {
             // Signing out ends a session of its own; everywhere, all of
             // them, so the caller signs in again after.
             let token = match (template.as_str(), &caller.email) {
-                ("/v1/logout", Some(email)) => login(&w.app, email).await,
+                ("/v1/logout" | "/v1/session" | "/v1/session/switch", Some(email)) => {
+                    login(&w.app, email).await
+                }
                 _ => caller.token.clone(),
             };
             let r = w.app.call(verb.clone(), &path, Some(&token), body).await;

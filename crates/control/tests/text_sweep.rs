@@ -143,6 +143,7 @@ const fn wrapped(
 
 const SIGNUP: &str = "POST /v1/signup";
 const LOGIN: &str = "POST /v1/login";
+const SESSION: &str = "POST /v1/session";
 const SIGNUP_VERIFY: &str = "POST /v1/signup/verify";
 const ACCOUNT: &str = "PATCH /v1/account";
 const API_KEY: &str = "POST /v1/api-keys";
@@ -156,6 +157,7 @@ const APPROVE: &str = "POST /v1/approvals/{id}/approve";
 const PIN: &str = "POST /v1/servers/{id}/tools/{name}/pin";
 const DENY: &str = "POST /v1/approvals/{id}/deny";
 const SWITCH: &str = "POST /v1/me/switch";
+const SESSION_SWITCH: &str = "POST /v1/session/switch";
 const MY_PASSWORD: &str = "POST /v1/me/password";
 const MEMBER: &str = "PATCH /v1/members/{id}";
 const HANDOVER: &str = "POST /v1/account/handover";
@@ -204,8 +206,19 @@ const CASES: &[Case] = &[
         Read::Nothing,
     ),
     case(LOGIN, "/password", "/password", Read::Nothing),
+    wrapped(
+        SESSION,
+        "/email",
+        "/email",
+        EMAIL,
+        Normal::Exact,
+        Read::Nothing,
+    ),
+    case(SESSION, "/password", "/password", Read::Nothing),
+    case(SESSION, "/account", "/account", Read::Nothing),
     case(LOGIN, "/account", "/account", Read::Nothing),
     case(SWITCH, "/account_id", "/account_id", Read::Nothing),
+    case(SESSION_SWITCH, "/account_id", "/account_id", Read::Nothing),
     // The current password is never right here, so nothing ever changes.
     case(
         MY_PASSWORD,
@@ -342,7 +355,7 @@ fn base_body(op: &str, n: usize) -> Value {
     let email = format!("s{n}@example.com");
     match op {
         SIGNUP => json!({"email": email, "password": PASSWORD, "account": "Acme"}),
-        LOGIN => json!({"email": email, "password": PASSWORD}),
+        LOGIN | SESSION => json!({"email": email, "password": PASSWORD}),
         SIGNUP_VERIFY => json!({"token": "t"}),
         ACCOUNT => json!({}),
         API_KEY | GRANT => json!({"name": "n"}),
@@ -361,7 +374,7 @@ fn base_body(op: &str, n: usize) -> Value {
                 "limits": [{"counter": "c", "window": "minute", "max": 1, "scope": "grant"}]
             }}
         }),
-        APPROVE | DENY | PIN | SWITCH | MEMBER => json!({}),
+        APPROVE | DENY | PIN | SWITCH | SESSION_SWITCH | MEMBER => json!({}),
         MY_PASSWORD => json!({
             "current_password": "not the password at all",
             "new_password": "a different passphrase 42",
@@ -444,8 +457,8 @@ async fn target(app: &TestApp, t: &Tenant, op: &str) -> Target {
         id,
     };
     match op {
-        SIGNUP | LOGIN | SIGNUP_VERIFY | ACCOUNT | API_KEY | SERVER | GRANT | SWITCH
-        | MY_PASSWORD | HANDOVER | INVITE | ACCEPT | RESET | RESET_CONFIRM => {
+        SIGNUP | LOGIN | SESSION | SIGNUP_VERIFY | ACCOUNT | API_KEY | SERVER | GRANT | SWITCH
+        | SESSION_SWITCH | MY_PASSWORD | HANDOVER | INVITE | ACCEPT | RESET | RESET_CONFIRM => {
             at(op.split_once(' ').unwrap().1.to_owned(), None)
         }
         SERVER_PATCH => at(
@@ -570,7 +583,7 @@ async fn sweep_one(
                 "{what}: {} {:?} (expected {pointer})",
                 r.status, paths
             )),
-            (_, 401) if c.op == LOGIN || c.op == MY_PASSWORD => Ok(Outcome::Refused),
+            (_, 401) if matches!(c.op, LOGIN | SESSION | MY_PASSWORD) => Ok(Outcome::Refused),
             // No such token: refused as unusable, whatever its text.
             (_, 400) if matches!(c.op, SIGNUP_VERIFY | ACCEPT | RESET_CONFIRM) => {
                 Ok(Outcome::Refused)

@@ -41,6 +41,7 @@ pub mod storable;
 #[cfg(test)]
 mod stored_enum;
 pub mod target_kind;
+pub mod usage;
 pub mod users;
 pub mod webhook_events;
 

@@ -3,6 +3,7 @@
 //! scopes its queries by, and the role its permissions come from.
 
 pub mod client_addr;
+pub mod cookie;
 pub mod jwt;
 pub mod password;
 pub mod throttle;
@@ -69,16 +70,19 @@ impl Auth {
         }
     }
 
-    /// Proves who the caller is from the `Authorization` header.
+    /// Proves who the caller is from the `Authorization` header or, without
+    /// one, a browser's session cookie (whose CSRF proof [`crate::access`]
+    /// checks first: see [`cookie`]).
     pub async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Self, ApiError> {
-        let header = headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(MISSING))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(bearer_token)
-            .ok_or(ApiError::Unauthorized(MISSING))?;
+        let from_cookie;
+        let token = match headers.get(AUTHORIZATION) {
+            Some(header) => header.to_str().ok().and_then(bearer_token),
+            None => {
+                from_cookie = cookie::session_token(headers)?;
+                from_cookie.as_deref()
+            }
+        }
+        .ok_or(ApiError::Unauthorized(MISSING))?;
 
         if token.starts_with(api_keys::KEY_KIND) && token.as_bytes().get(3) == Some(&b'_') {
             let key = api_keys::authenticate(&state.pool, token)

@@ -75,7 +75,7 @@ pub struct AuditParams {
     limit: Option<i64>,
 }
 
-fn parsed<T: std::str::FromStr>(
+pub(super) fn parsed<T: std::str::FromStr>(
     violations: &mut Violations,
     name: &str,
     value: Option<&str>,
@@ -90,7 +90,11 @@ fn parsed<T: std::str::FromStr>(
     )
 }
 
-fn time(violations: &mut Violations, name: &str, value: Option<&str>) -> Option<DateTime<Utc>> {
+pub(super) fn time(
+    violations: &mut Violations,
+    name: &str,
+    value: Option<&str>,
+) -> Option<DateTime<Utc>> {
     let value = value?;
     violations.check(
         name,

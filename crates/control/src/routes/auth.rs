@@ -70,6 +70,17 @@ async fn login(
     ClientAddr(client): ClientAddr,
     ApiJson(input): ApiJson<LoginIn>,
 ) -> Result<(Extension<Change>, Json<SessionOut>), ApiError> {
+    let (change, out) = sign_in(&state, client, input).await?;
+    Ok((Extension(change), Json(out)))
+}
+
+/// Checks the password (throttled) and starts a session: login's work,
+/// shared with the browser's sign-in ([`super::session`]).
+pub(crate) async fn sign_in(
+    state: &AppState,
+    client: Option<std::net::IpAddr>,
+    input: LoginIn,
+) -> Result<(Change, SessionOut), ApiError> {
     let claim = state.throttle.claim_login(&input.email, client).await?;
     // An unparseable email takes the unknown-user path: same answer, same cost.
     let found = match inputs::email(&input.email) {
@@ -93,20 +104,20 @@ async fn login(
     .ok_or(ApiError::Unauthorized(
         "you are not a member of this account (GET /v1/me lists yours)",
     ))?;
-    let started = start_session(&state, &state.pool, credentials.id, membership.account_id).await?;
+    let started = start_session(state, &state.pool, credentials.id, membership.account_id).await?;
     let change = Change::new(serde_json::json!({})).on(started.id).by(Actor {
         account_id: membership.account_id,
         user_id: credentials.id,
         email,
     });
     Ok((
-        Extension(change),
-        Json(SessionOut {
+        change,
+        SessionOut {
             token: started.token,
             expires_in: started.expires_in,
             account_id: membership.account_id,
             role: membership.role,
-        }),
+        },
     ))
 }
 

@@ -3,7 +3,6 @@
 pub mod account;
 pub mod account_events;
 pub mod api_keys;
-pub mod approval_links;
 pub mod approvals;
 pub mod audit;
 pub mod auth;
@@ -16,9 +15,12 @@ pub mod me;
 pub mod members;
 pub mod password_reset;
 pub mod policies;
+pub mod reviewed;
 pub mod rollout;
 pub mod servers;
+pub mod session;
 pub mod signup;
+pub mod usage;
 
 use std::str::FromStr;
 

@@ -12,9 +12,11 @@ use crate::page::PageRequest;
 
 mod pin;
 mod record;
+mod reviewed;
 
 pub use pin::{pin, PinError};
 pub use record::{record_failure, record_success, Found};
+pub use reviewed::pinned_definition;
 
 /// Changes kept per tool in a listing of a server's tools.
 pub const HISTORY_PER_TOOL: i64 = 20;
