@@ -72,10 +72,13 @@ fuzz_target!(|data: &[u8]| {
         }
         Decision::RequireApproval {
             timeout_secs,
+            hold_secs,
             limits,
             pointer,
         } => {
             assert!(*timeout_secs > 0);
+            // A hold never outlasts the approval it waits for.
+            assert!(hold_secs.is_none_or(|hold| hold > 0 && hold <= *timeout_secs));
             points_into(pointer);
             limits
         }

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::error::{ApiError, Violations};
 use crate::extract::ApiQuery;
+use crate::routes::time;
 use crate::routes::TAG_ACCOUNT;
 use crate::state::AppState;
 
@@ -101,16 +102,6 @@ pub struct AccountEventParams {
     cursor: Option<String>,
     /// Page size, 1 to 200 (default 50; list only).
     limit: Option<i64>,
-}
-
-fn time(v: &mut Violations, name: &str, value: Option<&str>) -> Option<DateTime<Utc>> {
-    let value = value?;
-    v.check(
-        name,
-        DateTime::parse_from_rfc3339(value)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-11-25T10:00:00Z")),
-    )
 }
 
 impl AccountEventParams {

@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::PgPool;
 use toolgate_store::audit::{self, AuditCursor, AuditDecision, AuditEvent, AuditFilter};
@@ -21,6 +20,7 @@ use crate::auth::Auth;
 use crate::error::{ApiError, Violations};
 use crate::extract::ApiQuery;
 use crate::permissions::Permission;
+use crate::routes::time;
 use crate::routes::TAG_AUDIT;
 use crate::state::AppState;
 
@@ -87,20 +87,6 @@ pub(super) fn parsed<T: std::str::FromStr>(
         value
             .parse()
             .map_err(|_| format!("{value:?} is not {what}")),
-    )
-}
-
-pub(super) fn time(
-    violations: &mut Violations,
-    name: &str,
-    value: Option<&str>,
-) -> Option<DateTime<Utc>> {
-    let value = value?;
-    violations.check(
-        name,
-        DateTime::parse_from_rfc3339(value)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-11-25T10:00:00Z")),
     )
 }
 

@@ -26,7 +26,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Violations};
 
 pub const TAG_AUTH: &str = "auth";
 pub const TAG_ACCOUNT: &str = "account";
@@ -64,4 +64,19 @@ impl ListParams {
             })
             .transpose()
     }
+}
+
+/// A time query parameter (RFC 3339), reported under its name when malformed.
+pub fn time(
+    violations: &mut Violations,
+    name: &str,
+    value: Option<&str>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let value = value?;
+    violations.check(
+        name,
+        chrono::DateTime::parse_from_rfc3339(value)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-11-25T10:00:00Z")),
+    )
 }

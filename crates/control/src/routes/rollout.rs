@@ -28,6 +28,7 @@ use crate::error::{ApiError, FieldError, Violations};
 use crate::extract::{ApiJson, ApiQuery, PathId};
 use crate::replay::{self, Change, Differences, Simulation, Totals, Unjudged};
 use crate::routes::policies::PolicyOut;
+use crate::routes::time;
 use crate::routes::TAG_POLICIES;
 use crate::state::AppState;
 
@@ -476,16 +477,6 @@ async fn get_shadow(
         changes,
         bounded,
     }))
-}
-
-fn time(v: &mut Violations, name: &str, value: Option<&str>) -> Option<DateTime<Utc>> {
-    let value = value?;
-    v.check(
-        name,
-        DateTime::parse_from_rfc3339(value)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-11-25T10:00:00Z")),
-    )
 }
 
 fn no_shadow(server_id: ServerId) -> ApiError {

@@ -16,7 +16,8 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::error::{ApiError, Violations};
 use crate::extract::ApiQuery;
-use crate::routes::audit::{parsed, time};
+use crate::routes::audit::parsed;
+use crate::routes::time;
 use crate::routes::TAG_AUDIT;
 use crate::state::AppState;
 
