@@ -107,6 +107,11 @@ impl Drop for Fleet {
 /// Drops the failed logins and sign-ups that earlier runs of a fleet counted
 /// (all from this host) under its fixed namespace.
 async fn forget_sign_ins(redis_url: &str, namespace: &str) {
+    // Over TLS the fleet trusts a test CA this process does not; those
+    // fleets never sign in.
+    if redis_url.starts_with("rediss://") {
+        return;
+    }
     let client = redis::Client::open(redis_url).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
