@@ -431,9 +431,13 @@ pub const ROUTES: &[RouteRule] = &[
 
 /// The rule of a route, by method and matched path template.
 pub fn rule(method: &Method, path: &str) -> Option<&'static RouteRule> {
-    ROUTES
-        .iter()
-        .find(|r| r.path == path && r.method == method.as_str())
+    // The router answers HEAD with the GET handler: the same rule guards it.
+    let method = if method == Method::HEAD {
+        Method::GET.as_str()
+    } else {
+        method.as_str()
+    };
+    ROUTES.iter().find(|r| r.path == path && r.method == method)
 }
 
 /// Whether any method of the path is a route (another method is then a 405,

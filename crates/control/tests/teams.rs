@@ -655,3 +655,78 @@ async fn every_change_is_on_the_record_once_and_no_secret_is(pool: PgPool) {
     let theirs = app.get("/v1/account/events", &zed).await;
     assert_eq!(theirs.body["items"].as_array().unwrap().len(), 1);
 }
+
+/// Accepting as an existing person checks their password like a sign-in
+/// does, so it is throttled like one; and joining another account spends
+/// any reset link an admin of the first had issued.
+#[sqlx::test(migrations = "../../migrations")]
+async fn accepting_is_no_way_round_the_lockout_nor_a_reset_link(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let (mallet, _) = app.signup("mallet@example.com", "Mallet").await;
+    let (_bob, _) = app.signup("bob@example.com", "Bobs").await;
+    let invited = invite(&app, &mallet, "bob@example.com", "viewer").await;
+    let secret = invited["token"].as_str().unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(accept(&app, secret, "a wrong guess at bob's").await.status);
+    }
+    assert_eq!(statuses[..5], [StatusCode::UNAUTHORIZED; 5]);
+    let locked = accept(&app, secret, PASSWORD).await;
+    locked.problem(StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.headers.contains_key("retry-after"));
+
+    // Carol's account issues a reset link for Dan, a member of it alone...
+    let (carol, _) = app.signup("carol@example.com", "Carols").await;
+    let to_dan = invite(&app, &carol, "dan@example.com", "viewer").await;
+    let dan = token(&accept(&app, to_dan["token"].as_str().unwrap(), PASSWORD).await);
+    let dan_id = app.get("/v1/me", &dan).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let issued = app
+        .call(
+            Method::POST,
+            &format!("/v1/members/{dan_id}/password-reset"),
+            Some(&carol),
+            None,
+        )
+        .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.raw);
+    // ...then Dan joins Erin's account: the link no longer opens his login.
+    let (erin, _) = app.signup("erin@example.com", "Erins").await;
+    let to_erin = invite(&app, &erin, "dan@example.com", "admin").await;
+    app.post(
+        "/v1/invitations/accept",
+        &dan,
+        json!({"token": to_erin["token"]}),
+    )
+    .await;
+    app.call(
+        Method::POST,
+        "/v1/password-reset/confirm",
+        None,
+        Some(json!({"token": issued.body["token"], "password": NEW_PASSWORD})),
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST);
+    token(&login(&app, "dan@example.com", PASSWORD, None).await);
+}
+
+/// HEAD is answered like GET, behind the same permission: never a 500.
+#[sqlx::test(migrations = "../../migrations")]
+async fn head_requests_pass_the_same_gate_as_gets(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let (ada, _) = app.signup("ada@example.com", "Acme").await;
+    assert_eq!(
+        app.call(Method::HEAD, "/v1/account", Some(&ada), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.call(Method::HEAD, "/v1/account", None, None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}

@@ -29,6 +29,22 @@ pub async fn create(
     Ok(credential.token)
 }
 
+/// Spends every outstanding token of the user, inside the caller's
+/// transaction: when they join another account, a link an admin of the
+/// first one issued must not reach the second.
+pub async fn spend_all(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: UserId,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
+        user_id.0,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Spends a live token inside the caller's transaction, answering whose
 /// password it resets; `None` for an unknown, used or expired token. Every
 /// other outstanding token of the user is spent with it.
@@ -47,11 +63,6 @@ pub async fn spend(
     else {
         return Ok(None);
     };
-    sqlx::query!(
-        "UPDATE password_resets SET used_at = now() WHERE user_id = $1 AND used_at IS NULL",
-        user_id.0,
-    )
-    .execute(&mut **tx)
-    .await?;
+    spend_all(tx, user_id).await?;
     Ok(Some(user_id))
 }

@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use toolgate_store::ids::{AccountId, InvitationId};
 use toolgate_store::invitations::{self, Invitation, Unusable};
 use toolgate_store::memberships::{self, Role};
-use toolgate_store::{accounts, users, Page, PageRequest, StoreError};
+use toolgate_store::{accounts, password_resets, users, Page, PageRequest, StoreError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::access::{Actor, Change};
+use crate::auth::client_addr::ClientAddr;
 use crate::auth::{password, start_session, Auth};
 use crate::error::{ApiError, Violations};
 use crate::extract::{ApiJson, ApiQuery, PathId};
@@ -234,13 +235,22 @@ const UNUSABLE: &str =
         (status = 422, body = crate::error::Problem)))]
 async fn accept(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     ApiJson(input): ApiJson<AcceptIn>,
 ) -> Result<(Extension<Change>, Json<SessionOut>), ApiError> {
     let token = input.token.trim();
     let invitation = invitations::peek(&state.pool, token)
         .await?
+        .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > Utc::now())
         .ok_or(ApiError::BadRequest(UNUSABLE.to_owned()))?;
+    if !headers.contains_key(AUTHORIZATION) && input.password.is_none() {
+        return Err(ApiError::validation(
+            "/password",
+            "give your password (or, new to Toolgate, the one to create your login with), \
+             or accept while signed in",
+        ));
+    }
     let existing = users::credentials_by_email(&state.pool, &invitation.email).await?;
 
     // Who accepts: the signed-in person (whose address must be the one
@@ -267,12 +277,19 @@ async fn accept(
             ))?
         }
         (None, Some(existing)) => {
+            // A password check like a sign-in's, throttled like one: an
+            // invitation must not be a way round the lockout.
+            let claim = state
+                .throttle
+                .claim_login(&invitation.email, client)
+                .await?;
             let given = input.password.clone().unwrap_or_default();
             if !password::verify(given, Some(existing.password_hash)).await? {
                 return Err(ApiError::Unauthorized(
                     "this address has a Toolgate login: give its password, or accept while signed in",
                 ));
             }
+            state.throttle.login_succeeded(claim).await;
             existing.id
         }
         (None, None) => {
@@ -314,6 +331,8 @@ async fn accept(
             }
             other => other.into(),
         })?;
+    // A reset link issued in another account must not follow them here.
+    password_resets::spend_all(&mut tx, user).await?;
     let started = start_session(&state, &mut *tx, user, claimed.account_id).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     let change = Change::new(serde_json::json!({

@@ -99,13 +99,14 @@ async fn confirm_reset(
     let mut violations = Violations::default();
     violations.check("/password", inputs::new_password(&input.password, &[]));
     violations.into_result()?;
-    let hash = password::hash(input.password).await?;
     let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    // The token first: a guess costs no password hash.
     let user_id = password_resets::spend(&mut tx, input.token.trim())
         .await?
         .ok_or(ApiError::BadRequest(
             "this reset link cannot be used: it is unknown, used or expired".to_owned(),
         ))?;
+    let hash = password::hash(input.password).await?;
     users::set_password(&mut tx, user_id, &hash).await?;
     let ended = sessions::revoke_all(&mut *tx, user_id).await?;
     tx.commit().await.map_err(ApiError::internal)?;

@@ -26,6 +26,7 @@ use utoipa_axum::routes;
 use crate::auth::Auth;
 use crate::error::{ApiError, FieldError, Violations};
 use crate::extract::{ApiJson, ApiQuery, PathId};
+use crate::permissions::Permission;
 use crate::replay::{self, Change, Differences, Simulation, Totals, Unjudged};
 use crate::routes::policies::PolicyOut;
 use crate::routes::time;
@@ -161,6 +162,10 @@ async fn simulate(
         ),
     };
     let mut simulation = Simulation::new(live, candidate);
+    // A candidate can test recorded values (a schema, a cost): a role that
+    // may not read them replays as if none were recorded, so what cannot be
+    // judged without them is reported unjudged instead of leaking them.
+    let values_shown = auth.can(Permission::ReadAuditArguments);
     let bounded = replay_range(
         &state,
         (auth.account_id, server_id),
@@ -170,7 +175,15 @@ async fn simulate(
             shadowed_only: false,
         },
         max_events,
-        |call| simulation.replay(call),
+        |call| {
+            if values_shown || call.arguments.is_none() {
+                simulation.replay(call);
+            } else {
+                let mut unrecorded = call.clone();
+                unrecorded.arguments = None;
+                simulation.replay(&unrecorded);
+            }
+        },
     )
     .await?;
     let Simulation {

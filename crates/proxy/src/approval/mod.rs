@@ -396,11 +396,18 @@ async fn run(
                         call.record(Recorded::ApprovalAbandoned, None);
                         return;
                     }
-                    call.ended_here(Recorded::ApprovalAbandoned, None);
+                    // The units go back only if the approval ends here: one
+                    // decided meanwhile keeps them for the retry that spends it.
                     match approvals::abandon(&desk.pool, call.account, approval.id).await {
-                        Ok(true) => tracing::info!(approval = %approval.id, "the agent went away; approval abandoned"),
-                        Ok(false) => {}
-                        Err(error) => tracing::warn!(approval = %approval.id, %error, "cannot mark an approval abandoned"),
+                        Ok(true) => {
+                            call.ended_here(Recorded::ApprovalAbandoned, None);
+                            tracing::info!(approval = %approval.id, "the agent went away; approval abandoned");
+                        }
+                        Ok(false) => call.record(Recorded::ApprovalAbandoned, None),
+                        Err(error) => {
+                            call.record(Recorded::ApprovalAbandoned, None);
+                            tracing::warn!(approval = %approval.id, %error, "cannot mark an approval abandoned");
+                        }
                     }
                     return;
                 }

@@ -50,7 +50,17 @@ pub async fn resume(
         chrono::Utc::now(),
     )?;
     match approvals::get(&desk.pool, caller.account, round.approval).await {
-        Ok(approval) if approval.grant_id == caller.grant => Ok((approval, round.round)),
+        // The state names the approval; the approval must be this very call
+        // (grant, server, kind, target and arguments), not one like it.
+        Ok(approval)
+            if approval.grant_id == caller.grant
+                && approval.server_id == caller.server
+                && approval.kind == crate::audit::target_kind(hold.kind)
+                && approval.tool == hold.tool
+                && approval.arguments_digest == digest =>
+        {
+            Ok((approval, round.round))
+        }
         Ok(_) | Err(StoreError::NotFound) => Err(StateError::Forged),
         Err(error) => {
             tracing::warn!(%error, "cannot read the approval a request state names");
