@@ -261,3 +261,64 @@ async fn a_shadow_is_set_reported_promoted_and_removed(pool: PgPool) {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A role that may not read argument values cannot read them through a
+/// candidate either: its simulation replays calls as if none were recorded.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_simulation_shows_values_only_to_roles_that_may_read_them(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let t = app.tenant("ada@example.com").await;
+    let event = AuditEvent {
+        id: EventId::new(),
+        at: Utc::now() - Duration::minutes(1),
+        account: t.account,
+        server: t.server,
+        grant: Some(t.grant),
+        session: None,
+        kind: TargetKind::Tool,
+        tool: "echo".to_owned(),
+        decision: AuditDecision::Allowed,
+        rule: Some("/tools/echo".to_owned()),
+        policy_version: Some(1),
+        reason: None,
+        upstream: UpstreamOutcome::Ok,
+        latency_ms: 1,
+        argument_keys: vec!["message".to_owned()],
+        arguments: Some(json!({"message": "secret-value"})),
+        shadow: None,
+    };
+    let mut tx = app.pool.begin().await.unwrap();
+    toolgate_store::audit::insert_batch(&mut tx, &[event])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Does the recorded message start with "s"?
+    let probe = json!({"document": {"version": "1", "default": "deny", "tools": {"echo": {
+        "arguments": {"type": "object", "properties": {"message": {"type": "string", "pattern": "^s"}}}
+    }}}});
+    let path = format!("/v1/servers/{}/policy/simulate", t.server);
+    let admin = app.post(&path, &t.token, probe.clone()).await;
+    assert_eq!(admin.status, StatusCode::OK, "{}", admin.raw);
+    assert_eq!(
+        admin.body["candidate"]["totals"]["allowed"], 1,
+        "{}",
+        admin.raw
+    );
+
+    let viewer = app
+        .post(
+            "/v1/api-keys",
+            &t.token,
+            json!({"name": "look", "role": "viewer"}),
+        )
+        .await;
+    let key = viewer.body["secret"].as_str().unwrap();
+    let seen = app.post(&path, key, probe).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.raw);
+    assert!(
+        seen.body["candidate"]["totals"]["allowed"].is_null(),
+        "{}",
+        seen.raw
+    );
+    assert_eq!(seen.body["unjudged"][0]["count"], 1, "{}", seen.raw);
+}

@@ -45,7 +45,9 @@ pub(super) async fn forward_approved(
         Err(error) => {
             tracing::error!(approval = %approval.id, %error, "cannot spend an approval");
             let reason = "the approval could not be recorded as used; retry the call";
-            call.ended_here(Recorded::ApprovalRequired, Some(reason.to_owned()));
+            // Still approved (or spent after all): the units stay taken for
+            // the retry that spends it, never counted twice nor not at all.
+            call.spent_elsewhere(reason.to_owned());
             let answer = refuse(&call, reason);
             let _ = events.send(message_event(answer)).await;
             return;
