@@ -344,8 +344,7 @@ async fn a_refused_delivery_is_retried(pool: PgPool) {
     assert_eq!(mail[0].to, vec!["fay@example.com"]);
 }
 
-/// Collects everything logged on this thread (the test's runtime, which
-/// also runs the outbox's tasks).
+/// Collects everything logged in this process while the test runs.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -368,7 +367,11 @@ async fn tokens_and_the_smtp_password_stay_out_of_logs_and_debug_output(pool: Pg
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, not per thread: a thread-local subscriber loses events when
+    // tests on other threads change which subscribers exist (tracing's
+    // interest cache is process-wide). No other test here sets one.
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("the only test of this binary that installs a subscriber");
 
     let sink = SmtpSink::start().await;
     let app = TestApp::verifying(pool, &sink);
