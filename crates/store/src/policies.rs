@@ -34,7 +34,22 @@ pub async fn put(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(StoreError::NotFound)?;
-    let version = sqlx::query_as!(
+    let version = insert_next(&mut tx, account_id, server_id, document, created_by).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Stores `document` as the server's next version, inside a transaction
+/// that holds the server's row locked (so two writers never pick the same
+/// number).
+pub(crate) async fn insert_next(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    account_id: AccountId,
+    server_id: ServerId,
+    document: &serde_json::Value,
+    created_by: Option<UserId>,
+) -> Result<PolicyVersion, StoreError> {
+    Ok(sqlx::query_as!(
         PolicyVersion,
         r#"INSERT INTO policy_versions (account_id, server_id, version, document, created_by)
            SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4
@@ -46,10 +61,8 @@ pub async fn put(
         document,
         created_by.map(|user| user.0),
     )
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(version)
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 /// The newest version, or `None` when the server has no policy yet.

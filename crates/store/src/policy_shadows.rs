@@ -112,20 +112,8 @@ pub async fn promote(
     else {
         return Ok(None);
     };
-    let version = sqlx::query_as!(
-        PolicyVersion,
-        r#"INSERT INTO policy_versions (account_id, server_id, version, document, created_by)
-           SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4
-           FROM policy_versions WHERE server_id = $2
-           RETURNING server_id AS "server_id: ServerId", version, document,
-                     created_by AS "created_by: UserId", created_at"#,
-        account_id.0,
-        server_id.0,
-        document,
-        created_by.map(|user| user.0),
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let version =
+        crate::policies::insert_next(&mut tx, account_id, server_id, &document, created_by).await?;
     tx.commit().await?;
     Ok(Some(version))
 }
